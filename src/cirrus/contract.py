@@ -1,0 +1,126 @@
+"""The dataset contract: one declared description of the data that drives every pipeline."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from cirrus.config import ConfigError, Strict, parse_block
+
+CONTRACT_KEY = "contract"
+CONTRACT_FILE = "conf/base/parameters_ingestion.yml"
+
+Task = Literal["binary", "multiclass", "regression"]
+DType = Literal["int", "float", "string", "datetime", "bool"]
+PiiTreatment = Literal["drop", "hash"]
+
+
+class ContractError(ConfigError):
+    """The dataset contract in the parameters is malformed."""
+
+
+class DataContractViolation(ValueError):
+    """A dataset does not satisfy the declared contract."""
+
+
+class FeatureColumns(Strict):
+    """Feature columns grouped by kind."""
+
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    datetime: list[str] = Field(default_factory=list)
+
+    @property
+    def all(self) -> list[str]:
+        """Every declared feature column, in declaration order."""
+        return [*self.numeric, *self.categorical, *self.datetime]
+
+
+class ColumnRule(Strict):
+    """Validation rule of one column."""
+
+    dtype: DType | None = None
+    nullable: bool = True
+    unique: bool = False
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Any] | None = None
+
+
+class DatasetContract(Strict):
+    """Typed, strict form of the `contract` parameters block."""
+
+    name: str
+    id_column: str
+    event_time_column: str
+    target: str
+    task: Task
+    positive_class: Any | None = None
+    features: FeatureColumns
+    pii: dict[str, PiiTreatment] = Field(default_factory=dict)
+    columns: dict[str, ColumnRule] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> DatasetContract:
+        """Reject contracts whose column roles overlap or reference undeclared columns."""
+        features = self.features.all
+        if not features:
+            raise ValueError("features: declare at least one feature column")
+        duplicated = sorted({c for c in features if features.count(c) > 1})
+        if duplicated:
+            raise ValueError(f"features: columns declared twice: {duplicated}")
+        for role, column in (("target", self.target), ("id_column", self.id_column)):
+            if column in features:
+                raise ValueError(f"{role} '{column}' must not also be a feature")
+        leaked = sorted(set(self.pii) & set(features))
+        if leaked:
+            raise ValueError(f"pii columns must not be features: {leaked}")
+        unknown = sorted(set(self.columns) - set(self.known_columns))
+        if unknown:
+            raise ValueError(
+                f"columns: rules for columns with no role {unknown}; "
+                f"declare them as features, target, id, event time or pii first"
+            )
+        if self.positive_class is not None and self.task != "binary":
+            raise ValueError("positive_class applies to task 'binary' only")
+        return self
+
+    @property
+    def known_columns(self) -> list[str]:
+        """Every column the contract gives a role, without duplicates, in a stable order."""
+        ordered = [
+            self.id_column,
+            self.event_time_column,
+            *self.features.all,
+            self.target,
+            *self.pii,
+        ]
+        return list(dict.fromkeys(ordered))
+
+    def rule_for(self, column: str) -> ColumnRule:
+        """The declared rule of a column, completed with defaults from its role."""
+        declared = self.columns.get(column, ColumnRule())
+        defaults: dict[str, Any] = {}
+        if declared.dtype is None:
+            defaults["dtype"] = self.default_dtype(column)
+        if column in (self.id_column, self.target, self.event_time_column):
+            defaults["nullable"] = False
+        if column == self.id_column:
+            defaults["unique"] = True
+        return declared.model_copy(update=defaults)
+
+    def default_dtype(self, column: str) -> DType:
+        """The dtype a column gets when its rule does not declare one."""
+        if column in self.features.numeric:
+            return "float"
+        if column in self.features.datetime or column == self.event_time_column:
+            return "datetime"
+        if column == self.target:
+            return "float" if self.task == "regression" else "string"
+        return "string"
+
+
+def parse_contract(raw: dict[str, Any] | None) -> DatasetContract:
+    """Parse the `contract` parameters into a typed contract, naming the file and key on error."""
+    return parse_block(DatasetContract, raw, CONTRACT_KEY, CONTRACT_FILE, ContractError)

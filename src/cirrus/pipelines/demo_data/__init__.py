@@ -1,0 +1,5 @@
+"""Demo-data pipeline."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,20 @@
+"""Demo-data pipeline: writes the bundled synthetic raw files the lifecycle starts from."""
+
+from kedro.pipeline import Node, Pipeline
+
+from cirrus.demo_data.generator import generate_demo_batches
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """One node making the reference and the later, drifted current batch."""
+    return Pipeline(
+        [
+            Node(
+                generate_demo_batches,
+                inputs="params:demo_data",
+                outputs=["raw_reference", "raw_current"],
+                name="generate_demo_credit_applications",
+            )
+        ],
+        tags="demo_data",
+    )

@@ -1,0 +1,193 @@
+"""Drift nodes: score the current batch, run Evidently's drift preset, summarise a verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from cirrus.config import DriftParams, parse_block
+from cirrus.modeling import PREDICTION
+
+PARAMS_FILE = "conf/base/parameters_drift.yml"
+TARGET_COLUMN = "target"
+
+
+def _settings(drift_params: dict[str, Any]) -> DriftParams:
+    """Parse the drift block, naming the file on error."""
+    return parse_block(DriftParams, drift_params, "drift", PARAMS_FILE)
+
+
+def _prediction_column(predictions: pd.DataFrame, spec: dict[str, Any]) -> pd.Series:
+    """The model output that drift is measured on: score, predicted class or value."""
+    if spec["task"] == "binary":
+        return predictions["score"]
+    if spec["task"] == "multiclass":
+        names = pd.Series([str(c) for c in spec["classes"]])
+        return names.iloc[predictions[PREDICTION].astype(int)].reset_index(drop=True)
+    return predictions[PREDICTION]
+
+
+def _target_column(features: pd.DataFrame, spec: dict[str, Any]) -> pd.Series:
+    """The known outcome, as class names for classification."""
+    values = features[spec["target"]].reset_index(drop=True)
+    if spec["classes"] is None:
+        return values
+    names = {float(i): str(c) for i, c in enumerate(spec["classes"])}
+    return values.map(names)
+
+
+def drift_frame(
+    features: pd.DataFrame, predictions: pd.DataFrame, spec: dict[str, Any], with_target: bool
+) -> pd.DataFrame:
+    """Contract feature columns plus the prediction (and the target when labelled)."""
+    frame = features[spec["drift_columns"]].reset_index(drop=True).copy()
+    for column in spec["categories"]:
+        frame[column] = frame[column].astype(str)
+    frame[PREDICTION] = _prediction_column(predictions.reset_index(drop=True), spec).to_numpy()
+    if with_target:
+        frame[TARGET_COLUMN] = _target_column(features, spec).to_numpy()
+    return frame
+
+
+# Evidently is imported inside the functions that use it: importing it takes seconds, and every
+# `kedro run` imports all registered pipelines, including runs that never compute drift.
+
+
+def _data_definition(frame: pd.DataFrame, spec: dict[str, Any]) -> Any:
+    """Evidently column mapping derived from the feature spec."""
+    from evidently import DataDefinition
+
+    categorical = list(spec["categories"])
+    numeric = [c for c in spec["numeric"] if c in frame]
+    output_columns = [c for c in (PREDICTION, TARGET_COLUMN) if c in frame]
+    if spec["task"] == "regression" or (spec["task"] == "binary" and PREDICTION in frame):
+        numeric.append(PREDICTION)
+        output_columns.remove(PREDICTION)
+    if spec["task"] == "regression" and TARGET_COLUMN in frame:
+        numeric.append(TARGET_COLUMN)
+        output_columns.remove(TARGET_COLUMN)
+    categorical.extend(output_columns)
+    return DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
+
+
+def _preset(settings: DriftParams) -> Any:
+    """Evidently's drift preset configured from YAML."""
+    from evidently.presets import DataDriftPreset
+
+    return DataDriftPreset(
+        drift_share=settings.drift_share,
+        num_method=settings.num_method,
+        cat_method=settings.cat_method,
+        num_threshold=settings.num_threshold,
+        cat_threshold=settings.cat_threshold,
+        per_column_method=settings.per_column_method or None,
+        per_column_threshold=settings.per_column_threshold or None,
+    )
+
+
+def _is_p_value(method: str) -> bool:
+    """Whether a drift method returns a p-value (drift when below the threshold)."""
+    from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
+
+    test = _registered_stat_tests.get(method)
+    display = next(iter(test.values())).display_name if test else method
+    return "p_value" in display
+
+
+def column_results(snapshot_dict: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-column method, score, threshold and verdict from an Evidently snapshot."""
+    results = {}
+    for metric in snapshot_dict["metrics"]:
+        config = metric["config"]
+        if not config["type"].endswith("ValueDrift"):
+            continue
+        score, threshold = float(metric["value"]), float(config["threshold"])
+        p_value = _is_p_value(config["method"])
+        results[config["column"]] = {
+            "method": config["method"],
+            "score": score,
+            "threshold": threshold,
+            "drifted": score < threshold if p_value else score >= threshold,
+        }
+    return results
+
+
+def _sample(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """Cap a frame's rows for speed, reproducibly."""
+    if max_rows is None or len(frame) <= max_rows:
+        return frame
+    return frame.sample(n=max_rows, random_state=seed).reset_index(drop=True)
+
+
+def run_drift_report(
+    reference_features: pd.DataFrame,
+    reference_predictions: pd.DataFrame,
+    current_features: pd.DataFrame,
+    current_predictions: pd.DataFrame,
+    spec: dict[str, Any],
+    drift_params: dict[str, Any],
+    unseen_categories: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """Evidently drift report (HTML) of held-out reference rows vs the current batch, summarised."""
+    from evidently import Dataset, Report
+
+    settings = _settings(drift_params)
+    labelled = bool(current_features[spec["target"]].notna().any())
+    reference = drift_frame(reference_features, reference_predictions, spec, labelled)
+    current = drift_frame(current_features, current_predictions, spec, labelled)
+    if labelled:
+        current = current[current[TARGET_COLUMN].notna()].reset_index(drop=True)
+    reference = _sample(reference, settings.max_rows, settings.seed)
+    current = _sample(current, settings.max_rows, settings.seed)
+    definition = _data_definition(reference, spec)
+    snapshot = Report([_preset(settings)]).run(
+        Dataset.from_pandas(current, data_definition=definition),
+        Dataset.from_pandas(reference, data_definition=definition),
+    )
+    columns = column_results(snapshot.dict())
+    summary = summarise_drift(columns, spec, settings, unseen_categories)
+    summary.update(n_reference_rows=len(reference), n_current_rows=len(current))
+    return snapshot.get_html_str(as_iframe=False), summary
+
+
+def summarise_drift(
+    columns: dict[str, dict[str, Any]],
+    spec: dict[str, Any],
+    settings: DriftParams,
+    unseen_categories: dict[str, Any],
+) -> dict[str, Any]:
+    """Verdict: share of drifted features, prediction/target drift and a retrain flag."""
+    features = [c for c in spec["drift_columns"] if c in columns]
+    drifted = sorted(c for c in features if columns[c]["drifted"])
+    share = len(drifted) / max(len(features), 1)
+    prediction_drift = columns.get(PREDICTION, {}).get("drifted", False)
+    target_drift = columns[TARGET_COLUMN]["drifted"] if TARGET_COLUMN in columns else None
+    policy = settings.retrain
+    reasons = []
+    if policy.on_dataset_drift and share >= settings.drift_share:
+        reasons.append(
+            f"dataset drift: {share:.0%} of features drifted (>= {settings.drift_share:.0%})"
+        )
+    if share > policy.max_drifted_share:
+        reasons.append(f"{share:.0%} of features drifted (> {policy.max_drifted_share:.0%})")
+    if policy.on_prediction_drift and prediction_drift:
+        reasons.append("prediction drift")
+    if policy.on_target_drift and target_drift:
+        reasons.append("target drift")
+    return {
+        "dataset_drift": share >= settings.drift_share,
+        "drifted_feature_share": share,
+        "drift_share_threshold": settings.drift_share,
+        "drifted_features": drifted,
+        "prediction_drift": prediction_drift,
+        "target_drift": target_drift,
+        "columns": columns,
+        "unseen_categories": {
+            column: info["unseen_rows"]
+            for column, info in unseen_categories.get("columns", {}).items()
+            if info["unseen_rows"]
+        },
+        "retrain_recommended": bool(reasons),
+        "retrain_reasons": reasons,
+    }

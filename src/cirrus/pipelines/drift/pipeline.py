@@ -1,0 +1,36 @@
+"""Drift pipeline: score the current batch and compare it with the held-out reference rows."""
+
+from kedro.pipeline import Node, Pipeline
+
+from cirrus.pipelines.evaluation.nodes import predict_rows
+
+from .nodes import run_drift_report
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Wire current-batch scoring and the Evidently report with its summary."""
+    return Pipeline(
+        [
+            Node(
+                predict_rows,
+                inputs=["model", "current_features", "feature_spec", "params:evaluation"],
+                outputs="current_predictions",
+                name="predict_current_batch",
+            ),
+            Node(
+                run_drift_report,
+                inputs=[
+                    "test_features",
+                    "test_predictions",
+                    "current_features",
+                    "current_predictions",
+                    "feature_spec",
+                    "params:drift",
+                    "unseen_categories_report",
+                ],
+                outputs=["drift_report", "drift_summary"],
+                name="run_evidently_drift_report",
+            ),
+        ],
+        tags="drift",
+    )

@@ -1,0 +1,5 @@
+"""Evaluation pipeline."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

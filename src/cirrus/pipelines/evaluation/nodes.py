@@ -1,0 +1,305 @@
+"""Evaluation nodes: held-out predictions, metrics against a trivial baseline, plots, gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from sklearn import metrics as skm
+
+from cirrus.config import EvaluationParams, parse_block
+from cirrus.modeling import PREDICTION, prediction_frame
+
+PARAMS_FILE = "conf/base/parameters_evaluation.yml"
+# Metrics where a larger value is better; every other metric is an error to minimise.
+HIGHER_IS_BETTER = {"roc_auc", "pr_auc", "precision", "recall", "f1", "accuracy", "macro_f1", "r2"}
+
+
+class QualityGateFailed(RuntimeError):
+    """The evaluated model does not meet the declared quality gate."""
+
+
+def _settings(evaluation_params: dict[str, Any]) -> EvaluationParams:
+    """Parse the evaluation block, naming the file on error."""
+    return parse_block(EvaluationParams, evaluation_params, "evaluation", PARAMS_FILE)
+
+
+def predict_rows(
+    model: str, features: pd.DataFrame, spec: dict[str, Any], evaluation_params: dict
+) -> pd.DataFrame:
+    """Score a model-input table with the trained model, at the declared threshold."""
+    threshold = _settings(evaluation_params).threshold
+    return prediction_frame(model, features, spec, threshold)
+
+
+def _class_scores(predictions: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray:
+    """Class-probability matrix of a multiclass prediction frame."""
+    return predictions[[f"score_{name}" for name in spec["classes"]]].to_numpy()
+
+
+def _binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    """Ranking, probability and thresholded metrics of a binary classifier."""
+    clipped = np.clip(score, 1e-15, 1 - 1e-15)
+    predicted = (score >= threshold).astype(int)
+    return {
+        "roc_auc": float(skm.roc_auc_score(y, score)),
+        "pr_auc": float(skm.average_precision_score(y, score)),
+        "log_loss": float(skm.log_loss(y, clipped, labels=[0, 1])),
+        "brier": float(skm.brier_score_loss(y, score)),
+        "precision": float(skm.precision_score(y, predicted, zero_division=0)),
+        "recall": float(skm.recall_score(y, predicted, zero_division=0)),
+        "f1": float(skm.f1_score(y, predicted, zero_division=0)),
+    }
+
+
+def _multiclass_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Accuracy, macro F1 and log loss of a multiclass classifier."""
+    predicted = proba.argmax(axis=1)
+    return {
+        "accuracy": float(skm.accuracy_score(y, predicted)),
+        "macro_f1": float(skm.f1_score(y, predicted, average="macro", zero_division=0)),
+        "log_loss": float(skm.log_loss(y, proba, labels=list(range(proba.shape[1])))),
+    }
+
+
+def _regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R2 of a regressor."""
+    return {
+        "rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))),
+        "mae": float(skm.mean_absolute_error(y, predicted)),
+        "r2": float(skm.r2_score(y, predicted)),
+    }
+
+
+def _baseline_metrics(
+    y: np.ndarray, train_prior: np.ndarray | float, task: str, threshold: float
+) -> dict[str, float]:
+    """Metrics of the trivial model: the training prior (classification) or mean (regression)."""
+    n = len(y)
+    if task == "binary":
+        return _binary_metrics(y, np.full(n, float(train_prior)), threshold)
+    if task == "multiclass":
+        return _multiclass_metrics(y, np.tile(train_prior, (n, 1)))
+    return _regression_metrics(y, np.full(n, float(train_prior)))
+
+
+def training_prior(train_features: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray | float:
+    """Positive rate, class shares or mean of the training target."""
+    y = train_features[spec["target"]].to_numpy(dtype="float64")
+    if spec["task"] == "binary":
+        return float(y.mean())
+    if spec["task"] == "multiclass":
+        counts = np.bincount(y.astype(int), minlength=len(spec["classes"]))
+        return counts / counts.sum()
+    return float(y.mean())
+
+
+def compute_metrics(
+    predictions: pd.DataFrame,
+    train_features: pd.DataFrame,
+    spec: dict[str, Any],
+    evaluation_params: dict[str, Any],
+) -> dict[str, Any]:
+    """Held-out metrics by task, next to the trivial baseline's and the lift over it."""
+    settings = _settings(evaluation_params)
+    y = predictions["label"].to_numpy()
+    task = spec["task"]
+    if task == "binary":
+        model = _binary_metrics(y, predictions["score"].to_numpy(), settings.threshold)
+    elif task == "multiclass":
+        model = _multiclass_metrics(y.astype(int), _class_scores(predictions, spec))
+    else:
+        model = _regression_metrics(y, predictions[PREDICTION].to_numpy())
+    prior = training_prior(train_features, spec)
+    baseline = _baseline_metrics(y, prior, task, settings.threshold)
+    return {
+        "task": task,
+        "n_test_rows": len(predictions),
+        "threshold": settings.threshold if task == "binary" else None,
+        "model": model,
+        "baseline": baseline,
+        "beats_baseline": {name: _better(name, model[name], baseline[name]) for name in model},
+    }
+
+
+def _better(metric: str, value: float, reference: float) -> bool:
+    """Whether value improves on reference for this metric's direction."""
+    return value > reference if metric in HIGHER_IS_BETTER else value < reference
+
+
+def check_quality_gate(metrics: dict[str, Any], evaluation_params: dict[str, Any]) -> dict:
+    """Fail the run when the model misses the declared gate; otherwise record the verdict."""
+    settings = _settings(evaluation_params)
+    task = metrics["task"]
+    rules = settings.quality_gate.get(task, {})
+    failures = []
+    for name, rule in rules.items():
+        if name not in metrics["model"]:
+            failures.append(
+                f"quality_gate.{task}.{name} is not a {task} metric "
+                f"(known: {sorted(metrics['model'])})"
+            )
+            continue
+        value = metrics["model"][name]
+        if rule.min is not None and value < rule.min:
+            failures.append(f"{name} = {value:.4f} is below the minimum {rule.min}")
+        if rule.max is not None and value > rule.max:
+            failures.append(f"{name} = {value:.4f} is above the maximum {rule.max}")
+    if settings.must_beat_baseline:
+        primary = next(iter(metrics["model"]))
+        if not metrics["beats_baseline"][primary]:
+            failures.append(
+                f"{primary} = {metrics['model'][primary]:.4f} does not beat the trivial "
+                f"baseline's {metrics['baseline'][primary]:.4f}"
+            )
+    if failures:
+        raise QualityGateFailed(
+            f"Quality gate failed ({PARAMS_FILE}, evaluation.quality_gate.{task}): "
+            + "; ".join(failures)
+        )
+    return {"passed": True, "task": task, "rules": {k: v.model_dump() for k, v in rules.items()}}
+
+
+def _empty_figure(title: str, reason: str) -> go.Figure:
+    """A titled figure explaining why a plot does not apply."""
+    figure = go.Figure()
+    figure.add_annotation(text=reason, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    return figure.update_layout(title=title, xaxis_visible=False, yaxis_visible=False)
+
+
+def _binary_targets(
+    predictions: pd.DataFrame, spec: dict[str, Any]
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, is-class, score) triples: one for binary, one-vs-rest per class for multiclass."""
+    y = predictions["label"].to_numpy()
+    if spec["task"] == "binary":
+        return [(str(spec["classes"][1]), y == 1, predictions["score"].to_numpy())]
+    return [
+        (str(name), y == index, predictions[f"score_{name}"].to_numpy())
+        for index, name in enumerate(spec["classes"])
+    ]
+
+
+def plot_roc_curve(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+    """ROC curve (one-vs-rest per class for multiclass)."""
+    if spec["task"] == "regression":
+        return _empty_figure("ROC curve", "Not applicable to a regression task")
+    figure = go.Figure()
+    for name, is_class, score in _binary_targets(predictions, spec):
+        fpr, tpr, _ = skm.roc_curve(is_class, score)
+        auc = skm.auc(fpr, tpr)
+        figure.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUC {auc:.3f})")
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line_dash="dash")
+    return figure.update_layout(
+        title="ROC curve (held-out rows)",
+        xaxis_title="False positive rate",
+        yaxis_title="True positive rate",
+    )
+
+
+def plot_pr_curve(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+    """Precision-recall curve (one-vs-rest per class for multiclass)."""
+    if spec["task"] == "regression":
+        return _empty_figure("Precision-recall curve", "Not applicable to a regression task")
+    figure = go.Figure()
+    for name, is_class, score in _binary_targets(predictions, spec):
+        precision, recall, _ = skm.precision_recall_curve(is_class, score)
+        ap = skm.average_precision_score(is_class, score)
+        figure.add_scatter(x=recall, y=precision, mode="lines", name=f"{name} (AP {ap:.3f})")
+    return figure.update_layout(
+        title="Precision-recall curve (held-out rows)",
+        xaxis_title="Recall",
+        yaxis_title="Precision",
+    )
+
+
+def plot_confusion_matrix(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+    """Confusion matrix of the point predictions."""
+    if spec["task"] == "regression":
+        return _empty_figure("Confusion matrix", "Not applicable to a regression task")
+    names = [str(c) for c in spec["classes"]]
+    matrix = skm.confusion_matrix(
+        predictions["label"].astype(int),
+        predictions[PREDICTION].astype(int),
+        labels=list(range(len(names))),
+    )
+    figure = go.Figure(go.Heatmap(z=matrix, x=names, y=names, text=matrix, texttemplate="%{text}"))
+    return figure.update_layout(
+        title="Confusion matrix (held-out rows)",
+        xaxis_title="Predicted",
+        yaxis_title="Actual",
+        yaxis_autorange="reversed",
+    )
+
+
+def plot_calibration(
+    predictions: pd.DataFrame, spec: dict[str, Any], evaluation_params: dict[str, Any]
+) -> go.Figure:
+    """Reliability diagram: mean predicted probability against observed frequency per bin."""
+    if spec["task"] == "regression":
+        return _empty_figure("Calibration", "Not applicable to a regression task")
+    bins = _settings(evaluation_params).calibration_bins
+    figure = go.Figure()
+    for name, is_class, score in _binary_targets(predictions, spec):
+        observed, predicted = _calibration_points(is_class, score, bins)
+        figure.add_scatter(x=predicted, y=observed, mode="lines+markers", name=name)
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line_dash="dash")
+    return figure.update_layout(
+        title="Calibration (held-out rows)",
+        xaxis_title="Mean predicted probability",
+        yaxis_title="Observed frequency",
+    )
+
+
+def _calibration_points(
+    is_class: np.ndarray, score: np.ndarray, bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed frequency and mean score per equal-width probability bin (empty bins dropped)."""
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(score, edges[1:-1]), 0, bins - 1)
+    frame = pd.DataFrame({"bin": index, "y": is_class.astype(float), "p": score})
+    grouped = frame.groupby("bin").mean()
+    return grouped["y"].to_numpy(), grouped["p"].to_numpy()
+
+
+def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+    """Predicted against actual values (regression)."""
+    if spec["task"] != "regression":
+        return _empty_figure("Predicted vs actual", "Applies to regression tasks")
+    sample = predictions.sample(n=min(len(predictions), 5000), random_state=0)
+    low = float(min(sample["label"].min(), sample[PREDICTION].min()))
+    high = float(max(sample["label"].max(), sample[PREDICTION].max()))
+    figure = go.Figure()
+    figure.add_scatter(x=sample["label"], y=sample[PREDICTION], mode="markers", name="rows")
+    figure.add_scatter(x=[low, high], y=[low, high], mode="lines", name="ideal", line_dash="dash")
+    return figure.update_layout(
+        title="Predicted vs actual (held-out rows)", xaxis_title="Actual", yaxis_title="Predicted"
+    )
+
+
+def plot_residuals(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+    """Distribution of residuals, actual minus predicted (regression)."""
+    if spec["task"] != "regression":
+        return _empty_figure("Residuals", "Applies to regression tasks")
+    residuals = predictions["label"] - predictions[PREDICTION]
+    figure = go.Figure(go.Histogram(x=residuals, nbinsx=50, name="residuals"))
+    return figure.update_layout(
+        title="Residuals (actual - predicted, held-out rows)",
+        xaxis_title="Residual",
+        yaxis_title="Rows",
+    )
+
+
+def plot_feature_importance(
+    importance: pd.DataFrame, evaluation_params: dict[str, Any]
+) -> go.Figure:
+    """Horizontal bar chart of the top features by gain share."""
+    top = importance.head(_settings(evaluation_params).top_features).iloc[::-1]
+    figure = go.Figure(go.Bar(x=top["gain_share"], y=top["feature"], orientation="h"))
+    return figure.update_layout(
+        title="Feature importance (share of total gain)",
+        xaxis_title="Gain share",
+        height=max(400, 22 * len(top)),
+    )

@@ -1,0 +1,198 @@
+"""Ingestion nodes: validate raw data against the contract, treat PII, split reference/current."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from cirrus.config import ConfigError, IngestionSplit, parse_block
+from cirrus.contract import ColumnRule, DataContractViolation, DatasetContract, parse_contract
+
+PARAMS_FILE = "conf/base/parameters_ingestion.yml"
+
+_PANDERA_DTYPES = {
+    "int": "Int64",
+    "float": "float64",
+    "string": "string",
+    "datetime": "datetime64[ns]",
+    "bool": "boolean",
+}
+
+
+def _checks_for(rule: ColumnRule) -> list[pa.Check]:
+    """Pandera checks that express a column rule's range and allowed values."""
+    checks = []
+    if rule.min is not None:
+        checks.append(pa.Check.greater_than_or_equal_to(rule.min))
+    if rule.max is not None:
+        checks.append(pa.Check.less_than_or_equal_to(rule.max))
+    if rule.allowed is not None:
+        checks.append(pa.Check.isin(rule.allowed))
+    return checks
+
+
+def build_schema(contract: DatasetContract) -> pa.DataFrameSchema:
+    """Build the pandera schema of the raw data from the contract."""
+    columns = {}
+    for column in contract.known_columns:
+        rule = contract.rule_for(column)
+        columns[column] = pa.Column(
+            _PANDERA_DTYPES[rule.dtype],
+            checks=_checks_for(rule),
+            nullable=rule.nullable,
+            unique=rule.unique,
+            coerce=True,
+        )
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+def _describe_failures(errors: SchemaErrors) -> str:
+    """Summarise pandera failures as one line per column and check, with a few examples."""
+    cases = errors.failure_cases
+    lines = []
+    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=True):
+        examples = group["failure_case"].dropna().astype(str).unique()[:3].tolist()
+        shown = f" (e.g. {examples})" if examples else ""
+        lines.append(f"column '{column}': failed {check} in {len(group)} row(s){shown}")
+    return "; ".join(lines)
+
+
+def _labels_as_text(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
+    """Keep class labels as text so that 0/1, 0.0/1.0, yes/no and names are treated alike."""
+    if contract.task == "regression":
+        return frame
+    target = frame[contract.target]
+    if pd.api.types.is_float_dtype(target) and (target.dropna() % 1 == 0).all():
+        target = target.astype("Int64")
+    as_text = target.astype("string")
+    return frame.assign(**{contract.target: as_text})
+
+
+def validate_raw(
+    raw: pd.DataFrame, contract_params: dict[str, Any], source: str, labelled: bool = True
+) -> pd.DataFrame:
+    """Validate and type a raw table against the contract; keep only the declared columns.
+
+    An unlabelled table (a current batch whose outcomes are not known yet) may lack the target
+    column or hold nulls in it.
+    """
+    contract = parse_contract(contract_params)
+    if raw.empty:
+        raise DataContractViolation(f"Dataset '{source}' has no rows; expected at least one.")
+    if not labelled and contract.target not in raw.columns:
+        raw = raw.assign(**{contract.target: pd.NA})
+    missing = [c for c in contract.known_columns if c not in raw.columns]
+    if missing:
+        raise DataContractViolation(
+            f"Dataset '{source}' is missing column(s) {missing} declared in the contract; "
+            f"it has {sorted(map(str, raw.columns))}."
+        )
+    declared = _labels_as_text(raw[contract.known_columns], contract)
+    schema = build_schema(contract)
+    if not labelled:
+        schema = schema.update_column(contract.target, nullable=True)
+    try:
+        return schema.validate(declared, lazy=True)
+    except SchemaErrors as errors:
+        raise DataContractViolation(
+            f"Dataset '{source}' violates the contract: {_describe_failures(errors)}"
+        ) from None
+
+
+def validate_raw_reference(raw: pd.DataFrame, contract_params: dict[str, Any]) -> pd.DataFrame:
+    """Validate the labelled reference data (dataset `raw_reference`)."""
+    return validate_raw(raw, contract_params, source="raw_reference", labelled=True)
+
+
+def validate_raw_current(raw: pd.DataFrame, contract_params: dict[str, Any]) -> pd.DataFrame:
+    """Validate the current batch (dataset `raw_current`), whose labels may be unknown yet."""
+    return validate_raw(raw, contract_params, source="raw_current", labelled=False)
+
+
+def salted_hash(values: pd.Series, salt: str) -> pd.Series:
+    """Replace values with a salted SHA-256 digest (nulls stay null)."""
+
+    def digest(value: Any) -> str:
+        return hashlib.sha256(f"{salt}{value}".encode()).hexdigest()
+
+    return values.map(digest, na_action="ignore").astype("string")
+
+
+def treat_pii(frame: pd.DataFrame, contract: DatasetContract, salt: str | None) -> pd.DataFrame:
+    """Drop or hash the contract's PII columns."""
+    to_drop = [c for c, how in contract.pii.items() if how == "drop"]
+    to_hash = [c for c, how in contract.pii.items() if how == "hash"]
+    if to_hash and not salt:
+        raise DataContractViolation(
+            f"PII column(s) {to_hash} are declared 'hash' but no salt is set: put "
+            "'pii_salt: <random string>' in conf/local/credentials.yml or export "
+            "CIRRUS_PII_SALT."
+        )
+    hashed = {column: salted_hash(frame[column], salt) for column in to_hash}
+    return frame.drop(columns=to_drop).assign(**hashed)
+
+
+def _drop_duplicate_ids(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Keep the last row of each id, so a corrected record supersedes the original."""
+    return frame.drop_duplicates(subset=id_column, keep="last").reset_index(drop=True)
+
+
+def _check_target_classes(frame: pd.DataFrame, contract: DatasetContract, source: str) -> None:
+    """Fail when a classification target has too few classes to learn from."""
+    if contract.task == "regression":
+        return
+    classes = sorted(frame[contract.target].dropna().unique().tolist())
+    if contract.task == "binary" and len(classes) != 2:
+        expected = "exactly 2"
+    elif contract.task == "multiclass" and len(classes) < 3:
+        expected = "at least 3 (use task 'binary' for two)"
+    else:
+        expected = None
+    if expected:
+        raise DataContractViolation(
+            f"Target '{contract.target}' in {source} has {len(classes)} class(es) {classes}; "
+            f"task '{contract.task}' needs {expected}."
+        )
+    if contract.positive_class is not None and str(contract.positive_class) not in classes:
+        raise DataContractViolation(
+            f"positive_class '{contract.positive_class}' is not among the classes {classes} "
+            f"of target '{contract.target}' in {source}."
+        )
+
+
+def split_reference_current(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    contract_params: dict[str, Any],
+    split_params: dict[str, Any],
+    pii_salt: str | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Treat PII, drop duplicate ids and split rows into reference (training) and current."""
+    contract = parse_contract(contract_params)
+    split = parse_block(IngestionSplit, split_params, "ingestion.split", PARAMS_FILE)
+    if split.mode == "files":
+        ref, cur = reference, current
+    else:
+        if split.current_from is None:
+            raise ConfigError(
+                f"ingestion.split.current_from is required in {PARAMS_FILE} when mode is "
+                "'event_time' (an ISO date: rows at or after it are current)."
+            )
+        cutoff = pd.Timestamp(split.current_from)
+        union = pd.concat([reference, current], ignore_index=True)
+        union = _drop_duplicate_ids(union, contract.id_column)
+        is_current = union[contract.event_time_column] >= cutoff
+        ref, cur = union[~is_current], union[is_current]
+    ref = _drop_duplicate_ids(treat_pii(ref, contract, pii_salt), contract.id_column)
+    cur = _drop_duplicate_ids(treat_pii(cur, contract, pii_salt), contract.id_column)
+    cur = cur[~cur[contract.id_column].isin(ref[contract.id_column])].reset_index(drop=True)
+    if ref.empty:
+        raise DataContractViolation(
+            f"No reference rows left after the split; check ingestion.split in {PARAMS_FILE}."
+        )
+    _check_target_classes(ref, contract, "the reference rows")
+    return ref, cur

@@ -1,0 +1,38 @@
+"""Ingestion pipeline: raw files -> validated, typed, PII-safe reference and current tables."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import split_reference_current, validate_raw_current, validate_raw_reference
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Wire validation of both raw inputs and the reference/current split."""
+    return Pipeline(
+        [
+            Node(
+                validate_raw_reference,
+                inputs=["raw_reference", "params:contract"],
+                outputs="validated_reference",
+                name="validate_raw_reference",
+            ),
+            Node(
+                validate_raw_current,
+                inputs=["raw_current", "params:contract"],
+                outputs="validated_current",
+                name="validate_raw_current",
+            ),
+            Node(
+                split_reference_current,
+                inputs=[
+                    "validated_reference",
+                    "validated_current",
+                    "params:contract",
+                    "params:ingestion.split",
+                    "pii_salt",
+                ],
+                outputs=["reference_table", "current_table"],
+                name="treat_pii_and_split_reference_current",
+            ),
+        ],
+        tags="ingestion",
+    )

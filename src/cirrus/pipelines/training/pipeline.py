@@ -1,0 +1,26 @@
+"""Training pipeline: optional hyperparameter search, then the LightGBM model."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import train_model, tune_hyperparameters
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Wire the (optional) Optuna search and the final training."""
+    return Pipeline(
+        [
+            Node(
+                tune_hyperparameters,
+                inputs=["train_features", "feature_spec", "params:training"],
+                outputs="tuning_result",
+                name="tune_hyperparameters_with_optuna",
+            ),
+            Node(
+                train_model,
+                inputs=["train_features", "feature_spec", "params:training", "tuning_result"],
+                outputs=["model", "training_metrics", "feature_importance"],
+                name="train_lightgbm_model",
+            ),
+        ],
+        tags="training",
+    )

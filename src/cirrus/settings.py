@@ -1,0 +1,14 @@
+"""Kedro project settings: configuration loader and the project's hooks."""
+
+from kedro.config import OmegaConfigLoader
+
+from cirrus.hooks import ContractCheckHooks, PiiSaltHooks, SafeOutputsHooks
+
+# pluggy calls hooks last-registered first: the contract check runs before outputs are backed up.
+HOOKS = (SafeOutputsHooks(), PiiSaltHooks(), ContractCheckHooks())
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+}
