@@ -2,10 +2,11 @@
 
 from kedro.config import OmegaConfigLoader
 
-from cirrus.hooks import ContractCheckHooks, PiiSaltHooks, SafeOutputsHooks
+from cirrus.hooks import ContractCheckHooks, InputsCheckHooks, PiiSaltHooks, SafeOutputsHooks
 
-# pluggy calls hooks last-registered first: the contract check runs before outputs are backed up.
-HOOKS = (SafeOutputsHooks(), PiiSaltHooks(), ContractCheckHooks())
+# pluggy calls hooks last-registered first: the contract and input checks run before outputs
+# are backed up.
+HOOKS = (SafeOutputsHooks(), PiiSaltHooks(), InputsCheckHooks(), ContractCheckHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install Cirrus into .venv from the lock file (uv.lock) and export the unattended-run settings.
+# Sourced by the other scripts; safe to run again (a no-op when nothing changed).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export KEDRO_DISABLE_TELEMETRY=true   # otherwise the telemetry plugin may edit pyproject.toml
+export DVC_NO_ANALYTICS=1
+UV_VERSION="0.13.9"
+
+if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+fi
+uv sync --frozen --extra dev --quiet
+# shellcheck disable=SC1091
+source .venv/bin/activate
+
+# A fresh clone has no credentials: give it a random PII salt, kept out of git in conf/local/.
+if [ ! -f conf/local/credentials.yml ] && [ -z "${CIRRUS_PII_SALT:-}" ]; then
+  python3 -c "import secrets; print('pii_salt: ' + secrets.token_hex(32))" \
+    > conf/local/credentials.yml
+  chmod 600 conf/local/credentials.yml
+  echo "Wrote a random PII salt to conf/local/credentials.yml (never committed)."
+fi

@@ -1,0 +1,128 @@
+"""Shared fixtures: temporary copies of the project with small generated raw data."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cirrus.demo_data.generator import generate_demo_batches
+
+REPO = Path(__file__).resolve().parents[1]
+LAYERS = (
+    "01_raw",
+    "02_intermediate",
+    "03_primary",
+    "04_feature",
+    "05_model_input",
+    "06_models",
+    "07_model_output",
+    "08_reporting",
+)
+SMALL_DEMO = {
+    "seed": 7,
+    "reference": {"n_rows": 3000, "start": "2025-01-01", "end": "2026-01-01"},
+    "current": {
+        "n_rows": 800,
+        "start": "2026-01-01",
+        "end": "2026-03-01",
+        "covariate_shift": {"annual_income": -0.4, "loan_purpose": 0.4},
+        "concept_drift": 0.0,
+    },
+}
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("CIRRUS_PII_SALT", "test-salt")
+
+
+def base_parameters(name: str) -> dict[str, Any]:
+    """The committed `conf/base/parameters_<name>.yml`, parsed."""
+    return yaml.safe_load((REPO / "conf" / "base" / f"parameters_{name}.yml").read_text())
+
+
+def make_project(root: Path) -> Path:
+    """A runnable copy of the project (conf, src, pyproject) with empty data layers."""
+    shutil.copytree(REPO / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+    (root / "conf" / "local").mkdir()
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
+    for layer in LAYERS:
+        (root / "data" / layer).mkdir(parents=True)
+    return root
+
+
+def write_raw(project: Path, demo: dict[str, Any] | None = None) -> None:
+    """Generate small raw reference and current CSVs where the catalog expects them."""
+    reference, current = generate_demo_batches(demo or SMALL_DEMO)
+    reference.to_csv(project / "data/01_raw/credit_applications.csv", index=False)
+    current.to_csv(project / "data/01_raw/credit_applications_current.csv", index=False)
+
+
+def override(project: Path, name: str, block: dict[str, Any]) -> None:
+    """Write a conf/local parameters file that replaces top-level blocks of conf/base."""
+    path = project / "conf" / "local" / f"parameters_{name}.yml"
+    path.write_text(yaml.safe_dump(block, sort_keys=False))
+
+
+def kedro(project: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the real Kedro CLI in a project copy."""
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
+    kedro_bin = Path(sys.executable).with_name("kedro")
+    return subprocess.run(
+        [str(kedro_bin), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def output_digests(project: Path) -> dict[str, str]:
+    """SHA-256 of every file under data/ except the raw inputs."""
+    digests = {}
+    for path in sorted((project / "data").rglob("*")):
+        if path.is_file() and "01_raw" not in path.parts:
+            digests[str(path.relative_to(project))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy on small data after one successful `kedro run` (read-only for tests)."""
+    project = make_project(tmp_path_factory.mktemp("trained"))
+    write_raw(project)
+    result = kedro(project, "run")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
+@pytest.fixture
+def project_factory(tmp_path: Path) -> Callable[..., Path]:
+    """Make a fresh project copy, optionally cloned from an already-trained one."""
+
+    def factory(from_project: Path | None = None) -> Path:
+        target = tmp_path / "project"
+        if from_project is None:
+            make_project(target)
+            write_raw(target)
+        else:
+            shutil.copytree(from_project, target)
+        return target
+
+    return factory
+
+
+@pytest.fixture
+def contract() -> dict[str, Any]:
+    """A deep copy of the committed dataset contract."""
+    return copy.deepcopy(base_parameters("ingestion")["contract"])

@@ -1,0 +1,152 @@
+"""Bad inputs: each gets a clear error naming the file, column or key, and loses no output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import base_parameters, kedro, output_digests, override
+
+RAW = "data/01_raw/credit_applications.csv"
+RAW_CURRENT = "data/01_raw/credit_applications_current.csv"
+
+
+def _edit_raw(project: Path, edit: Callable[[pd.DataFrame], pd.DataFrame], path: str = RAW):
+    """Rewrite a raw CSV through an edit function."""
+    frame = pd.read_csv(project / path)
+    edit(frame).to_csv(project / path, index=False)
+
+
+def _run_and_expect_failure(project: Path, *fragments: str) -> str:
+    """Run `kedro run`; assert it fails, names every fragment, and leaves outputs untouched."""
+    before = output_digests(project)
+
+    result = kedro(project, "run")
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    flat = " ".join(output.split())  # rich wraps long lines
+    for fragment in fragments:
+        assert fragment in flat, f"{fragment!r} not in output:\n{output[-4000:]}"
+    assert output_digests(project) == before
+    return flat
+
+
+def _with_column_types(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
+    """A copy of frame with columns cast to object dtype and replaced values set."""
+    edited = frame.copy()
+    for column, value in columns.items():
+        edited[column] = edited[column].astype(object)
+        edited.loc[edited.index[:3], column] = value
+    return edited
+
+
+def test_missing_column(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    _edit_raw(project, lambda f: f.drop(columns=["credit_score"]))
+
+    _run_and_expect_failure(project, "raw_reference", "missing column(s) ['credit_score']")
+
+
+def test_wrong_type(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    _edit_raw(project, lambda f: _with_column_types(f, age="forty"))
+
+    _run_and_expect_failure(project, "raw_reference", "column 'age'", "forty")
+
+
+def test_nulls_in_the_target(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    _edit_raw(project, lambda f: f.assign(defaulted=f["defaulted"].where(f.index > 5)))
+
+    _run_and_expect_failure(project, "raw_reference", "column 'defaulted'", "not_nullable")
+
+
+def test_empty_file(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    (project / RAW).write_text("")
+
+    _run_and_expect_failure(project, "credit_applications.csv", "No columns to parse")
+
+
+def test_header_only_file(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    _edit_raw(project, lambda f: f.iloc[:0])
+
+    _run_and_expect_failure(project, "raw_reference", "has no rows")
+
+
+def test_corrupt_parquet(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    catalog = {
+        "raw_reference": {
+            "type": "pandas.ParquetDataset",
+            "filepath": "data/01_raw/credit_applications.parquet",
+        }
+    }
+    (project / "conf/local/catalog.yml").write_text(yaml.safe_dump(catalog))
+    (project / "data/01_raw/credit_applications.parquet").write_bytes(b"PAR1 not really")
+
+    _run_and_expect_failure(project, "credit_applications.parquet", "Failed while loading")
+
+
+def test_target_with_a_single_class(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    _edit_raw(project, lambda f: f.assign(defaulted=0))
+
+    _run_and_expect_failure(project, "Target 'defaulted'", "1 class(es)", "needs exactly 2")
+
+
+def test_unknown_contract_key(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    ingestion = base_parameters("ingestion")
+    ingestion["contract"]["features"]["numerik"] = ingestion["contract"]["features"].pop("numeric")
+    override(project, "ingestion", ingestion)
+
+    flat = _run_and_expect_failure(
+        project, "unknown key 'contract.features.numerik'", "parameters_ingestion.yml"
+    )
+    assert "Running node" not in flat  # refused before any node ran
+
+
+def test_quality_gate_failure_keeps_the_previous_model(trained_project, project_factory):
+    project = project_factory(trained_project)
+    evaluation = base_parameters("evaluation")
+    evaluation["evaluation"]["quality_gate"]["binary"] = {"roc_auc": {"min": 0.999}}
+    override(project, "evaluation", evaluation)
+
+    _run_and_expect_failure(project, "Quality gate failed", "roc_auc", "below the minimum 0.999")
+
+
+def test_unseen_categories_in_current_batch_are_mapped_and_reported(
+    trained_project: Path, project_factory
+) -> None:
+    project = project_factory(trained_project)
+    _edit_raw(project, lambda f: f.assign(channel="drone", postcode_area="ZZ999"), RAW_CURRENT)
+    contract = base_parameters("ingestion")
+    contract["contract"]["columns"]["channel"].pop("allowed")
+    override(project, "ingestion", contract)
+
+    result = kedro(project, "run")
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    features = pd.read_parquet(project / "data/05_model_input/current.parquet")
+    unseen = json.loads((project / "data/04_feature/unseen_categories.json").read_text())
+    summary = json.loads((project / "data/08_reporting/drift_summary.json").read_text())
+    assert set(features["channel"].astype(str)) == {"__unknown__"}
+    assert unseen["columns"]["postcode_area"]["unseen_levels"] == ["ZZ999"]
+    assert summary["unseen_categories"]["channel"] == len(features)
+
+
+def test_missing_pii_salt_names_where_to_set_it(
+    trained_project: Path, project_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = project_factory(trained_project)
+    monkeypatch.delenv("CIRRUS_PII_SALT", raising=False)
+
+    _run_and_expect_failure(project, "declared 'hash'", "CIRRUS_PII_SALT", "credentials.yml")

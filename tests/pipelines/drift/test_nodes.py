@@ -1,0 +1,410 @@
+"""Tests of the drift nodes: drift frames, per-column verdicts, the summary and a real report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cirrus.config import DriftParams, parse_block
+from cirrus.pipelines.drift.nodes import (
+    column_results,
+    drift_frame,
+    run_drift_report,
+    summarise_drift,
+)
+from cirrus.pipelines.evaluation.nodes import predict_rows
+from cirrus.pipelines.features.nodes import build_features, report_unseen_categories
+from tests import unit_fixtures as fx
+
+drift_params = fx.drift_params
+
+SHIFTED = "loan_amount"
+NO_UNSEEN: dict[str, Any] = {"mapped_to": "__unknown__", "columns": {}}
+
+
+def _settings(params: dict[str, Any]) -> DriftParams:
+    return parse_block(DriftParams, params, "drift", "conf/base/parameters_drift.yml")
+
+
+def _snapshot(*metrics: tuple[str, str, float, float]) -> dict[str, Any]:
+    """An Evidently snapshot dict shaped like `Snapshot.dict()` of the DataDriftPreset."""
+    items: list[dict[str, Any]] = [
+        {
+            "id": "count",
+            "metric_name": "DriftedColumnsCount(drift_share=0.5)",
+            "config": {"type": "evidently:metric_v2:DriftedColumnsCount", "drift_share": 0.5},
+            "value": {"count": 1.0, "share": 0.5},
+        }
+    ]
+    for column, method, score, threshold in metrics:
+        items.append(
+            {
+                "id": column,
+                "metric_name": f"ValueDrift(column={column},method={method},threshold={threshold})",
+                "config": {
+                    "type": "evidently:metric_v2:ValueDrift",
+                    "column": column,
+                    "method": method,
+                    "threshold": threshold,
+                },
+                "value": score,
+            }
+        )
+    return {"metrics": items, "tests": []}
+
+
+def _scenario(shift: float, labelled: bool) -> dict[str, Any]:
+    """Held-out reference rows and a current copy of them, `SHIFTED` scaled by `shift`."""
+    spec, _, reference = fx.feature_tables("binary")
+    model, _, _ = fx.trained_model("binary")
+    evaluation = fx.load_parameters("evaluation")["evaluation"]
+    _, test_rows = fx.holdout_rows("binary")
+    current_rows = test_rows.assign(**{SHIFTED: test_rows[SHIFTED] * shift})
+    if not labelled:
+        current_rows["defaulted"] = pd.Series(pd.NA, index=current_rows.index, dtype="string")
+    current = build_features(current_rows, spec)
+    return {
+        "reference_features": reference,
+        "reference_predictions": predict_rows(model, reference, spec, evaluation),
+        "current_features": current,
+        "current_predictions": predict_rows(model, current, spec, evaluation),
+        "spec": spec,
+        "unseen_categories": report_unseen_categories(current_rows, spec),
+    }
+
+
+@pytest.fixture(scope="module")
+def shifted_report() -> tuple[str, dict[str, Any]]:
+    """One real Evidently run: unlabelled current batch with loan_amount tripled."""
+    params = fx.load_parameters("drift")["drift"]
+    return run_drift_report(drift_params=params, **_scenario(shift=3.0, labelled=False))
+
+
+# --- column_results ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method", ["K-S p_value", "Z-test p_value", "chi-square p_value", "ks", "z", "chisquare"]
+)
+def test_p_value_methods_drift_below_the_threshold(method: str):
+    # Arrange
+    snapshot = _snapshot(("low", method, 0.001, 0.05), ("high", method, 0.6, 0.05))
+
+    # Act
+    results = column_results(snapshot)
+
+    # Assert
+    assert results["low"]["drifted"] is True
+    assert results["high"]["drifted"] is False
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["Wasserstein distance (normed)", "wasserstein", "psi", "PSI", "jensenshannon", "hellinger"],
+)
+def test_distance_methods_drift_at_or_above_the_threshold(method: str):
+    # Arrange
+    snapshot = _snapshot(
+        ("far", method, 0.3, 0.1), ("equal", method, 0.1, 0.1), ("near", method, 0.01, 0.1)
+    )
+
+    # Act
+    results = column_results(snapshot)
+
+    # Assert
+    assert results["far"]["drifted"] is True
+    assert results["equal"]["drifted"] is True
+    assert results["near"]["drifted"] is False
+
+
+def test_column_results_keep_method_score_threshold_and_skip_other_metrics():
+    # Arrange
+    snapshot = _snapshot(("age", "K-S p_value", 0.2, 0.05))
+
+    # Act
+    results = column_results(snapshot)
+
+    # Assert
+    assert results == {
+        "age": {"method": "K-S p_value", "score": 0.2, "threshold": 0.05, "drifted": False}
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "column_results/_is_p_value treat a method as a p-value test only when its Evidently "
+        "display name contains 'p_value'; mannw, t_test, anderson, cramer_von_mises, es, "
+        "empirical_mmd, fisher_exact, g_test and TVD are p-value tests whose display names do "
+        "not, so their verdict is inverted (p=0.001 -> not drifted, p=0.6 -> drifted)"
+    ),
+)
+@pytest.mark.parametrize(
+    "method",
+    [
+        "mannw",
+        "t_test",
+        "anderson",
+        "cramer_von_mises",
+        "es",
+        "empirical_mmd",
+        "fisher_exact",
+        "g_test",
+        "TVD",
+    ],
+)
+def test_other_p_value_methods_drift_below_the_threshold(method: str):
+    # Arrange
+    snapshot = _snapshot(("low", method, 0.001, 0.05), ("high", method, 0.6, 0.05))
+
+    # Act
+    results = column_results(snapshot)
+
+    # Assert
+    assert results["low"]["drifted"] is True
+    assert results["high"]["drifted"] is False
+
+
+# --- drift_frame ------------------------------------------------------------------------------
+
+
+def test_binary_drift_frame_uses_the_score_and_class_names():
+    # Arrange
+    scenario = _scenario(shift=1.0, labelled=True)
+    features, predictions = scenario["reference_features"], scenario["reference_predictions"]
+    spec = scenario["spec"]
+
+    # Act
+    frame = drift_frame(features, predictions, spec, with_target=True)
+
+    # Assert
+    assert list(frame.columns) == [*spec["drift_columns"], "prediction", "target"]
+    np.testing.assert_array_equal(frame["prediction"], predictions["score"])
+    assert set(frame["target"]) == {"0", "1"}
+    assert (frame["target"] == "1").sum() == (features["defaulted"] == 1).sum()
+    assert frame["channel"].map(type).eq(str).all()
+
+
+def test_multiclass_drift_frame_uses_predicted_class_names():
+    # Arrange
+    spec = {
+        "task": "multiclass",
+        "classes": ["A", "B", "C"],
+        "target": "grade",
+        "drift_columns": ["x"],
+        "categories": {},
+    }
+    features = pd.DataFrame({"x": [1.0, 2.0, 3.0], "grade": [2.0, 0.0, 1.0]}, index=[7, 8, 9])
+    predictions = pd.DataFrame({"prediction": [2.0, 1.0, 1.0]}, index=[7, 8, 9])
+
+    # Act
+    frame = drift_frame(features, predictions, spec, with_target=True)
+
+    # Assert
+    assert frame["prediction"].tolist() == ["C", "B", "B"]
+    assert frame["target"].tolist() == ["C", "A", "B"]
+
+
+def test_unlabelled_drift_frame_has_no_target():
+    # Arrange
+    scenario = _scenario(shift=1.0, labelled=False)
+
+    # Act
+    frame = drift_frame(
+        scenario["current_features"],
+        scenario["current_predictions"],
+        scenario["spec"],
+        with_target=False,
+    )
+
+    # Assert
+    assert "target" not in frame
+    assert len(frame) == len(scenario["current_features"])
+
+
+# --- summarise_drift --------------------------------------------------------------------------
+
+
+def _verdicts(**drifted: bool) -> dict[str, dict[str, Any]]:
+    return {
+        column: {"method": "ks", "score": 0.9 - flag, "threshold": 0.05, "drifted": flag}
+        for column, flag in drifted.items()
+    }
+
+
+SPEC = {"drift_columns": ["a", "b", "c", "d"]}
+
+
+def test_summary_recommends_retraining_with_reasons(drift_params):
+    # Arrange
+    columns = _verdicts(a=True, b=True, c=False, d=False, prediction=True, target=True)
+
+    # Act
+    summary = summarise_drift(columns, SPEC, _settings(drift_params), NO_UNSEEN)
+
+    # Assert
+    assert summary["drifted_features"] == ["a", "b"]
+    assert summary["drifted_feature_share"] == pytest.approx(0.5)
+    assert summary["dataset_drift"] is True
+    assert summary["prediction_drift"] is True
+    assert summary["target_drift"] is True
+    assert summary["retrain_recommended"] is True
+    reasons = " | ".join(summary["retrain_reasons"])
+    assert "dataset drift: 50% of features drifted" in reasons
+    assert "(> 30%)" in reasons
+    assert "prediction drift" in reasons
+    assert "target drift" in reasons
+
+
+def test_summary_without_drift_recommends_nothing(drift_params):
+    # Arrange
+    columns = _verdicts(a=False, b=False, c=False, d=False, prediction=False)
+
+    # Act
+    summary = summarise_drift(columns, SPEC, _settings(drift_params), NO_UNSEEN)
+
+    # Assert
+    assert summary["dataset_drift"] is False
+    assert summary["drifted_features"] == []
+    assert summary["target_drift"] is None
+    assert summary["retrain_recommended"] is False
+    assert summary["retrain_reasons"] == []
+
+
+def test_summary_share_ignores_prediction_and_target(drift_params):
+    # Arrange
+    columns = _verdicts(a=True, b=False, c=False, d=False, prediction=True, target=True)
+
+    # Act
+    summary = summarise_drift(columns, SPEC, _settings(drift_params), NO_UNSEEN)
+
+    # Assert
+    assert summary["drifted_feature_share"] == pytest.approx(0.25)
+    assert summary["dataset_drift"] is False
+
+
+def test_summary_retrain_policy_can_ignore_drift(drift_params):
+    # Arrange
+    drift_params["retrain"] = {
+        "on_dataset_drift": False,
+        "on_prediction_drift": False,
+        "on_target_drift": False,
+        "max_drifted_share": 1.0,
+    }
+    columns = _verdicts(a=True, b=True, c=False, d=False, prediction=True, target=True)
+
+    # Act
+    summary = summarise_drift(columns, SPEC, _settings(drift_params), NO_UNSEEN)
+
+    # Assert
+    assert summary["dataset_drift"] is True
+    assert summary["retrain_recommended"] is False
+    assert summary["retrain_reasons"] == []
+
+
+def test_summary_share_above_max_drifted_share_alone_recommends_retraining(drift_params):
+    # Arrange: 1 of 4 drifted is below drift_share 0.5 but above max_drifted_share 0.2
+    drift_params["retrain"]["max_drifted_share"] = 0.2
+    columns = _verdicts(a=True, b=False, c=False, d=False)
+
+    # Act
+    summary = summarise_drift(columns, SPEC, _settings(drift_params), NO_UNSEEN)
+
+    # Assert
+    assert summary["dataset_drift"] is False
+    assert summary["retrain_recommended"] is True
+    assert summary["retrain_reasons"] == ["25% of features drifted (> 20%)"]
+
+
+def test_summary_counts_unseen_categories(drift_params):
+    # Arrange
+    spec, _, _ = fx.feature_tables("binary")
+    _, test_rows = fx.holdout_rows("binary")
+    current_rows = test_rows.copy()
+    current_rows.loc[current_rows.index[:6], "channel"] = "carrier_pigeon"
+    current_rows.loc[current_rows.index[:2], "loan_purpose"] = "time_travel"
+    unseen = report_unseen_categories(current_rows, spec)
+    columns = _verdicts(**{column: False for column in spec["drift_columns"]})
+
+    # Act
+    summary = summarise_drift(columns, spec, _settings(drift_params), unseen)
+
+    # Assert
+    assert summary["unseen_categories"] == {"channel": 6, "loan_purpose": 2}
+
+
+# --- run_drift_report (real Evidently runs) ---------------------------------------------------
+
+
+def test_real_report_flags_the_shifted_column_only(shifted_report):
+    # Arrange
+    _, summary = shifted_report
+
+    # Assert
+    columns = summary["columns"]
+    assert columns[SHIFTED]["drifted"] is True
+    assert columns["age"]["drifted"] is False
+    assert columns["credit_score"]["drifted"] is False
+    assert summary["drifted_features"] == [SHIFTED]
+    assert summary["dataset_drift"] is False
+
+
+def test_real_report_covers_every_drift_column_and_the_prediction(shifted_report):
+    # Arrange
+    spec, _, _ = fx.feature_tables("binary")
+    _, summary = shifted_report
+
+    # Assert
+    assert set(summary["columns"]) == {*spec["drift_columns"], "prediction"}
+    assert summary["target_drift"] is None
+    assert summary["n_reference_rows"] == summary["n_current_rows"] > 0
+
+
+def test_real_report_html_is_a_document(shifted_report):
+    # Arrange
+    html, _ = shifted_report
+
+    # Assert
+    assert isinstance(html, str)
+    assert "<html" in html.lower()
+    assert SHIFTED in html
+
+
+def test_real_report_samples_and_compares_labels(drift_params):
+    # Arrange
+    drift_params["max_rows"] = 100
+    scenario = _scenario(shift=1.0, labelled=True)
+
+    # Act
+    _, summary = run_drift_report(drift_params=drift_params, **scenario)
+
+    # Assert
+    assert summary["n_reference_rows"] == 100
+    assert summary["n_current_rows"] == 100
+    assert summary["target_drift"] is False
+    assert summary["drifted_features"] == []
+    assert summary["retrain_recommended"] is False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "with num_method 'mannw' (a p-value test whose display name lacks 'p_value') the "
+        "verdicts are inverted: the tripled column is reported as not drifted and every "
+        "identical column as drifted"
+    ),
+)
+def test_real_report_with_mann_whitney_flags_the_shifted_column(drift_params):
+    # Arrange
+    drift_params["num_method"] = "mannw"
+    scenario = _scenario(shift=3.0, labelled=False)
+
+    # Act
+    _, summary = run_drift_report(drift_params=drift_params, **scenario)
+
+    # Assert
+    assert summary["columns"][SHIFTED]["drifted"] is True
+    assert summary["columns"]["age"]["drifted"] is False

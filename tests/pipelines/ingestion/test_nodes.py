@@ -1,0 +1,527 @@
+"""Tests of the ingestion nodes: contract validation, PII treatment, reference/current split."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cirrus.config import ConfigError
+from cirrus.contract import DataContractViolation, parse_contract
+from cirrus.pipelines.ingestion.nodes import (
+    salted_hash,
+    split_reference_current,
+    treat_pii,
+    validate_raw,
+    validate_raw_current,
+    validate_raw_reference,
+)
+from tests import unit_fixtures as fx
+
+contract_params = fx.contract_params
+split_params = fx.split_params
+raw_applications = fx.raw_applications
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+CUTOFF = "2025-10-01"
+
+
+def _violation(raw: pd.DataFrame, contract: dict[str, Any], labelled: bool = True) -> str:
+    """The message of the DataContractViolation that validating `raw` must raise."""
+    with pytest.raises(DataContractViolation) as excinfo:
+        validate_raw(raw, contract, source="raw_reference", labelled=labelled)
+    return str(excinfo.value)
+
+
+# --- validate_raw -----------------------------------------------------------------------------
+
+
+def test_validate_raw_types_columns(raw_applications, contract_params):
+    # Act
+    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+
+    # Assert
+    assert validated["age"].dtype == "Int64"
+    assert validated["num_open_accounts"].dtype == "Int64"
+    assert validated["annual_income"].dtype == "float64"
+    assert validated["application_id"].dtype == "string"
+    assert validated["home_ownership"].dtype == "string"
+    assert validated["defaulted"].dtype == "string"
+    assert pd.api.types.is_datetime64_ns_dtype(validated["application_time"])
+    assert set(validated["defaulted"]) == {"0", "1"}
+    assert len(validated) == len(raw_applications)
+
+
+def test_validate_raw_coerces_text_input(raw_applications, contract_params):
+    # Arrange: a CSV read without dtype inference gives text everywhere
+    as_text = raw_applications.head(50).astype(str)
+
+    # Act
+    validated = validate_raw(as_text, contract_params, source="raw_reference")
+
+    # Assert
+    assert validated["age"].dtype == "Int64"
+    assert validated["age"].tolist() == raw_applications["age"].head(50).tolist()
+    assert pd.api.types.is_datetime64_ns_dtype(validated["application_time"])
+    assert validated["annual_income"].isna().sum() == raw_applications["annual_income"].head(
+        50
+    ).isna().sum()
+
+
+def test_validate_raw_keeps_only_declared_columns(raw_applications, contract_params):
+    # Arrange
+    raw_applications["unexpected_extra"] = 1
+
+    # Act
+    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+
+    # Assert
+    assert list(validated.columns) == parse_contract(contract_params).known_columns
+    assert "interest_rate" not in validated
+    assert "risk_grade" not in validated
+    assert "unexpected_extra" not in validated
+
+
+def test_float_labels_become_integer_text(raw_applications, contract_params):
+    # Arrange
+    raw_applications["defaulted"] = raw_applications["defaulted"].astype("float64")
+
+    # Act
+    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+
+    # Assert
+    assert set(validated["defaulted"]) == {"0", "1"}
+
+
+def test_missing_column_error_names_column_and_dataset(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.drop(columns=["credit_score"])
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation) as excinfo:
+        validate_raw_reference(raw, contract_params)
+    assert "'raw_reference'" in str(excinfo.value)
+    assert "['credit_score']" in str(excinfo.value)
+
+
+def test_missing_column_in_current_names_the_current_dataset(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.drop(columns=["channel"])
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match=r"'raw_current'.*\['channel'\]"):
+        validate_raw_current(raw, contract_params)
+
+
+def test_wrong_type_error_names_the_column(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.head(100).copy()
+    raw["age"] = raw["age"].astype(object)
+    raw.loc[3, "age"] = "abc"
+
+    # Act
+    message = _violation(raw, contract_params)
+
+    # Assert
+    assert "column 'age'" in message
+    assert "'abc'" in message
+    assert "column 'loan_amount'" not in message
+
+
+def test_non_integer_value_in_int_column_is_rejected(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.head(100).copy()
+    raw["num_open_accounts"] = raw["num_open_accounts"].astype("float64")
+    raw.loc[5, "num_open_accounts"] = 2.5
+
+    # Act
+    message = _violation(raw, contract_params)
+
+    # Assert
+    assert "column 'num_open_accounts'" in message
+
+
+def test_nulls_in_target_rejected_for_reference(raw_applications, contract_params):
+    # Arrange
+    raw_applications["defaulted"] = raw_applications["defaulted"].astype("float64")
+    raw_applications.loc[[2, 4, 6], "defaulted"] = np.nan
+
+    # Act
+    message = _violation(raw_applications, contract_params)
+
+    # Assert
+    assert "column 'defaulted'" in message
+    assert "not_nullable in 3 row(s)" in message
+
+
+def test_nulls_in_target_allowed_for_current(raw_applications, contract_params):
+    # Arrange
+    raw_applications["defaulted"] = raw_applications["defaulted"].astype("float64")
+    raw_applications.loc[[2, 4, 6], "defaulted"] = np.nan
+
+    # Act
+    validated = validate_raw(
+        raw_applications, contract_params, source="raw_current", labelled=False
+    )
+
+    # Assert
+    assert validated["defaulted"].isna().sum() == 3
+    assert set(validated["defaulted"].dropna()) == {"0", "1"}
+
+
+def test_target_column_absent_allowed_for_current(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.drop(columns=["defaulted"])
+
+    # Act
+    validated = validate_raw_current(raw, contract_params)
+
+    # Assert
+    assert "defaulted" in validated
+    assert validated["defaulted"].isna().all()
+    assert len(validated) == len(raw)
+
+
+def test_target_column_absent_rejected_for_reference(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.drop(columns=["defaulted"])
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match=r"\['defaulted'\]"):
+        validate_raw_reference(raw, contract_params)
+
+
+def test_other_non_nullable_columns_stay_required_for_current(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.drop(columns=["defaulted"])
+    raw.loc[1, "loan_amount"] = np.nan
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match="column 'loan_amount': failed not_nullable"):
+        validate_raw_current(raw, contract_params)
+
+
+def test_empty_frame_rejected(raw_applications, contract_params):
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match="'raw_reference' has no rows"):
+        validate_raw_reference(raw_applications.iloc[:0], contract_params)
+
+
+def test_range_violations_are_named(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.head(100).copy()
+    raw.loc[1, "age"] = 15
+    raw.loc[2, "credit_score"] = 900.0
+    raw.loc[3, "loan_amount"] = -5.0
+
+    # Act
+    message = _violation(raw, contract_params)
+
+    # Assert
+    assert "column 'age': failed greater_than_or_equal_to(18" in message
+    assert "column 'credit_score': failed less_than_or_equal_to(850" in message
+    assert "column 'loan_amount': failed greater_than_or_equal_to(0" in message
+    assert "(e.g. ['15" in message
+
+
+def test_allowed_value_violations_are_named(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.head(100).copy()
+    raw.loc[[1, 2], "home_ownership"] = "CASTLE"
+    raw.loc[3, "loan_term_months"] = 18
+
+    # Act
+    message = _violation(raw, contract_params)
+
+    # Assert
+    assert "column 'home_ownership': failed isin" in message
+    assert "in 2 row(s)" in message
+    assert "CASTLE" in message
+    assert "column 'loan_term_months': failed isin" in message
+
+
+def test_duplicate_ids_rejected(raw_applications, contract_params):
+    # Arrange
+    raw = raw_applications.head(100).copy()
+    raw.loc[7, "application_id"] = raw.loc[0, "application_id"]
+
+    # Act
+    message = _violation(raw, contract_params)
+
+    # Assert
+    assert "column 'application_id': failed field_uniqueness" in message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "validate_raw turns class labels into text (_labels_as_text) but compares them with "
+        "the contract's `allowed` values as written; `allowed: [0, 1]` (numbers, like "
+        "`positive_class: 1`) therefore rejects every row of a valid 0/1 target"
+    ),
+)
+def test_numeric_allowed_labels_accept_a_numeric_target(raw_applications, contract_params):
+    # Arrange
+    contract_params["columns"]["defaulted"] = {"allowed": [0, 1]}
+
+    # Act
+    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+
+    # Assert
+    assert len(validated) == len(raw_applications)
+
+
+# --- treat_pii --------------------------------------------------------------------------------
+
+
+def test_treat_pii_drops_and_hashes(raw_applications, contract_params):
+    # Arrange
+    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+    raw_emails = set(raw_applications["email"])
+
+    # Act
+    treated = treat_pii(validated, parse_contract(contract_params), fx.SALT)
+
+    # Assert
+    assert "applicant_name" not in treated
+    assert treated["email"].map(lambda v: bool(SHA256_HEX.fullmatch(v))).all()
+    assert not raw_emails & set(treated["email"])
+    assert not treated["email"].str.contains("@").any()
+    assert treated.drop(columns="email").equals(validated.drop(columns=["email", "applicant_name"]))
+
+
+def test_same_value_and_salt_give_same_hash():
+    # Arrange
+    emails = pd.Series(["ann@example.com", "bob@example.com", "ann@example.com"])
+
+    # Act
+    hashed = salted_hash(emails, "pepper")
+
+    # Assert
+    assert hashed[0] == hashed[2]
+    assert hashed[0] != hashed[1]
+    assert salted_hash(emails, "pepper").equals(hashed)
+
+
+def test_different_salt_gives_different_hash():
+    # Arrange
+    emails = pd.Series(["ann@example.com"])
+
+    # Act
+    first, second = salted_hash(emails, "salt-a"), salted_hash(emails, "salt-b")
+
+    # Assert
+    assert first[0] != second[0]
+
+
+def test_null_pii_values_stay_null():
+    # Arrange
+    emails = pd.Series(["ann@example.com", None], dtype="string")
+
+    # Act
+    hashed = salted_hash(emails, "pepper")
+
+    # Assert
+    assert hashed.isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("salt", [None, ""])
+def test_missing_salt_error_names_the_env_variable(raw_applications, contract_params, salt):
+    # Arrange
+    contract = parse_contract(contract_params)
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match="CIRRUS_PII_SALT") as excinfo:
+        treat_pii(raw_applications, contract, salt)
+    assert "email" in str(excinfo.value)
+
+
+def test_drop_only_pii_needs_no_salt(raw_applications, contract_params):
+    # Arrange
+    contract_params["pii"]["email"] = "drop"
+
+    # Act
+    treated = treat_pii(raw_applications, parse_contract(contract_params), None)
+
+    # Assert
+    assert "email" not in treated
+    assert "applicant_name" not in treated
+
+
+# --- split_reference_current ------------------------------------------------------------------
+
+
+def _validated_batches(contract: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A validated reference batch (2025) and a validated, unlabelled current batch (2026)."""
+    reference = fx.validated_reference()
+    current_raw = fx.applications(
+        n_rows=600, seed=fx.SEED + 1, start="2026-01-01", end="2026-03-01", id_offset=fx.N_ROWS
+    )
+    current = validate_raw_current(current_raw.drop(columns=["defaulted"]), contract)
+    return reference, current
+
+
+def test_files_mode_keeps_each_file_on_its_side(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+
+    # Act
+    ref, cur = split_reference_current(
+        reference, current, contract_params, split_params, fx.SALT
+    )
+
+    # Assert
+    assert len(ref) == len(reference)
+    assert len(cur) == len(current)
+    assert not set(ref["application_id"]) & set(cur["application_id"])
+    assert "applicant_name" not in ref
+    assert "applicant_name" not in cur
+    assert ref["email"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert cur["email"].str.fullmatch(r"[0-9a-f]{64}").all()
+
+
+def test_files_mode_drops_current_rows_whose_id_is_in_reference(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+    shared = reference["application_id"].iloc[:5].tolist()
+    current.loc[current.index[:5], "application_id"] = shared
+
+    # Act
+    ref, cur = split_reference_current(
+        reference, current, contract_params, split_params, fx.SALT
+    )
+
+    # Assert
+    assert set(shared) <= set(ref["application_id"])
+    assert not set(shared) & set(cur["application_id"])
+    assert len(cur) == len(current) - 5
+
+
+def test_duplicate_ids_dropped_keeping_last(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+    correction = reference.iloc[[10]].assign(loan_amount=123_456.0)
+    reference = pd.concat([reference, correction], ignore_index=True)
+    duplicated_id = correction["application_id"].iloc[0]
+
+    # Act
+    ref, _ = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+
+    # Assert
+    rows = ref[ref["application_id"] == duplicated_id]
+    assert len(rows) == 1
+    assert rows["loan_amount"].iloc[0] == 123_456.0
+    assert ref["application_id"].is_unique
+
+
+def test_event_time_mode_respects_the_cutoff(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+    split_params.update(mode="event_time", current_from=CUTOFF)
+    cutoff = pd.Timestamp(CUTOFF)
+
+    # Act
+    ref, cur = split_reference_current(
+        reference, current, contract_params, split_params, fx.SALT
+    )
+
+    # Assert
+    assert (ref["application_time"] < cutoff).all()
+    assert (cur["application_time"] >= cutoff).all()
+    assert len(ref) + len(cur) == len(reference) + len(current)
+    assert len(ref) == (reference["application_time"] < cutoff).sum()
+    assert not set(ref["application_id"]) & set(cur["application_id"])
+
+
+def test_event_time_mode_keeps_the_last_version_of_a_duplicated_id(
+    contract_params, split_params
+):
+    # Arrange: a reference row corrected in the current file, with a time after the cutoff
+    reference, current = _validated_batches(contract_params)
+    split_params.update(mode="event_time", current_from=CUTOFF)
+    original = reference[reference["application_time"] < pd.Timestamp(CUTOFF)].iloc[[0]]
+    corrected = original.assign(
+        application_time=pd.Timestamp("2026-01-15"), loan_amount=777.0, defaulted=pd.NA
+    )
+    current = pd.concat([current, corrected], ignore_index=True)
+    duplicated_id = original["application_id"].iloc[0]
+
+    # Act
+    ref, cur = split_reference_current(
+        reference, current, contract_params, split_params, fx.SALT
+    )
+
+    # Assert
+    assert duplicated_id not in set(ref["application_id"])
+    assert cur.loc[cur["application_id"] == duplicated_id, "loan_amount"].tolist() == [777.0]
+    assert not set(ref["application_id"]) & set(cur["application_id"])
+
+
+def test_event_time_mode_requires_current_from(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+    split_params.update(mode="event_time", current_from=None)
+
+    # Act / Assert
+    with pytest.raises(ConfigError, match=r"ingestion\.split\.current_from is required"):
+        split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+
+
+def test_unknown_split_key_names_file_and_key(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+    split_params["mod"] = "files"
+
+    # Act / Assert
+    with pytest.raises(ConfigError) as excinfo:
+        split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+    assert "unknown key 'ingestion.split.mod'" in str(excinfo.value)
+    assert "conf/base/parameters_ingestion.yml" in str(excinfo.value)
+
+
+def test_cutoff_before_every_row_leaves_no_reference(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+    split_params.update(mode="event_time", current_from="2000-01-01")
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match="No reference rows left"):
+        split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+
+
+def test_single_class_target_is_rejected(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+    reference = reference[reference["defaulted"] == "0"]
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation) as excinfo:
+        split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+    message = str(excinfo.value)
+    assert "Target 'defaulted'" in message
+    assert "1 class(es) ['0']" in message
+    assert "task 'binary' needs exactly 2" in message
+
+
+def test_multiclass_with_two_classes_is_rejected(split_params):
+    # Arrange
+    contract = fx.contract_for("multiclass")
+    reference = fx.validated_reference("multiclass")
+    reference = reference[reference["risk_grade"].isin(["A", "B"])]
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match=r"needs at least 3"):
+        split_reference_current(reference, reference.iloc[:0], contract, split_params, fx.SALT)
+
+
+def test_positive_class_must_be_a_target_class(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+    contract_params["positive_class"] = "yes"
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match="positive_class 'yes' is not among"):
+        split_reference_current(reference, current, contract_params, split_params, fx.SALT)

@@ -1,0 +1,270 @@
+"""Tests of the dataset contract: strict parsing, role consistency and per-column rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+import pytest
+
+from cirrus.config import ConfigError
+from cirrus.contract import CONTRACT_FILE, ContractError, DatasetContract, parse_contract
+from tests import unit_fixtures as fx
+
+contract_params = fx.contract_params
+
+FILE = "conf/base/parameters_ingestion.yml"
+
+
+def test_contract_file_constant_is_the_ingestion_parameters():
+    # Assert
+    assert CONTRACT_FILE == FILE
+    assert (fx.REPO / CONTRACT_FILE).is_file()
+
+
+def test_default_contract_parses(contract_params: dict[str, Any]):
+    # Act
+    contract = parse_contract(contract_params)
+
+    # Assert
+    assert isinstance(contract, DatasetContract)
+    assert contract.task == "binary"
+    assert contract.target == "defaulted"
+    assert contract.features.numeric == contract_params["features"]["numeric"]
+    assert contract.features.all == [
+        *contract_params["features"]["numeric"],
+        *contract_params["features"]["categorical"],
+        *contract_params["features"]["datetime"],
+    ]
+    assert contract.pii == {"applicant_name": "drop", "email": "hash"}
+
+
+def test_known_columns_lists_every_role_once_id_first(contract_params: dict[str, Any]):
+    # Act
+    known = parse_contract(contract_params).known_columns
+
+    # Assert
+    assert known[0] == "application_id"
+    assert len(known) == len(set(known))
+    assert {"application_time", "defaulted", "applicant_name", "email", "age"} <= set(known)
+    assert "interest_rate" not in known
+
+
+@pytest.mark.parametrize(
+    ("path", "dotted"),
+    [
+        ((), "contract.featurs"),
+        (("features",), "contract.features.numric"),
+        (("columns", "age"), "contract.columns.age.nulable"),
+    ],
+)
+def test_unknown_key_names_file_and_dotted_key(
+    contract_params: dict[str, Any], path: tuple[str, ...], dotted: str
+):
+    # Arrange
+    block = contract_params
+    for key in path:
+        block = block[key]
+    block[dotted.rsplit(".", 1)[-1]] = ["age"]
+
+    # Act / Assert
+    with pytest.raises(ContractError) as excinfo:
+        parse_contract(contract_params)
+    message = str(excinfo.value)
+    assert FILE in message
+    assert f"unknown key '{dotted}'" in message
+
+
+def test_misspelt_key_reports_both_unknown_and_missing(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params["featurs"] = contract_params.pop("features")
+
+    # Act / Assert
+    with pytest.raises(ContractError) as excinfo:
+        parse_contract(contract_params)
+    assert "unknown key 'contract.featurs'" in str(excinfo.value)
+    assert "missing required key 'contract.features'" in str(excinfo.value)
+
+
+def test_wrong_literal_names_the_key(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params["task"] = "classification"
+
+    # Act / Assert
+    with pytest.raises(ContractError, match=r"'contract\.task'") as excinfo:
+        parse_contract(contract_params)
+    assert FILE in str(excinfo.value)
+
+
+def test_missing_block_names_the_file():
+    # Act / Assert
+    with pytest.raises(ContractError, match="Missing parameters block 'contract'") as excinfo:
+        parse_contract(None)
+    assert FILE in str(excinfo.value)
+
+
+def test_contract_error_is_a_config_error():
+    # Assert
+    assert issubclass(ContractError, ConfigError)
+    assert issubclass(ContractError, ValueError)
+
+
+@pytest.mark.parametrize(("role", "column"), [("target", "defaulted"), ("id_column", "application_id")])
+def test_role_listed_as_feature_is_rejected(
+    contract_params: dict[str, Any], role: str, column: str
+):
+    # Arrange
+    contract_params["features"]["categorical"].append(column)
+
+    # Act / Assert
+    with pytest.raises(ContractError, match=f"{role} '{column}' must not also be a feature"):
+        parse_contract(contract_params)
+
+
+def test_pii_column_listed_as_feature_is_rejected(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params["features"]["categorical"].append("email")
+
+    # Act / Assert
+    with pytest.raises(ContractError, match=r"pii columns must not be features: \['email'\]"):
+        parse_contract(contract_params)
+
+
+def test_feature_declared_twice_is_rejected(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params["features"]["categorical"].append("age")
+
+    # Act / Assert
+    with pytest.raises(ContractError, match=r"declared twice: \['age'\]"):
+        parse_contract(contract_params)
+
+
+def test_contract_without_features_is_rejected(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params["features"] = {"numeric": [], "categorical": [], "datetime": []}
+
+    # Act / Assert
+    with pytest.raises(ContractError, match="at least one feature"):
+        parse_contract(contract_params)
+
+
+def test_rule_for_column_with_no_role_is_rejected(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params["columns"]["interest_rate"] = {"min": 0}
+
+    # Act / Assert
+    with pytest.raises(ContractError, match="no role") as excinfo:
+        parse_contract(contract_params)
+    assert "interest_rate" in str(excinfo.value)
+    assert FILE in str(excinfo.value)
+
+
+def test_positive_class_outside_binary_is_rejected(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params.update(task="multiclass", target="risk_grade")
+    contract_params["columns"].pop("defaulted")
+
+    # Act / Assert
+    with pytest.raises(ContractError, match="positive_class applies to task 'binary' only"):
+        parse_contract(contract_params)
+
+
+def test_invalid_pii_treatment_names_the_key(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params["pii"]["email"] = "encrypt"
+
+    # Act / Assert
+    with pytest.raises(ContractError, match=r"'contract\.pii\.email'"):
+        parse_contract(contract_params)
+
+
+def test_rule_for_id_column_is_unique_and_not_nullable(contract_params: dict[str, Any]):
+    # Arrange
+    contract = parse_contract(contract_params)
+
+    # Act
+    rule = contract.rule_for("application_id")
+
+    # Assert
+    assert rule.unique is True
+    assert rule.nullable is False
+    assert rule.dtype == "string"
+
+
+def test_rule_for_target_is_not_nullable_and_keeps_declared_values(
+    contract_params: dict[str, Any],
+):
+    # Arrange
+    contract = parse_contract(contract_params)
+
+    # Act
+    rule = contract.rule_for("defaulted")
+
+    # Assert
+    assert rule.nullable is False
+    assert rule.unique is False
+    assert rule.dtype == "string"
+    assert rule.allowed == ["0", "1"]
+
+
+def test_rule_for_event_time_is_a_non_null_datetime(contract_params: dict[str, Any]):
+    # Act
+    rule = parse_contract(contract_params).rule_for("application_time")
+
+    # Assert
+    assert rule.dtype == "datetime"
+    assert rule.nullable is False
+
+
+@pytest.mark.parametrize(
+    ("column", "dtype", "nullable"),
+    [
+        ("age", "int", False),  # declared
+        ("annual_income", "float", True),  # numeric feature default
+        ("postcode_area", "string", True),  # categorical feature, no rule at all
+        ("email", "string", True),  # pii
+    ],
+)
+def test_rule_for_features_uses_declared_or_role_defaults(
+    contract_params: dict[str, Any], column: str, dtype: str, nullable: bool
+):
+    # Act
+    rule = parse_contract(contract_params).rule_for(column)
+
+    # Assert
+    assert rule.dtype == dtype
+    assert rule.nullable is nullable
+    assert rule.unique is False
+
+
+def test_regression_target_defaults_to_float():
+    # Arrange
+    contract = parse_contract(fx.contract_for("regression"))
+
+    # Act
+    rule = contract.rule_for("interest_rate")
+
+    # Assert
+    assert rule.dtype == "float"
+    assert rule.nullable is False
+
+
+def test_rule_for_does_not_change_the_declared_rule(contract_params: dict[str, Any]):
+    # Arrange
+    contract = parse_contract(contract_params)
+
+    # Act
+    contract.rule_for("application_id")
+
+    # Assert
+    assert contract.columns["application_id"].unique is False
+    assert contract.columns["application_id"].nullable is True
+
+
+def test_contract_is_frozen(contract_params: dict[str, Any]):
+    # Arrange
+    contract = parse_contract(contract_params)
+
+    # Act / Assert
+    with pytest.raises(pydantic.ValidationError):
+        contract.target = "risk_grade"

@@ -1,0 +1,183 @@
+"""Shared builders and fixtures of the unit tests, imported explicitly by the test modules.
+
+Test modules re-export the fixtures they use (``contract_params = fx.contract_params``) so that
+pytest finds them without relying on a conftest. Expensive objects (generated frames, fitted
+specs, trained models) are built once per session by cached builders, and every public builder
+returns a fresh copy, so a test can modify what it gets without affecting another test.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from cirrus.contract import parse_contract
+from cirrus.demo_data.generator import generate_applications
+from cirrus.pipelines.features.nodes import build_features, fit_feature_spec, split_holdout
+from cirrus.pipelines.ingestion.nodes import treat_pii, validate_raw
+from cirrus.pipelines.training.nodes import train_model
+
+REPO = Path(__file__).resolve().parents[1]
+CONF_BASE = REPO / "conf" / "base"
+START, END = "2025-01-01", "2026-01-01"
+N_ROWS = 2500
+SEED = 7
+SALT = "unit-test-salt"
+TASK_TARGETS = {"binary": "defaulted", "multiclass": "risk_grade", "regression": "interest_rate"}
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+
+@cache
+def _parameter_file(name: str) -> dict[str, Any]:
+    return yaml.safe_load((CONF_BASE / f"parameters_{name}.yml").read_text())
+
+
+def load_parameters(name: str) -> dict[str, Any]:
+    """A deep copy of `conf/base/parameters_<name>.yml`, parsed with yaml.safe_load."""
+    return copy.deepcopy(_parameter_file(name))
+
+
+def contract_for(task: str = "binary") -> dict[str, Any]:
+    """The committed contract, switched to another task and target of the generated data."""
+    contract = load_parameters("ingestion")["contract"]
+    if task == "binary":
+        return contract
+    target = TASK_TARGETS[task]
+    contract["task"] = task
+    contract["target"] = target
+    contract.pop("positive_class", None)
+    contract["columns"].pop("defaulted", None)
+    for kind in ("numeric", "categorical", "datetime"):
+        contract["features"][kind] = [c for c in contract["features"][kind] if c != target]
+    return contract
+
+
+def fast_training_params(**overrides: Any) -> dict[str, Any]:
+    """The committed training block, with fewer rounds and one thread to keep tests fast."""
+    params = load_parameters("training")["training"]
+    params.update(num_boost_round=60, early_stopping_rounds=10, num_threads=1)
+    params["lgbm_params"].update(learning_rate=0.15, num_leaves=15)
+    params.update(overrides)
+    return params
+
+
+# --- data builders (cached; public wrappers return copies) -----------------------------------
+
+
+@cache
+def _applications(n_rows: int, seed: int, start: str, end: str, id_offset: int) -> pd.DataFrame:
+    return generate_applications(n_rows, seed=seed, start=start, end=end, id_offset=id_offset)
+
+
+def applications(
+    n_rows: int = N_ROWS, seed: int = SEED, start: str = START, end: str = END, id_offset: int = 0
+) -> pd.DataFrame:
+    """A generated raw applications frame (a copy of a cached one)."""
+    return _applications(n_rows, seed, start, end, id_offset).copy()
+
+
+@cache
+def _validated(task: str) -> pd.DataFrame:
+    return validate_raw(applications(), contract_for(task), source="raw_reference")
+
+
+def validated_reference(task: str = "binary") -> pd.DataFrame:
+    """Generated rows validated and typed against the contract of a task."""
+    return _validated(task).copy()
+
+
+@cache
+def _holdout(task: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    contract = contract_for(task)
+    reference = treat_pii(validated_reference(task), parse_contract(contract), SALT)
+    return split_holdout(reference, contract, load_parameters("features")["holdout"])
+
+
+def holdout_rows(task: str = "binary") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PII-treated reference rows split into training and held-out test rows."""
+    train, test = _holdout(task)
+    return train.copy(), test.copy()
+
+
+@cache
+def _feature_tables(task: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    train, test = holdout_rows(task)
+    spec = fit_feature_spec(train, contract_for(task), load_parameters("features")["features"])
+    return spec, build_features(train, spec), build_features(test, spec)
+
+
+def feature_tables(task: str = "binary") -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """The fitted feature spec with the training and test model-input tables of a task."""
+    spec, train, test = _feature_tables(task)
+    return copy.deepcopy(spec), train.copy(), test.copy()
+
+
+@cache
+def _trained(task: str) -> tuple[str, dict[str, Any], pd.DataFrame]:
+    spec, train, _ = feature_tables(task)
+    return train_model(train, spec, fast_training_params(), {"enabled": False, "best_params": {}})
+
+
+def trained_model(task: str = "binary") -> tuple[str, dict[str, Any], pd.DataFrame]:
+    """LightGBM model text, training metrics and importance of a task (trained once)."""
+    model, metrics, importance = _trained(task)
+    return model, copy.deepcopy(metrics), importance.copy()
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def contract_params() -> dict[str, Any]:
+    """A deep copy of the committed `contract` block."""
+    return contract_for("binary")
+
+
+@pytest.fixture
+def split_params() -> dict[str, Any]:
+    """A deep copy of the committed `ingestion.split` block."""
+    return load_parameters("ingestion")["ingestion"]["split"]
+
+
+@pytest.fixture
+def holdout_params() -> dict[str, Any]:
+    """A deep copy of the committed `holdout` block."""
+    return load_parameters("features")["holdout"]
+
+
+@pytest.fixture
+def feature_params() -> dict[str, Any]:
+    """A deep copy of the committed `features` block."""
+    return load_parameters("features")["features"]
+
+
+@pytest.fixture
+def training_params() -> dict[str, Any]:
+    """The committed `training` block, made fast (see fast_training_params)."""
+    return fast_training_params()
+
+
+@pytest.fixture
+def evaluation_params() -> dict[str, Any]:
+    """A deep copy of the committed `evaluation` block."""
+    return load_parameters("evaluation")["evaluation"]
+
+
+@pytest.fixture
+def drift_params() -> dict[str, Any]:
+    """A deep copy of the committed `drift` block."""
+    return load_parameters("drift")["drift"]
+
+
+@pytest.fixture
+def raw_applications() -> pd.DataFrame:
+    """A realistic raw reference frame of 2500 generated applications."""
+    return applications()
