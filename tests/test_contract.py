@@ -109,7 +109,9 @@ def test_contract_error_is_a_config_error():
     assert issubclass(ContractError, ValueError)
 
 
-@pytest.mark.parametrize(("role", "column"), [("target", "defaulted"), ("id_column", "application_id")])
+@pytest.mark.parametrize(
+    ("role", "column"), [("target", "defaulted"), ("id_column", "application_id")]
+)
 def test_role_listed_as_feature_is_rejected(
     contract_params: dict[str, Any], role: str, column: str
 ):

@@ -69,17 +69,23 @@ def _annotations(figure: go.Figure) -> list[str]:
 # --- predictions and metrics ------------------------------------------------------------------
 
 
-def test_predict_rows_scores_every_held_out_row(binary, evaluation_params):
+def test_predict_rows_scores_every_held_out_row(evaluation_params):
     # Arrange
-    spec, _, predictions, _ = binary
-    _, _, test = fx.feature_tables("binary")
+    spec, _, test = fx.feature_tables("binary")
+    model, _, _ = fx.trained_model("binary")
+    evaluation_params["threshold"] = 0.3
+
+    # Act
+    predictions = predict_rows(model, test, spec, evaluation_params)
 
     # Assert
     assert len(predictions) == len(test)
     assert predictions["application_id"].tolist() == test["application_id"].tolist()
     np.testing.assert_array_equal(predictions["label"], test["defaulted"])
-    expected = (predictions["score"] >= evaluation_params["threshold"]).astype(float)
+    assert predictions["score"].between(0, 1).all()
+    expected = (predictions["score"] >= 0.3).astype(float)
     np.testing.assert_array_equal(predictions["prediction"], expected)
+    assert 0 < predictions["prediction"].sum() < len(test)
 
 
 def test_binary_model_beats_the_baseline(binary, evaluation_params):
@@ -244,7 +250,7 @@ def test_quality_gate_requires_beating_the_baseline(evaluation_params):
     evaluation_params["quality_gate"] = {}
 
     # Act / Assert
-    with pytest.raises(QualityGateFailed, match="roc_auc = 0.5000 does not beat the trivial"):
+    with pytest.raises(QualityGateFailed, match=r"roc_auc = 0\.5000 does not beat the trivial"):
         check_quality_gate(_metrics_without_lift(), evaluation_params)
 
 

@@ -66,9 +66,10 @@ def test_validate_raw_coerces_text_input(raw_applications, contract_params):
     assert validated["age"].dtype == "Int64"
     assert validated["age"].tolist() == raw_applications["age"].head(50).tolist()
     assert pd.api.types.is_datetime64_ns_dtype(validated["application_time"])
-    assert validated["annual_income"].isna().sum() == raw_applications["annual_income"].head(
-        50
-    ).isna().sum()
+    assert (
+        validated["annual_income"].isna().sum()
+        == raw_applications["annual_income"].head(50).isna().sum()
+    )
 
 
 def test_validate_raw_keeps_only_declared_columns(raw_applications, contract_params):
@@ -369,9 +370,7 @@ def test_files_mode_keeps_each_file_on_its_side(contract_params, split_params):
     reference, current = _validated_batches(contract_params)
 
     # Act
-    ref, cur = split_reference_current(
-        reference, current, contract_params, split_params, fx.SALT
-    )
+    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
 
     # Assert
     assert len(ref) == len(reference)
@@ -390,9 +389,7 @@ def test_files_mode_drops_current_rows_whose_id_is_in_reference(contract_params,
     current.loc[current.index[:5], "application_id"] = shared
 
     # Act
-    ref, cur = split_reference_current(
-        reference, current, contract_params, split_params, fx.SALT
-    )
+    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
 
     # Assert
     assert set(shared) <= set(ref["application_id"])
@@ -424,9 +421,7 @@ def test_event_time_mode_respects_the_cutoff(contract_params, split_params):
     cutoff = pd.Timestamp(CUTOFF)
 
     # Act
-    ref, cur = split_reference_current(
-        reference, current, contract_params, split_params, fx.SALT
-    )
+    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
 
     # Assert
     assert (ref["application_time"] < cutoff).all()
@@ -436,9 +431,7 @@ def test_event_time_mode_respects_the_cutoff(contract_params, split_params):
     assert not set(ref["application_id"]) & set(cur["application_id"])
 
 
-def test_event_time_mode_keeps_the_last_version_of_a_duplicated_id(
-    contract_params, split_params
-):
+def test_event_time_mode_keeps_the_last_version_of_a_duplicated_id(contract_params, split_params):
     # Arrange: a reference row corrected in the current file, with a time after the cutoff
     reference, current = _validated_batches(contract_params)
     split_params.update(mode="event_time", current_from=CUTOFF)
@@ -450,9 +443,7 @@ def test_event_time_mode_keeps_the_last_version_of_a_duplicated_id(
     duplicated_id = original["application_id"].iloc[0]
 
     # Act
-    ref, cur = split_reference_current(
-        reference, current, contract_params, split_params, fx.SALT
-    )
+    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
 
     # Assert
     assert duplicated_id not in set(ref["application_id"])

@@ -174,9 +174,7 @@ def test_tuning_minimises_the_regression_error(training_params):
     # Arrange
     spec, train, _ = fx.feature_tables("regression")
     training_params["tuning"].update(enabled=True, n_trials=2)
-    training_params["tuning"]["search_space"] = {
-        "num_leaves": {"low": 4, "high": 8, "kind": "int"}
-    }
+    training_params["tuning"]["search_space"] = {"num_leaves": {"low": 4, "high": 8, "kind": "int"}}
 
     # Act
     result = tune_hyperparameters(train, spec, training_params)

@@ -1,0 +1,61 @@
+"""Kedro-Viz serves the five lifecycle pipelines of the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from cirrus.pipeline_registry import LIFECYCLE
+
+
+def _free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_json(url: str, deadline_seconds: float) -> dict:
+    """Poll a URL until it answers JSON or the deadline passes."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(trained_project: Path) -> None:
+    port = _free_port()
+    kedro_bin = Path(sys.executable).with_name("kedro")
+    # Its own process group: stopping only `kedro` would leave the server child on the port.
+    server = subprocess.Popen(
+        [str(kedro_bin), "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=trained_project,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        graph = _wait_for_json(f"http://127.0.0.1:{port}/api/main", deadline_seconds=120)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    pipeline_ids = {p["id"] for p in graph["pipelines"]}
+    node_names = {n["name"] for n in graph["nodes"]}
+    assert set(LIFECYCLE) <= pipeline_ids
+    assert {"train_lightgbm_model", "run_evidently_drift_report", "check_quality_gate"} <= {
+        name.replace(" ", "_").lower() for name in node_names
+    }

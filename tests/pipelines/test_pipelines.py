@@ -1,0 +1,122 @@
+"""Each pipeline through a real DataCatalog and SequentialRunner, chained on small data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline
+from kedro.runner import SequentialRunner
+
+from cirrus.demo_data.generator import generate_demo_batches
+from cirrus.pipeline_registry import LIFECYCLE
+from cirrus.pipelines import demo_data, drift, evaluation, features, ingestion, training
+from tests.conftest import SMALL_DEMO, base_parameters
+
+MODULES = {
+    "ingestion": ingestion,
+    "features": features,
+    "training": training,
+    "evaluation": evaluation,
+    "drift": drift,
+}
+
+
+class KeptDataset(MemoryDataset):
+    """A MemoryDataset the runner cannot release, so tests can inspect intermediate outputs."""
+
+    def _release(self) -> None:
+        """Keep the data."""
+
+
+def _parameters() -> dict[str, Any]:
+    """Every committed parameters block, keyed as Kedro exposes them (`params:<key>`)."""
+    blocks: dict[str, Any] = {}
+    for name in ("ingestion", "features", "training", "evaluation", "drift", "demo_data"):
+        blocks.update(base_parameters(name))
+    params = {}
+    for key, value in blocks.items():
+        params[f"params:{key}"] = value
+        if isinstance(value, dict):
+            params.update({f"params:{key}.{sub}": v for sub, v in value.items()})
+    return params
+
+
+@pytest.fixture(scope="module")
+def catalog() -> DataCatalog:
+    """An in-memory catalog holding small raw data, the parameters and a PII salt."""
+    reference, current = generate_demo_batches(SMALL_DEMO)
+    datasets = {name: MemoryDataset(value) for name, value in _parameters().items()}
+    datasets.update(
+        raw_reference=MemoryDataset(reference),
+        raw_current=MemoryDataset(current),
+        pii_salt=MemoryDataset("pipeline-test-salt"),
+    )
+    return DataCatalog(datasets=datasets)
+
+
+@pytest.fixture(scope="module")
+def lifecycle_run(catalog: DataCatalog) -> DataCatalog:
+    """Run the five pipelines in order, each on its own, keeping every output in memory."""
+    for name in LIFECYCLE:
+        pipeline = MODULES[name].create_pipeline()
+        for output in pipeline.all_outputs():
+            if output not in catalog:
+                catalog[output] = KeptDataset()
+        SequentialRunner().run(pipeline, catalog)
+    return catalog
+
+
+def test_every_pipeline_is_registered_with_a_tag_of_its_name() -> None:
+    for name, module in MODULES.items():
+        pipeline = module.create_pipeline()
+        assert all(name in node.tags for node in pipeline.nodes), name
+    assert demo_data.create_pipeline().all_outputs() == {"raw_reference", "raw_current"}
+
+
+def test_pipelines_chain_only_through_declared_datasets() -> None:
+    combined = sum((MODULES[n].create_pipeline() for n in LIFECYCLE), Pipeline([]))
+    free_inputs = {i for i in combined.inputs() if not i.startswith("params:")}
+
+    assert free_inputs == {"raw_reference", "raw_current", "pii_salt"}
+
+
+def test_ingestion_outputs_typed_pii_safe_tables(lifecycle_run: DataCatalog) -> None:
+    reference = lifecycle_run.load("reference_table")
+    current = lifecycle_run.load("current_table")
+
+    assert "applicant_name" not in reference
+    assert pd.api.types.is_datetime64_any_dtype(reference["application_time"])
+    assert not set(reference["application_id"]) & set(current["application_id"])
+
+
+def test_features_are_fitted_on_training_rows_only(lifecycle_run: DataCatalog) -> None:
+    spec = lifecycle_run.load("feature_spec")
+    train = lifecycle_run.load("train_rows")
+    test = lifecycle_run.load("test_rows")
+
+    assert spec["n_training_rows"] == len(train)
+    assert not set(train["application_id"]) & set(test["application_id"])
+
+
+def test_training_and_evaluation_produce_a_model_that_beats_the_baseline(
+    lifecycle_run: DataCatalog,
+) -> None:
+    metrics = lifecycle_run.load("evaluation_metrics")
+    model = lifecycle_run.load("model")
+
+    assert model.startswith("tree")
+    assert metrics["model"]["roc_auc"] > metrics["baseline"]["roc_auc"]
+    assert lifecycle_run.load("quality_gate_result")["passed"] is True
+    assert isinstance(lifecycle_run.load("roc_curve_plot"), go.Figure)
+
+
+def test_drift_pipeline_reports_the_shifted_income(lifecycle_run: DataCatalog) -> None:
+    summary = lifecycle_run.load("drift_summary")
+    report = lifecycle_run.load("drift_report")
+
+    assert "annual_income" in summary["drifted_features"]
+    assert "<html" in report[:500].lower()
