@@ -106,8 +106,9 @@ class DatasetContract(Strict):
             defaults["dtype"] = self.default_dtype(column)
         if column in (self.id_column, self.target, self.event_time_column):
             defaults["nullable"] = False
-        if column == self.id_column:
-            defaults["unique"] = True
+        if column == self.target and self.task != "regression" and declared.allowed:
+            # Class labels are compared as text, so `allowed: [0, 1]` matches "0" and "1".
+            defaults["allowed"] = [label_text(value) for value in declared.allowed]
         return declared.model_copy(update=defaults)
 
     def default_dtype(self, column: str) -> DType:
@@ -119,6 +120,13 @@ class DatasetContract(Strict):
         if column == self.target:
             return "float" if self.task == "regression" else "string"
         return "string"
+
+
+def label_text(value: Any) -> str:
+    """A class label as text: 1, 1.0 and "1" all become "1"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def parse_contract(raw: dict[str, Any] | None) -> DatasetContract:

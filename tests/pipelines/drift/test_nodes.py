@@ -133,15 +133,6 @@ def test_column_results_keep_method_score_threshold_and_skip_other_metrics():
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "column_results/_is_p_value treat a method as a p-value test only when its Evidently "
-        "display name contains 'p_value'; mannw, t_test, anderson, cramer_von_mises, es, "
-        "empirical_mmd, fisher_exact, g_test and TVD are p-value tests whose display names do "
-        "not, so their verdict is inverted (p=0.001 -> not drifted, p=0.6 -> drifted)"
-    ),
-)
 @pytest.mark.parametrize(
     "method",
     [
@@ -393,14 +384,6 @@ def test_real_report_samples_and_compares_labels(drift_params):
     assert summary["retrain_recommended"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "with num_method 'mannw' (a p-value test whose display name lacks 'p_value') the "
-        "verdicts are inverted: the tripled column is reported as not drifted and every "
-        "identical column as drifted"
-    ),
-)
 def test_real_report_with_mann_whitney_flags_the_shifted_column(drift_params):
     # Arrange
     drift_params["num_method"] = "mannw"

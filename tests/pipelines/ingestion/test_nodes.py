@@ -244,26 +244,35 @@ def test_allowed_value_violations_are_named(raw_applications, contract_params):
     assert "column 'loan_term_months': failed isin" in message
 
 
-def test_duplicate_ids_rejected(raw_applications, contract_params):
+def test_duplicate_ids_pass_validation_for_the_split_to_resolve(raw_applications, contract_params):
     # Arrange
     raw = raw_applications.head(100).copy()
     raw.loc[7, "application_id"] = raw.loc[0, "application_id"]
 
     # Act
-    message = _violation(raw, contract_params)
+    validated = validate_raw(raw, contract_params, source="raw_reference")
 
     # Assert
-    assert "column 'application_id': failed field_uniqueness" in message
+    assert len(validated) == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "validate_raw turns class labels into text (_labels_as_text) but compares them with "
-        "the contract's `allowed` values as written; `allowed: [0, 1]` (numbers, like "
-        "`positive_class: 1`) therefore rejects every row of a valid 0/1 target"
-    ),
-)
+def test_an_id_in_both_files_keeps_its_latest_record(contract_params, split_params):
+    # Arrange
+    reference, current = _validated_batches(contract_params)
+    later = reference.iloc[[3]].assign(
+        application_time=current["application_time"].max(), loan_amount=999.0
+    )
+    current = pd.concat([current, later], ignore_index=True)
+    moved_id = later["application_id"].iloc[0]
+
+    # Act
+    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+
+    # Assert
+    assert moved_id not in set(ref["application_id"])
+    assert cur.loc[cur["application_id"] == moved_id, "loan_amount"].tolist() == [999.0]
+
+
 def test_numeric_allowed_labels_accept_a_numeric_target(raw_applications, contract_params):
     # Arrange
     contract_params["columns"]["defaulted"] = {"allowed": [0, 1]}
@@ -382,7 +391,9 @@ def test_files_mode_keeps_each_file_on_its_side(contract_params, split_params):
     assert cur["email"].str.fullmatch(r"[0-9a-f]{64}").all()
 
 
-def test_files_mode_drops_current_rows_whose_id_is_in_reference(contract_params, split_params):
+def test_files_mode_keeps_a_shared_id_once_on_the_side_of_its_latest_record(
+    contract_params, split_params
+):
     # Arrange
     reference, current = _validated_batches(contract_params)
     shared = reference["application_id"].iloc[:5].tolist()
@@ -391,10 +402,10 @@ def test_files_mode_drops_current_rows_whose_id_is_in_reference(contract_params,
     # Act
     ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
 
-    # Assert
-    assert set(shared) <= set(ref["application_id"])
-    assert not set(shared) & set(cur["application_id"])
-    assert len(cur) == len(current) - 5
+    # Assert: the current rows are the later records, so they win
+    assert set(shared) <= set(cur["application_id"])
+    assert not set(shared) & set(ref["application_id"])
+    assert len(ref) == len(reference) - 5
 
 
 def test_duplicate_ids_dropped_keeping_last(contract_params, split_params):

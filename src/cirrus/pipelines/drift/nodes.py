@@ -86,13 +86,32 @@ def _preset(settings: DriftParams) -> Any:
     )
 
 
-def _is_p_value(method: str) -> bool:
-    """Whether a drift method returns a p-value (drift when below the threshold)."""
+# Evidently's distance methods flag drift when the score reaches the threshold; every other
+# method returns a p-value and flags drift when it falls below (see each stat test's source).
+DISTANCE_METHODS = frozenset(
+    {
+        "wasserstein",
+        "jensenshannon",
+        "kl_div",
+        "psi",
+        "hellinger",
+        "ed",
+        "perc_text_content_drift",
+        "abs_text_content_drift",
+    }
+)
+
+
+def _is_distance(method: str) -> bool:
+    """Whether a drift method (by key or display name) is a distance rather than a p-value."""
     from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
 
-    test = _registered_stat_tests.get(method)
-    display = next(iter(test.values())).display_name if test else method
-    return "p_value" in display
+    display_names = {
+        test.display_name
+        for key in DISTANCE_METHODS
+        for test in _registered_stat_tests.get(key, {}).values()
+    }
+    return method in DISTANCE_METHODS or method in display_names
 
 
 def column_results(snapshot_dict: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -103,12 +122,12 @@ def column_results(snapshot_dict: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if not config["type"].endswith("ValueDrift"):
             continue
         score, threshold = float(metric["value"]), float(config["threshold"])
-        p_value = _is_p_value(config["method"])
+        distance = _is_distance(config["method"])
         results[config["column"]] = {
             "method": config["method"],
             "score": score,
             "threshold": threshold,
-            "drifted": score < threshold if p_value else score >= threshold,
+            "drifted": score >= threshold if distance else score < threshold,
         }
     return results
 
@@ -136,8 +155,6 @@ def run_drift_report(
     labelled = bool(current_features[spec["target"]].notna().any())
     reference = drift_frame(reference_features, reference_predictions, spec, labelled)
     current = drift_frame(current_features, current_predictions, spec, labelled)
-    if labelled:
-        current = current[current[TARGET_COLUMN].notna()].reset_index(drop=True)
     reference = _sample(reference, settings.max_rows, settings.seed)
     current = _sample(current, settings.max_rows, settings.seed)
     definition = _data_definition(reference, spec)

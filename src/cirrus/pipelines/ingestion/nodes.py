@@ -136,9 +136,11 @@ def treat_pii(frame: pd.DataFrame, contract: DatasetContract, salt: str | None) 
     return frame.drop(columns=to_drop).assign(**hashed)
 
 
-def _drop_duplicate_ids(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
-    """Keep the last row of each id, so a corrected record supersedes the original."""
-    return frame.drop_duplicates(subset=id_column, keep="last").reset_index(drop=True)
+def latest_per_id(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
+    """Keep the latest row of each id (by event time, then file order): corrections win."""
+    ordered = frame.sort_values(contract.event_time_column, kind="stable")
+    latest = ordered.drop_duplicates(subset=contract.id_column, keep="last")
+    return latest.sort_index().reset_index(drop=True)
 
 
 def _check_target_classes(frame: pd.DataFrame, contract: DatasetContract, source: str) -> None:
@@ -174,22 +176,27 @@ def split_reference_current(
     """Treat PII, drop duplicate ids and split rows into reference (training) and current."""
     contract = parse_contract(contract_params)
     split = parse_block(IngestionSplit, split_params, "ingestion.split", PARAMS_FILE)
+    if split.mode == "event_time" and split.current_from is None:
+        raise ConfigError(
+            f"ingestion.split.current_from is required in {PARAMS_FILE} when mode is "
+            "'event_time' (an ISO date: rows at or after it are current)."
+        )
+    # One rule for both modes: the latest record of an id wins, wherever it came from.
+    union = latest_per_id(
+        pd.concat(
+            [reference.assign(_from_current=False), current.assign(_from_current=True)],
+            ignore_index=True,
+        ),
+        contract,
+    )
     if split.mode == "files":
-        ref, cur = reference, current
+        is_current = union.pop("_from_current")
     else:
-        if split.current_from is None:
-            raise ConfigError(
-                f"ingestion.split.current_from is required in {PARAMS_FILE} when mode is "
-                "'event_time' (an ISO date: rows at or after it are current)."
-            )
-        cutoff = pd.Timestamp(split.current_from)
-        union = pd.concat([reference, current], ignore_index=True)
-        union = _drop_duplicate_ids(union, contract.id_column)
-        is_current = union[contract.event_time_column] >= cutoff
-        ref, cur = union[~is_current], union[is_current]
-    ref = _drop_duplicate_ids(treat_pii(ref, contract, pii_salt), contract.id_column)
-    cur = _drop_duplicate_ids(treat_pii(cur, contract, pii_salt), contract.id_column)
-    cur = cur[~cur[contract.id_column].isin(ref[contract.id_column])].reset_index(drop=True)
+        union = union.drop(columns="_from_current")
+        is_current = union[contract.event_time_column] >= pd.Timestamp(split.current_from)
+    union = treat_pii(union, contract, pii_salt)
+    ref = union[~is_current].reset_index(drop=True)
+    cur = union[is_current].reset_index(drop=True)
     if ref.empty:
         raise DataContractViolation(
             f"No reference rows left after the split; check ingestion.split in {PARAMS_FILE}."
