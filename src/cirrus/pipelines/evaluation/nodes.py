@@ -14,6 +14,7 @@ from cirrus.modeling import PREDICTION, prediction_frame
 
 PARAMS_FILE = "conf/base/parameters_evaluation.yml"
 # Metrics where a larger value is better; every other metric is an error to minimise.
+CURVE_POINTS = 200
 HIGHER_IS_BETTER = {"roc_auc", "pr_auc", "precision", "recall", "f1", "accuracy", "macro_f1", "r2"}
 
 
@@ -180,6 +181,36 @@ def _binary_targets(
         (str(name), y == index, predictions[f"score_{name}"].to_numpy())
         for index, name in enumerate(spec["classes"])
     ]
+
+
+def _thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
+    """Evenly spaced rows, first and last kept, so curve files stay small enough for git."""
+    if len(frame) <= max_points:
+        return frame
+    keep = np.unique(np.linspace(0, len(frame) - 1, max_points).round().astype(int))
+    return frame.iloc[keep]
+
+
+def roc_points(predictions: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+    """ROC curve points (class, fpr, tpr) as a table `dvc plots` can draw."""
+    frames = [pd.DataFrame(columns=["class", "fpr", "tpr"])]
+    if spec["task"] != "regression":
+        for name, is_class, score in _binary_targets(predictions, spec):
+            fpr, tpr, _ = skm.roc_curve(is_class, score)
+            curve = pd.DataFrame({"class": name, "fpr": fpr, "tpr": tpr})
+            frames.append(_thin(curve, CURVE_POINTS))
+    return pd.concat(frames, ignore_index=True).round(6)
+
+
+def pr_points(predictions: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+    """Precision-recall points (class, recall, precision) as a table `dvc plots` can draw."""
+    frames = [pd.DataFrame(columns=["class", "recall", "precision"])]
+    if spec["task"] != "regression":
+        for name, is_class, score in _binary_targets(predictions, spec):
+            precision, recall, _ = skm.precision_recall_curve(is_class, score)
+            curve = pd.DataFrame({"class": name, "recall": recall, "precision": precision})
+            frames.append(_thin(curve, CURVE_POINTS))
+    return pd.concat(frames, ignore_index=True).round(6)
 
 
 def plot_roc_curve(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:

@@ -12,7 +12,9 @@ from .nodes import (
     plot_predicted_vs_actual,
     plot_residuals,
     plot_roc_curve,
+    pr_points,
     predict_rows,
+    roc_points,
 )
 
 _PLOTS = {
@@ -21,6 +23,8 @@ _PLOTS = {
     "confusion_matrix_plot": plot_confusion_matrix,
     "predicted_vs_actual_plot": plot_predicted_vs_actual,
     "residuals_plot": plot_residuals,
+    "roc_points": roc_points,
+    "pr_points": pr_points,
 }
 
 

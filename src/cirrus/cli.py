@@ -1,0 +1,51 @@
+"""Project commands, available as `kedro cirrus ...` inside the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import yaml
+
+from cirrus.versioning.dvc_yaml import (
+    DVC_FILE,
+    DvcGenerationError,
+    build_dvc_config,
+    describe_differences,
+    render,
+)
+from cirrus.versioning.project import load_project_view
+
+
+@click.group(name="cirrus-project")
+def cli() -> None:
+    """Cirrus project commands."""
+
+
+@cli.group()
+def cirrus() -> None:
+    """Cirrus: DVC stages and model promotion."""
+
+
+@cirrus.command("dvc-yaml")
+@click.option("--check", is_flag=True, help="Fail, listing differences, when dvc.yaml is stale.")
+def dvc_yaml(check: bool) -> None:
+    """Generate dvc.yaml from the pipelines and conf/base/catalog.yml."""
+    root = Path.cwd()
+    try:
+        config = build_dvc_config(load_project_view(root))
+    except DvcGenerationError as error:
+        raise click.ClickException(str(error)) from None
+    target = root / DVC_FILE
+    if not check:
+        target.write_text(render(config))
+        click.echo(f"Wrote {DVC_FILE} with {len(config['stages'])} stages.")
+        return
+    committed = yaml.safe_load(target.read_text()) if target.exists() else {}
+    problems = describe_differences(config, committed)
+    if problems or (target.exists() and target.read_text() != render(config)):
+        details = "\n".join(f"  - {p}" for p in problems) or "  - formatting or header differs"
+        raise click.ClickException(
+            f"{DVC_FILE} is stale; run `kedro cirrus dvc-yaml` and commit it:\n{details}"
+        )
+    click.echo(f"{DVC_FILE} is up to date.")

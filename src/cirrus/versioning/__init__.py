@@ -1,0 +1,1 @@
+"""Data and model versioning with DVC: the generated dvc.yaml and model promotion."""

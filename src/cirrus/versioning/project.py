@@ -1,0 +1,63 @@
+"""Read the project (pipelines, committed catalog and parameters) the way the generator needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import find_pipelines
+from kedro.io import DataCatalog
+
+from cirrus.pipeline_registry import LIFECYCLE
+from cirrus.versioning.dvc_yaml import ProjectView, dataset_path
+
+DEMO_STAGE = "demo_data"
+
+
+def committed_config(project_root: Path) -> OmegaConfigLoader:
+    """Config from conf/base only: dvc.yaml must not depend on anyone's conf/local."""
+    return OmegaConfigLoader(
+        conf_source=str(project_root / "conf"), base_env="base", default_run_env="base"
+    )
+
+
+def _without_credentials(catalog_config: dict[str, Any]) -> dict[str, Any]:
+    """Catalog entries minus credentials: only paths matter here, and none are committed."""
+    return {
+        name: {k: v for k, v in entry.items() if k != "credentials"}
+        if isinstance(entry, dict)
+        else entry
+        for name, entry in catalog_config.items()
+    }
+
+
+def parameter_files(project_root: Path) -> dict[str, str]:
+    """Which conf/base/parameters*.yml file defines each top-level parameter block."""
+    owners = {}
+    for path in sorted((project_root / "conf" / "base").glob("parameters*.yml")):
+        for key in yaml.safe_load(path.read_text()) or {}:
+            owners[key] = path.relative_to(project_root).as_posix()
+    return owners
+
+
+def load_project_view(project_root: Path) -> ProjectView:
+    """Pipelines in stage order (the demo data first when it writes local raw files)."""
+    catalog_config = dict(committed_config(project_root)["catalog"])
+    catalog = DataCatalog.from_config(_without_credentials(catalog_config))
+    pipelines = find_pipelines(raise_errors=True)
+    stages = {}
+    demo = pipelines.get(DEMO_STAGE)
+    if demo is not None and all(
+        (dataset_path(catalog, o) or "").startswith("data/") for o in demo.all_outputs()
+    ):
+        stages[DEMO_STAGE] = demo
+    stages.update({name: pipelines[name] for name in LIFECYCLE})
+    return ProjectView(
+        stages=stages,
+        catalog=catalog,
+        catalog_config=catalog_config,
+        parameter_files=parameter_files(project_root),
+        source_root=project_root / "src",
+    )
