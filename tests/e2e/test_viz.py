@@ -22,33 +22,37 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_for_json(url: str, deadline_seconds: float) -> dict:
-    """Poll a URL until it answers JSON or the deadline passes."""
+def _wait_for_json(url: str, server: subprocess.Popen, log: Path, deadline_seconds: float):
+    """Poll a URL until it answers JSON; fail with the server's log if it dies or times out."""
     deadline = time.monotonic() + deadline_seconds
     while True:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return json.loads(response.read())
         except OSError:
-            if time.monotonic() > deadline:
-                raise
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"Kedro-Viz did not answer:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
 
 
-def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(trained_project: Path) -> None:
+def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(
+    trained_project: Path, tmp_path: Path
+) -> None:
     port = _free_port()
+    log = tmp_path / "viz.log"
     kedro_bin = Path(sys.executable).with_name("kedro")
     # Its own process group: stopping only `kedro` would leave the server child on the port.
     server = subprocess.Popen(
         [str(kedro_bin), "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)],
         cwd=trained_project,
         env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
-        graph = _wait_for_json(f"http://127.0.0.1:{port}/api/main", deadline_seconds=120)
+        url = f"http://127.0.0.1:{port}/api/main"
+        graph = _wait_for_json(url, server, log, deadline_seconds=240)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

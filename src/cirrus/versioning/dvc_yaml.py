@@ -25,6 +25,7 @@ HEADER = (
 # Inputs that are not files: parameters come from `params`, the salt from credentials.
 NON_FILE_INPUTS = ("parameters", "pii_salt")
 PACKAGE = "cirrus"
+SOURCE_DIR = "src"
 
 
 class DvcGenerationError(ValueError):
@@ -39,7 +40,6 @@ class ProjectView:
     catalog: DataCatalog
     catalog_config: dict[str, Any]
     parameter_files: dict[str, str]
-    source_root: Path
 
 
 def dataset_path(catalog: DataCatalog, name: str) -> str | None:
@@ -96,18 +96,19 @@ def _cirrus_modules(module: ModuleType, seen: set[str]) -> None:
         _cirrus_modules(importlib.import_module(name), seen)
 
 
-def code_dependencies(name: str, pipeline: Pipeline, source_root: Path) -> list[str]:
+def code_dependencies(name: str, pipeline: Pipeline) -> list[str]:
     """Source of the pipeline's wiring, its node functions and every project module they use."""
     seen: set[str] = set()
     wiring = f"{PACKAGE}.pipelines.{name}.pipeline"
     for module in (wiring, *(node.func.__module__ for node in pipeline.nodes)):
         _cirrus_modules(importlib.import_module(module), seen)
-    files = set()
-    for name in seen:
-        path = Path(sys.modules[name].__file__).resolve()
-        if path.name == "__init__.py":
-            continue
-        files.add(path.relative_to(source_root.resolve().parent).as_posix())
+    # Paths relative to the folder holding the package, i.e. the project's src/.
+    package_parent = Path(sys.modules[PACKAGE].__file__).resolve().parent.parent
+    files = {
+        f"{SOURCE_DIR}/{path.relative_to(package_parent).as_posix()}"
+        for path in (Path(sys.modules[m].__file__).resolve() for m in seen)
+        if path.name != "__init__.py"
+    }
     return sorted(files)
 
 
@@ -169,7 +170,7 @@ def _stage(name: str, pipeline: Pipeline, view: ProjectView) -> dict[str, Any]:
             outs.append(path)
     stage: dict[str, Any] = {
         "cmd": f"kedro run --pipelines {name}",
-        "deps": sorted(set(data_deps)) + code_dependencies(name, pipeline, view.source_root),
+        "deps": sorted(set(data_deps)) + code_dependencies(name, pipeline),
     }
     keys = parameter_keys(pipeline)
     if keys:

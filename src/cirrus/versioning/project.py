@@ -59,5 +59,4 @@ def load_project_view(project_root: Path) -> ProjectView:
         catalog=catalog,
         catalog_config=catalog_config,
         parameter_files=parameter_files(project_root),
-        source_root=project_root / "src",
     )

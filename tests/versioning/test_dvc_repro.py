@@ -1,0 +1,137 @@
+"""`dvc repro` on the generated dvc.yaml: full first run, no-op rerun, exact incremental reruns."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, SMALL_DEMO, make_project
+
+ALL_STAGES = ["demo_data", "ingestion", "features", "training", "evaluation", "drift"]
+
+
+def run(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run a command in the project with the tools of this environment on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "KEDRO_DISABLE_TELEMETRY": "true",
+    }
+    result = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{args}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def ran_stages(output: str) -> list[str]:
+    """Stages `dvc repro` actually executed, in order, from its own output."""
+    return re.findall(r"Running stage '([^']+)'", output)
+
+
+def changed_stages(project: Path) -> set[str]:
+    """Stages `dvc status --json` reports as changed."""
+    return set(json.loads(run(project, "dvc", "status", "--json").stdout or "{}"))
+
+
+def edit_yaml(path: Path, edit) -> None:
+    """Load a YAML file, apply an in-place edit, write it back."""
+    data = yaml.safe_load(path.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def dvc_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A git + DVC project copy on small demo data, after its first `dvc repro`."""
+    project = make_project(tmp_path_factory.mktemp("dvc") / "project")
+    shutil.copy2(REPO / "dvc.yaml", project / "dvc.yaml")
+    shutil.copy2(REPO / ".gitignore", project / ".gitignore")
+    (project / "conf/base/parameters_demo_data.yml").write_text(
+        yaml.safe_dump({"demo_data": SMALL_DEMO}, sort_keys=False)
+    )
+    run(project, "git", "init", "-q")
+    run(project, "dvc", "init", "-q")
+    first = run(project, "dvc", "repro")
+    run(project, "git", "add", "-A")
+    run(project, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run")
+    return project, first.stdout
+
+
+def test_first_repro_runs_every_stage_in_pipeline_order(dvc_project) -> None:
+    _, first_output = dvc_project
+
+    assert ran_stages(first_output) == ALL_STAGES
+
+
+def test_second_repro_runs_nothing(dvc_project) -> None:
+    project, _ = dvc_project
+
+    output = run(project, "dvc", "repro").stdout
+
+    assert ran_stages(output) == []
+    assert changed_stages(project) == set()
+
+
+def test_changing_a_drift_threshold_reruns_only_drift(dvc_project) -> None:
+    project, _ = dvc_project
+    edit_yaml(
+        project / "conf/base/parameters_drift.yml",
+        lambda p: p["drift"].update(drift_share=0.4),
+    )
+
+    changed = changed_stages(project)
+    output = run(project, "dvc", "repro").stdout
+
+    assert changed == {"drift"}
+    assert ran_stages(output) == ["drift"]
+    assert json.loads((project / "data/08_reporting/drift_summary.json").read_text())[
+        "drift_share_threshold"
+    ] == pytest.approx(0.4)
+
+
+def test_changing_a_training_parameter_reruns_training_and_downstream_only(dvc_project) -> None:
+    project, _ = dvc_project
+    edit_yaml(
+        project / "conf/base/parameters_training.yml",
+        lambda p: p["training"]["lgbm_params"].update(num_leaves=15),
+    )
+
+    changed = changed_stages(project)
+    output = run(project, "dvc", "repro").stdout
+
+    assert changed == {"training"}
+    assert ran_stages(output) == ["training", "evaluation", "drift"]
+
+
+def test_metrics_diff_and_params_diff_see_the_change(dvc_project) -> None:
+    project, _ = dvc_project
+
+    params = json.loads(run(project, "dvc", "params", "diff", "--json").stdout)
+    metrics = json.loads(run(project, "dvc", "metrics", "diff", "--json").stdout)
+
+    training_params = params["conf/base/parameters_training.yml"]
+    assert training_params["training.lgbm_params.num_leaves"] == {"old": 31, "new": 15}
+    assert "data/06_models/training_metrics.json" in metrics
+
+
+def test_experiment_run_with_a_set_parameter(dvc_project) -> None:
+    project, _ = dvc_project
+    run(project, "git", "add", "-A")
+    run(project, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "leaves")
+
+    run(project, "dvc", "exp", "run", "-S", "training.lgbm_params.num_leaves=7")
+    shown = json.loads(run(project, "dvc", "exp", "show", "--json").stdout)
+
+    experiments = [exp for commit in shown for exp in (commit.get("experiments") or [])]
+    assert experiments, shown
+    params = (REPO / "conf/base/parameters_training.yml").read_text()
+    assert "num_leaves: 31" in params  # the repository itself is untouched
