@@ -31,7 +31,9 @@ def _wait_for_json(url: str, server: subprocess.Popen, log: Path, deadline_secon
                 return json.loads(response.read())
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"Kedro-Viz did not answer:\n{log.read_text()[-3000:]}")
+                raise AssertionError(
+                    f"Kedro-Viz did not answer:\n{log.read_text()[-3000:]}"
+                ) from None
             time.sleep(0.5)
 
 
