@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install Cirrus into .venv from the lock file (uv.lock) and export the unattended-run settings.
+# Install Cirrus into .venv from the lock file (requirements.lock, hash-pinned) and export the
+# unattended-run settings.
 # Sourced by the other scripts; safe to run again (a no-op when nothing changed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,7 +12,9 @@ UV_VERSION="0.13.9"
 if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
   python3 -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
 fi
-uv sync --frozen --extra dev --quiet
+[ -x .venv/bin/python ] || uv venv --quiet --python python3 .venv
+uv pip sync --quiet --python .venv/bin/python requirements.lock
+uv pip install --quiet --python .venv/bin/python --no-deps -e .
 # shellcheck disable=SC1091
 source .venv/bin/activate
 

@@ -1,0 +1,1 @@
+"""Cloud-storage emulators for the tests."""
