@@ -49,3 +49,21 @@ def dvc_yaml(check: bool) -> None:
             f"{DVC_FILE} is stale; run `kedro cirrus dvc-yaml` and commit it:\n{details}"
         )
     click.echo(f"{DVC_FILE} is up to date.")
+
+
+@cirrus.command("promote")
+@click.option("--ref", default="HEAD", show_default=True, help="Git ref of the challenger.")
+def promote_model(ref: str) -> None:
+    """Promote the model at REF to the registry stage if it beats the champion."""
+    from cirrus.versioning.project import committed_config
+    from cirrus.versioning.promotion import parse_promotion, promote
+
+    root = Path.cwd()
+    params = parse_promotion(committed_config(root)["parameters"].get("registry"))
+    try:
+        decision, version = promote(root, params, ref)
+    except (FileNotFoundError, KeyError) as error:
+        raise click.ClickException(str(error)) from None
+    if version is None:
+        raise click.ClickException(f"Not promoted: {decision.reason}.")
+    click.echo(f"Promoted {params.artifact}@{version} to '{params.stage}': {decision.reason}.")

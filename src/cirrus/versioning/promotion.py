@@ -1,0 +1,129 @@
+"""Champion/challenger promotion of the model in the GTO registry (git tags)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from cirrus.config import Strict, parse_block
+
+PARAMS_FILE = "conf/base/parameters_registry.yml"
+FIRST_VERSION = "v0.1.0"
+
+
+class PromotionParams(Strict):
+    """Which artifact is promoted, to which stage, on which metric and by what margin."""
+
+    artifact: str
+    stage: str = "prod"
+    metrics_file: str = "data/08_reporting/evaluation_metrics.json"
+    metric: str = Field(description="dotted path inside the metrics file, e.g. model.roc_auc")
+    higher_is_better: bool = True
+    min_improvement: float = Field(default=0.0, ge=0)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the challenger replaces the champion, and why."""
+
+    promote: bool
+    reason: str
+    challenger: float
+    champion: float | None
+
+
+def parse_promotion(raw: dict[str, Any] | None) -> PromotionParams:
+    """Parse the `registry` block, naming the file and key on error."""
+    return parse_block(PromotionParams, raw, "registry", PARAMS_FILE)
+
+
+def metric_value(metrics: dict[str, Any], dotted: str, where: str) -> float:
+    """Read a dotted metric path from a metrics dict, naming what is missing."""
+    value: Any = metrics
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(f"Metric '{dotted}' not found in {where} (missing '{part}').")
+        value = value[part]
+    return float(value)
+
+
+def decide(challenger: float, champion: float | None, params: PromotionParams) -> Decision:
+    """Promote when there is no champion, or the challenger beats it by the declared margin."""
+    name = params.metric
+    if champion is None:
+        return Decision(True, f"no model in stage '{params.stage}' yet", challenger, None)
+    gain = challenger - champion if params.higher_is_better else champion - challenger
+    direction = "higher" if params.higher_is_better else "lower"
+    verdict = (
+        f"{name} {challenger:.4f} vs champion {champion:.4f}: {direction} is better, "
+        f"improvement {gain:+.4f}, required at least {params.min_improvement:.4f}"
+    )
+    return Decision(gain >= params.min_improvement and gain > 0, verdict, challenger, champion)
+
+
+def _git(repo: Path, *args: str) -> str:
+    """Run git in the repository and return its output."""
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def metrics_at(repo: Path, ref: str, metrics_file: str) -> dict[str, Any]:
+    """The metrics file as committed at a git ref (metrics live in git, DVC cache: false)."""
+    try:
+        return json.loads(_git(repo, "show", f"{ref}:{metrics_file}"))
+    except subprocess.CalledProcessError:
+        raise FileNotFoundError(
+            f"{metrics_file} is not committed at {ref}: run the pipeline (dvc repro) and "
+            "commit dvc.lock and the metrics before promoting."
+        ) from None
+
+
+def champion_ref(repo: Path, params: PromotionParams) -> tuple[str, str] | None:
+    """(version, commit) of the artifact's model currently in the stage, if any."""
+    from gto.api import find_versions_in_stage
+    from gto.exceptions import ArtifactNotFound
+
+    try:
+        found = find_versions_in_stage(str(repo), params.artifact, params.stage)
+    except ArtifactNotFound:  # nothing registered yet
+        return None
+    if not found:
+        return None
+    version = found[0] if isinstance(found, list) else found
+    return version.version, version.ref
+
+
+def promote(repo: Path, params: PromotionParams, ref: str = "HEAD") -> tuple[Decision, str | None]:
+    """Compare the model at `ref` with the stage's champion; register and assign if it wins."""
+    from gto.api import assign, find_latest_version, register
+    from gto.exceptions import ArtifactNotFound
+
+    commit = _git(repo, "rev-parse", ref).strip()
+    challenger = metric_value(
+        metrics_at(repo, commit, params.metrics_file), params.metric, f"{params.metrics_file}@{ref}"
+    )
+    current = champion_ref(repo, params)
+    champion = None
+    if current is not None:
+        where = f"{params.metrics_file}@{current[0]}"
+        champion = metric_value(
+            metrics_at(repo, current[1], params.metrics_file), params.metric, where
+        )
+    decision = decide(challenger, champion, params)
+    if not decision.promote:
+        return decision, None
+    try:
+        has_versions = find_latest_version(str(repo), params.artifact) is not None
+    except ArtifactNotFound:
+        has_versions = False
+    # Each promoted model bumps the minor version; the first one starts the series at v0.1.0.
+    bump = {"bump_minor": True} if has_versions else {"version": FIRST_VERSION}
+    version = register(str(repo), params.artifact, commit, **bump).version
+    assign(str(repo), params.artifact, params.stage, version=version)
+    return decision, version
