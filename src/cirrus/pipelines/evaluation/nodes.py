@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -191,26 +192,36 @@ def _thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
     return frame.iloc[keep]
 
 
+def _curve_points(
+    predictions: pd.DataFrame,
+    spec: dict[str, Any],
+    columns: tuple[str, str],
+    curve: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> pd.DataFrame:
+    """Points of a per-class curve as a (class, x, y) table; empty for regression."""
+    if spec["task"] == "regression":
+        return pd.DataFrame(columns=["class", *columns])
+    frames = []
+    for name, is_class, score in _binary_targets(predictions, spec):
+        x, y = curve(is_class, score)
+        points = pd.DataFrame({"class": name, columns[0]: x, columns[1]: y})
+        frames.append(_thin(points, CURVE_POINTS))
+    return pd.concat(frames, ignore_index=True).round(6)
+
+
 def roc_points(predictions: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     """ROC curve points (class, fpr, tpr) as a table `dvc plots` can draw."""
-    frames = [pd.DataFrame(columns=["class", "fpr", "tpr"])]
-    if spec["task"] != "regression":
-        for name, is_class, score in _binary_targets(predictions, spec):
-            fpr, tpr, _ = skm.roc_curve(is_class, score)
-            curve = pd.DataFrame({"class": name, "fpr": fpr, "tpr": tpr})
-            frames.append(_thin(curve, CURVE_POINTS))
-    return pd.concat(frames, ignore_index=True).round(6)
+    return _curve_points(predictions, spec, ("fpr", "tpr"), lambda y, s: skm.roc_curve(y, s)[:2])
 
 
 def pr_points(predictions: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     """Precision-recall points (class, recall, precision) as a table `dvc plots` can draw."""
-    frames = [pd.DataFrame(columns=["class", "recall", "precision"])]
-    if spec["task"] != "regression":
-        for name, is_class, score in _binary_targets(predictions, spec):
-            precision, recall, _ = skm.precision_recall_curve(is_class, score)
-            curve = pd.DataFrame({"class": name, "recall": recall, "precision": precision})
-            frames.append(_thin(curve, CURVE_POINTS))
-    return pd.concat(frames, ignore_index=True).round(6)
+    return _curve_points(
+        predictions,
+        spec,
+        ("recall", "precision"),
+        lambda y, s: skm.precision_recall_curve(y, s)[1::-1],
+    )
 
 
 def plot_roc_curve(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:

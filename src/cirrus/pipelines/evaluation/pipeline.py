@@ -17,7 +17,8 @@ from .nodes import (
     roc_points,
 )
 
-_PLOTS = {
+# Outputs drawn from the held-out predictions and the spec alone: plotly figures and curve tables.
+_FROM_PREDICTIONS = {
     "roc_curve_plot": plot_roc_curve,
     "pr_curve_plot": plot_pr_curve,
     "confusion_matrix_plot": plot_confusion_matrix,
@@ -30,9 +31,9 @@ _PLOTS = {
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Wire prediction, metrics, one node per plot and the gate."""
-    plots = [
+    drawn = [
         Node(func, inputs=["test_predictions", "feature_spec"], outputs=name, name=f"make_{name}")
-        for name, func in _PLOTS.items()
+        for name, func in _FROM_PREDICTIONS.items()
     ]
     return Pipeline(
         [
@@ -54,7 +55,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="quality_gate_result",
                 name="check_quality_gate",
             ),
-            *plots,
+            *drawn,
             Node(
                 plot_calibration,
                 inputs=["test_predictions", "feature_spec", "params:evaluation"],
