@@ -192,6 +192,6 @@ def test_missing_azure_credentials_are_named(versioned: Path, tmp_path: Path) ->
 
         result = dvc(versioned, "push", "-r", "azure", check=False, env=env)
 
-    output = (result.stdout + result.stderr).lower()
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "account" in output or "credential" in output
+    assert "requires either account_name or connection_string" in output
