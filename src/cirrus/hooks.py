@@ -46,7 +46,7 @@ class MissingInputError(FileNotFoundError):
     """A dataset the run reads does not exist yet."""
 
 
-def _producers() -> dict[str, str]:
+def dataset_producers() -> dict[str, str]:
     """Which registered pipeline writes each dataset."""
     from cirrus.pipeline_registry import LIFECYCLE
 
@@ -57,7 +57,7 @@ def _producers() -> dict[str, str]:
     return produced
 
 
-def _describe_missing(name: str, dataset: Any, producer: str | None) -> str:
+def describe_missing(name: str, dataset: Any, producer: str | None) -> str:
     """One line saying where a missing input should be and how to make it."""
     where = getattr(dataset, "_filepath", None)
     hint = (
@@ -83,8 +83,8 @@ class InputsCheckHooks:
         ]
         if not missing:
             return
-        producers = _producers()
-        lines = [_describe_missing(n, catalog.get(n), producers.get(n)) for n in missing]
+        producers = dataset_producers()
+        lines = [describe_missing(n, catalog.get(n), producers.get(n)) for n in missing]
         raise MissingInputError(
             "Input data missing for this run: " + "; ".join(lines) + ". (The bundled demo "
             "data comes from `kedro run --pipelines demo_data`; your own data is declared "

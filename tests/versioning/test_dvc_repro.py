@@ -119,7 +119,8 @@ def test_metrics_diff_and_params_diff_see_the_change(dvc_project) -> None:
     metrics = json.loads(run(project, "dvc", "metrics", "diff", "--json").stdout)
 
     training_params = params["conf/base/parameters_training.yml"]
-    assert training_params["training.lgbm_params.num_leaves"] == {"old": 31, "new": 15}
+    change = training_params["training.lgbm_params.num_leaves"]
+    assert (change["old"], change["new"]) == (31, 15)
     assert "data/06_models/training_metrics.json" in metrics
 
 
@@ -128,7 +129,14 @@ def test_experiment_run_with_a_set_parameter(dvc_project) -> None:
     run(project, "git", "add", "-A")
     run(project, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "leaves")
 
-    run(project, "dvc", "exp", "run", "-S", "training.lgbm_params.num_leaves=7")
+    run(
+        project,
+        "dvc",
+        "exp",
+        "run",
+        "-S",
+        "conf/base/parameters_training.yml:training.lgbm_params.num_leaves=7",
+    )
     shown = json.loads(run(project, "dvc", "exp", "show", "--json").stdout)
 
     experiments = [exp for commit in shown for exp in (commit.get("experiments") or [])]

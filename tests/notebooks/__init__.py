@@ -1,0 +1,1 @@
+"""Notebook tests: committed clean, and each runs top to bottom against a trained project."""
