@@ -2,17 +2,76 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from cirrus.pipeline_registry import LIFECYCLE
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--virtual-time-budget=15000",  # let the app draw the graph before capturing
+    "--window-size=1600,1000",
+]
+# Names Kedro-Viz must draw as graph nodes: one per pipeline, from ingestion to drift.
+EXPECTED_NODES = (
+    "validate_raw_reference",
+    "fit_feature_spec_on_training_rows",
+    "train_lightgbm_model",
+    "check_quality_gate",
+    "run_evidently_drift_report",
+)
+
+
+def chromium() -> str:
+    """Debian's Chromium (installed by .ci/run), or a clear failure."""
+    path = shutil.which("chromium")
+    assert path, "chromium is not installed: apt-get install chromium (.ci/run does this)"
+    return path
+
+
+def render(url: str, workdir: Path) -> tuple[str, Path]:
+    """The DOM of a page after its scripts ran, and a screenshot of it, from real Chromium."""
+    dom = subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'dom'}", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    ).stdout
+    screenshot = workdir / "viz.png"
+    subprocess.run(
+        [
+            chromium(),
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={workdir / 'shot'}",
+            f"--screenshot={screenshot}",
+            url,
+        ],
+        capture_output=True,
+        timeout=180,
+    )
+    return dom, screenshot
+
+
+def drawn_node_labels(dom: str) -> set[str]:
+    """Text of the graph's node labels in a rendered Kedro-Viz page."""
+    return set(re.findall(r'class="pipeline-node__text"[^>]*>([^<]+)<', dom))
 
 
 def _free_port() -> int:
@@ -55,6 +114,7 @@ def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(
     try:
         url = f"http://127.0.0.1:{port}/api/main"
         graph = _wait_for_json(url, server, log, deadline_seconds=240)
+        dom, screenshot = render(f"http://127.0.0.1:{port}/", tmp_path)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -65,3 +125,40 @@ def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(
     assert {"train_lightgbm_model", "run_evidently_drift_report", "check_quality_gate"} <= {
         name.replace(" ", "_").lower() for name in node_names
     }
+    assert set(EXPECTED_NODES) <= drawn_node_labels(dom)
+    assert screenshot.stat().st_size > 20_000  # a drawn graph, not a blank page
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static file handler that does not log every request."""
+
+    def log_message(self, *args: object) -> None:
+        """Stay quiet."""
+
+
+def test_kedro_viz_build_makes_a_static_site_that_loads_the_pipeline(
+    trained_project: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(trained_project, project)
+    kedro_bin = Path(sys.executable).with_name("kedro")
+
+    subprocess.run(
+        [str(kedro_bin), "viz", "build"],
+        cwd=project,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+        capture_output=True,
+        timeout=600,
+    )
+    site = project / "build"
+    graph = json.loads((site / "api" / "main").read_text())
+    handler = lambda *a, **k: _QuietHandler(*a, directory=str(site), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        dom, _ = render(f"http://127.0.0.1:{server.server_address[1]}/", tmp_path)
+    finally:
+        server.shutdown()
+
+    assert set(LIFECYCLE) <= {p["id"] for p in graph["pipelines"]}
+    assert set(EXPECTED_NODES) <= drawn_node_labels(dom)
