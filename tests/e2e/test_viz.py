@@ -29,6 +29,14 @@ CHROMIUM_FLAGS = [
     "--virtual-time-budget=15000",  # let the app draw the graph before capturing
     "--window-size=1600,1000",
 ]
+# Datasets Kedro-Viz previews (None: shown with its file path, here the Evidently HTML report).
+PREVIEWS = {
+    "evaluation_metrics": "JSONPreview",
+    "roc_curve_plot": "PlotlyPreview",
+    "feature_importance_plot": "PlotlyPreview",
+    "drift_summary": "JSONPreview",
+    "drift_report": None,
+}
 # Names Kedro-Viz must draw as graph nodes: one per pipeline, from ingestion to drift.
 EXPECTED_NODES = (
     "validate_raw_reference",
@@ -114,6 +122,11 @@ def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(
     try:
         url = f"http://127.0.0.1:{port}/api/main"
         graph = _wait_for_json(url, server, log, deadline_seconds=240)
+        ids = {n["name"]: n["id"] for n in graph["nodes"]}
+        details = {
+            name: _wait_for_json(f"http://127.0.0.1:{port}/api/nodes/{ids[name]}", server, log, 30)
+            for name in PREVIEWS
+        }
         dom, screenshot = render(f"http://127.0.0.1:{port}/", tmp_path)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -127,6 +140,9 @@ def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(
     }
     assert set(EXPECTED_NODES) <= drawn_node_labels(dom)
     assert screenshot.stat().st_size > 20_000  # a drawn graph, not a blank page
+    for name, preview_type in PREVIEWS.items():
+        assert details[name].get("preview_type") == preview_type, name
+    assert details["drift_report"]["filepath"].endswith("data/08_reporting/drift_report.html")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
