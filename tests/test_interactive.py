@@ -9,7 +9,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro_datasets.pandas import CSVDataset, ParquetDataset
 
-from cirrus.hooks import MissingInputError
+from cirrus.inputs import MissingInputError
 from cirrus.interactive import load_inputs
 
 

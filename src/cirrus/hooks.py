@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -15,6 +14,7 @@ from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 
 from cirrus.contract import CONTRACT_KEY, parse_contract
+from cirrus.inputs import require_inputs
 
 logger = logging.getLogger(__name__)
 PII_SALT_DATASET = "pii_salt"
@@ -42,54 +42,18 @@ class ContractCheckHooks:
             parse_contract(catalog.load(name))
 
 
-class MissingInputError(FileNotFoundError):
-    """A dataset the run reads does not exist yet."""
-
-
-def dataset_producers() -> dict[str, str]:
-    """Which registered pipeline writes each dataset."""
-    from cirrus.pipeline_registry import LIFECYCLE
-
-    produced = {}
-    for name in ("demo_data", *LIFECYCLE):
-        module = importlib.import_module(f"cirrus.pipelines.{name}")
-        produced.update({output: name for output in module.create_pipeline().all_outputs()})
-    return produced
-
-
-def describe_missing(name: str, dataset: Any, producer: str | None) -> str:
-    """One line saying where a missing input should be and how to make it."""
-    where = getattr(dataset, "_filepath", None)
-    hint = (
-        f"run `kedro run --pipelines {producer}` first"
-        if producer
-        else "check its entry in conf/<env>/catalog.yml"
-    )
-    return f"'{name}' ({where}): {hint}" if where else f"'{name}': {hint}"
-
-
 class InputsCheckHooks:
     """Fail before any node runs when an input of the run does not exist, saying what makes it."""
 
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
         """Check every external input of the pipeline exists."""
-        missing = [
+        data_inputs = [
             name
             for name in sorted(pipeline.inputs())
-            if not name.startswith("params:")
-            and name not in ("parameters", PII_SALT_DATASET)
-            and not catalog.exists(name)
+            if not name.startswith("params:") and name not in ("parameters", PII_SALT_DATASET)
         ]
-        if not missing:
-            return
-        producers = dataset_producers()
-        lines = [describe_missing(n, catalog.get(n), producers.get(n)) for n in missing]
-        raise MissingInputError(
-            "Input data missing for this run: " + "; ".join(lines) + ". (The bundled demo "
-            "data comes from `kedro run --pipelines demo_data`; your own data is declared "
-            "in conf/base/catalog.yml.)"
-        )
+        require_inputs(catalog, data_inputs, "Input data missing for this run")
 
 
 def local_filepath(dataset: Any) -> Path | None:

@@ -1,0 +1,47 @@
+"""Missing input data: which datasets are absent, and which `kedro run` makes each of them."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+DEMO_HINT = (
+    "(The bundled demo data comes from `kedro run --pipelines demo_data`; your own data is "
+    "declared in conf/base/catalog.yml.)"
+)
+
+
+class MissingInputError(FileNotFoundError):
+    """A dataset the run or notebook reads does not exist yet."""
+
+
+def dataset_producers() -> dict[str, str]:
+    """Which registered pipeline writes each dataset."""
+    from cirrus.pipeline_registry import LIFECYCLE
+
+    produced = {}
+    for name in ("demo_data", *LIFECYCLE):
+        module = importlib.import_module(f"cirrus.pipelines.{name}")
+        produced.update({output: name for output in module.create_pipeline().all_outputs()})
+    return produced
+
+
+def describe_missing(name: str, dataset: Any, producer: str | None) -> str:
+    """One line saying where a missing input should be and how to make it."""
+    where = getattr(dataset, "_filepath", None)
+    hint = (
+        f"run `kedro run --pipelines {producer}` first"
+        if producer
+        else "check its entry in conf/<env>/catalog.yml"
+    )
+    return f"'{name}' ({where}): {hint}" if where else f"'{name}': {hint}"
+
+
+def require_inputs(catalog: Any, names: list[str], lead: str, advice: str = "") -> None:
+    """Raise MissingInputError listing every absent dataset among `names`, and how to make it."""
+    missing = [name for name in names if not catalog.exists(name)]
+    if not missing:
+        return
+    producers = dataset_producers()
+    lines = [describe_missing(n, catalog.get(n), producers.get(n)) for n in missing]
+    raise MissingInputError(f"{lead}: " + "; ".join(lines) + f". {advice}{DEMO_HINT}")
