@@ -143,3 +143,18 @@ def test_experiment_run_with_a_set_parameter(dvc_project) -> None:
     assert experiments, shown
     params = (REPO / "conf/base/parameters_training.yml").read_text()
     assert "num_leaves: 31" in params  # the repository itself is untouched
+
+
+def test_plots_render_from_the_declared_tables(dvc_project) -> None:
+    project, _ = dvc_project
+
+    shown = json.loads(run(project, "dvc", "plots", "show", "--json").stdout)["data"]
+
+    expected = {
+        "data/08_reporting/roc_points.csv",
+        "data/08_reporting/pr_points.csv",
+        "data/06_models/feature_importance.csv",
+    }
+    assert expected <= set(shown)
+    roc = shown["data/08_reporting/roc_points.csv"][0]["content"]["data"]["values"]
+    assert len(roc) > 10 and {"fpr", "tpr"} <= set(roc[0])
