@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,9 @@ import urllib.request
 from pathlib import Path
 
 from cirrus.pipeline_registry import LIFECYCLE
+from tests.emulators.servers import free_port
+
+VIZ_MAX_PORT = 49152  # Kedro-Viz refuses ports in the ephemeral range above 49151
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -82,13 +84,6 @@ def drawn_node_labels(dom: str) -> set[str]:
     return set(re.findall(r'class="pipeline-node__text"[^>]*>([^<]+)<', dom))
 
 
-def _free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_for_json(url: str, server: subprocess.Popen, log: Path, deadline_seconds: float):
     """Poll a URL until it answers JSON; fail with the server's log if it dies or times out."""
     deadline = time.monotonic() + deadline_seconds
@@ -107,7 +102,7 @@ def _wait_for_json(url: str, server: subprocess.Popen, log: Path, deadline_secon
 def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(
     trained_project: Path, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port(below=VIZ_MAX_PORT)
     log = tmp_path / "viz.log"
     kedro_bin = Path(sys.executable).with_name("kedro")
     # Its own process group: stopping only `kedro` would leave the server child on the port.
@@ -169,7 +164,7 @@ def test_kedro_viz_build_makes_a_static_site_that_loads_the_pipeline(
     site = project / "build"
     graph = json.loads((site / "api" / "main").read_text())
     handler = lambda *a, **k: _QuietHandler(*a, directory=str(site), **k)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         dom, _ = render(f"http://127.0.0.1:{server.server_address[1]}/", tmp_path)

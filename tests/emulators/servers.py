@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,11 +30,17 @@ class Emulator:
     process: subprocess.Popen
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def free_port(below: int | None = None) -> int:
+    """A TCP port nobody listens on right now (optionally below a bound some servers impose)."""
+    candidates = [0] if below is None else random.sample(range(20000, below), 200)
+    for candidate in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise RuntimeError(f"no free TCP port below {below}")
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path, seconds: float) -> None:
