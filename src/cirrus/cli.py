@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import yaml
 
+from cirrus.deploy.export import BUILD_DIR, TARGETS
 from cirrus.versioning.dvc_yaml import (
     DVC_FILE,
     DvcGenerationError,
@@ -24,7 +25,7 @@ def cli() -> None:
 
 @cli.group()
 def cirrus() -> None:
-    """Cirrus: DVC stages and model promotion."""
+    """Cirrus: DVC stages, model promotion and cloud exports."""
 
 
 @cirrus.command("dvc-yaml")
@@ -67,3 +68,25 @@ def promote_model(ref: str) -> None:
     if version is None:
         raise click.ClickException(f"Not promoted: {decision.reason}.")
     click.echo(f"Promoted {params.artifact}@{version} to '{params.stage}': {decision.reason}.")
+
+
+@cirrus.command("export")
+@click.argument("targets", nargs=-1, required=True, type=click.Choice([*TARGETS, "all"]))
+@click.option("--env", "env", default="cloud", show_default=True, help="Config environment.")
+@click.option("--out", "out", default=BUILD_DIR, show_default=True, help="Build folder.")
+def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
+    """Export the pipelines to cloud runners, from conf/base/deploy.yml and conf/<env>/."""
+    from cirrus.config import ConfigError
+    from cirrus.deploy.export import export
+    from cirrus.deploy.project import load_plan
+
+    root = Path.cwd()
+    try:
+        plan = load_plan(root, env)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    chosen = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))
+    for target in chosen:
+        written = export(target, plan, root / out / target)
+        names = ", ".join(str(path.relative_to(root)) for path in written)
+        click.echo(f"{target}: {len(plan.steps)} steps -> {names}")

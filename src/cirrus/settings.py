@@ -3,6 +3,7 @@
 from kedro.config import OmegaConfigLoader
 
 from cirrus.hooks import ContractCheckHooks, InputsCheckHooks, PiiSaltHooks, SafeOutputsHooks
+from cirrus.storage import resolve_storage_root
 
 # pluggy calls hooks last-registered first: the contract and input checks run before outputs
 # are backed up.
@@ -12,4 +13,8 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # `${cirrus.storage_root:...}` in conf/cloud/globals.yml: CIRRUS_STORAGE_ROOT or the setting.
+    # conf/<env>/deploy.yml overrides conf/base/deploy.yml like any other config.
+    "config_patterns": {"deploy": ["deploy*", "deploy*/**"]},
+    "custom_resolvers": {"cirrus.storage_root": resolve_storage_root},
 }

@@ -23,7 +23,7 @@ def committed_config(project_root: Path) -> OmegaConfigLoader:
     )
 
 
-def _without_credentials(catalog_config: dict[str, Any]) -> dict[str, Any]:
+def without_credentials(catalog_config: dict[str, Any]) -> dict[str, Any]:
     """Catalog entries minus credentials: only paths matter here, and none are committed."""
     return {
         name: {k: v for k, v in entry.items() if k != "credentials"}
@@ -45,7 +45,7 @@ def parameter_files(project_root: Path) -> dict[str, str]:
 def load_project_view(project_root: Path) -> ProjectView:
     """Pipelines in stage order (the demo data first when it writes local raw files)."""
     catalog_config = dict(committed_config(project_root)["catalog"])
-    catalog = DataCatalog.from_config(_without_credentials(catalog_config))
+    catalog = DataCatalog.from_config(without_credentials(catalog_config))
     pipelines = find_pipelines(raise_errors=True)
     stages = {}
     demo = pipelines.get(DEMO_STAGE)

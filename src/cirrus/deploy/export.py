@@ -1,0 +1,27 @@
+"""Export targets by name: each renders a DeploymentPlan into files under a build folder."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from cirrus.deploy.plan import DeploymentPlan
+
+# target name -> module under cirrus.deploy.targets with `export(plan, out_dir) -> list[Path]`
+TARGETS = {
+    "argo": "Argo Workflows on Kubernetes (EKS, GKE, AKS), built with hera",
+    "vertex": "Vertex AI Pipelines: a KFP v2 pipeline spec compiled with kfp",
+    "airflow": "Airflow 3 DAG (MWAA, Cloud Composer)",
+    "sagemaker": "SageMaker Pipelines definition, built with the sagemaker SDK",
+    "azureml": "Azure ML pipeline job YAML",
+}
+BUILD_DIR = "build"
+
+
+def export(target: str, plan: DeploymentPlan, out_dir: Path) -> list[Path]:
+    """Write the files of one target into out_dir and return their paths."""
+    if target not in TARGETS:
+        raise ValueError(f"Unknown export target '{target}'; expected one of: {', '.join(TARGETS)}")
+    module = importlib.import_module(f"cirrus.deploy.targets.{target}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return module.export(plan, out_dir)

@@ -1,0 +1,1 @@
+"""One module per cloud runner; each renders the same DeploymentPlan."""

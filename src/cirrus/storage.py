@@ -1,0 +1,35 @@
+"""The storage root of a configuration environment: where every persisted dataset lives."""
+
+from __future__ import annotations
+
+import os
+
+from cirrus.config import ConfigError
+
+STORAGE_ROOT_ENV = "CIRRUS_STORAGE_ROOT"
+STORAGE_ROOT_SETTING = "conf/cloud/globals.yml: storage_root"
+# fsspec protocols of the object stores Cirrus runs on; `file` serves a shared filesystem.
+STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "az", "file")
+
+
+class StorageRootError(ConfigError):
+    """No usable storage root was declared for an environment that needs one."""
+
+
+def resolve_storage_root(configured: str | None = None) -> str:
+    """The storage root from CIRRUS_STORAGE_ROOT (wins) or the setting, without a trailing '/'."""
+    root = os.environ.get(STORAGE_ROOT_ENV) or configured
+    if not root:
+        raise StorageRootError(
+            f"No storage root: set {STORAGE_ROOT_ENV} or {STORAGE_ROOT_SETTING} to the URL "
+            "every dataset lives under, e.g. s3://bucket/prefix, gs://bucket/prefix or "
+            "abfs://container/prefix"
+        )
+    scheme, separator, rest = str(root).partition("://")
+    if not separator or scheme not in STORAGE_SCHEMES or not rest.strip("/"):
+        schemes = ", ".join(f"{scheme}://" for scheme in STORAGE_SCHEMES)
+        raise StorageRootError(
+            f"Storage root '{root}' (from {STORAGE_ROOT_ENV} or {STORAGE_ROOT_SETTING}) must be "
+            f"a URL with a bucket or container: one of {schemes}"
+        )
+    return str(root).rstrip("/")
