@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +73,12 @@ def override(project: Path, name: str, block: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(block, sort_keys=False))
 
 
-def kedro(project: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the real Kedro CLI in a project copy."""
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
+def kedro(
+    project: Path, *args: str, timeout: int = 600, env: Mapping[str, str | None] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the real Kedro CLI in a project copy; `env` adds variables (None removes one)."""
+    merged = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200", **(env or {})}
+    env = {key: value for key, value in merged.items() if value is not None}
     kedro_bin = Path(sys.executable).with_name("kedro")
     return subprocess.run(
         [str(kedro_bin), *args],

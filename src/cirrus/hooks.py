@@ -6,6 +6,8 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,39 +67,72 @@ def local_filepath(dataset: Any) -> Path | None:
     return Path(str(filepath))
 
 
+@dataclass(frozen=True)
+class RemoteOutput:
+    """An output object on object storage and, when it existed before the run, its copy."""
+
+    fs: Any
+    path: str
+    backup: str | None
+
+
+def remote_location(dataset: Any) -> tuple[Any, str] | None:
+    """The fsspec filesystem and path of an unversioned dataset on object storage, else None."""
+    protocol = getattr(dataset, "_protocol", None)
+    filepath = getattr(dataset, "_filepath", None)
+    fs = getattr(dataset, "_fs", None)
+    if filepath is None or fs is None or protocol in ("file", None):
+        return None
+    if getattr(dataset, "_version", None):
+        return None
+    return fs, str(filepath)
+
+
 class SafeOutputsHooks:
-    """Make a run all-or-nothing for local outputs: a failed run restores the previous files.
+    """Make a run all-or-nothing for its outputs: a failed run restores the previous ones.
 
     Kedro saves each node's outputs as soon as the node finishes, so without this a run that
-    fails late (a quality gate, a drift error) would leave new and old files mixed.
+    fails late (a quality gate, a drift error) would leave new and old outputs mixed. Local files
+    are copied to a temporary folder; objects on S3, GCS or Azure are copied next to themselves
+    on the same store (a server-side copy, no download).
     """
 
     def __init__(self) -> None:
         self._backup_dir: Path | None = None
         self._outputs: dict[str, Path] = {}
+        self._remote: list[RemoteOutput] = []
 
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
-        """Copy every existing local output of this run aside."""
+        """Copy every existing output of this run aside."""
         self._backup_dir = Path(tempfile.mkdtemp(prefix="cirrus-outputs-"))
         self._outputs = {}
+        self._remote = []
+        token = uuid.uuid4().hex[:12]
         for name in sorted(pipeline.all_outputs()):
             if name not in catalog:
                 continue
-            path = local_filepath(catalog.get(name))
-            if path is None:
-                continue
-            self._outputs[name] = path
-            if path.exists():
-                target = self._backup_dir / name
-                if path.is_dir():
-                    shutil.copytree(path, target)
-                else:
-                    shutil.copy2(path, target)
+            dataset = catalog.get(name)
+            path = local_filepath(dataset)
+            if path is not None:
+                self._back_up_local(name, path)
+            elif (location := remote_location(dataset)) is not None:
+                self._remote.append(_back_up_remote(*location, token))
+
+    def _back_up_local(self, name: str, path: Path) -> None:
+        """Remember a local output and copy it to the backup folder if it exists."""
+        assert self._backup_dir is not None
+        self._outputs[name] = path
+        if path.exists():
+            target = self._backup_dir / name
+            if path.is_dir():
+                shutil.copytree(path, target)
+            else:
+                shutil.copy2(path, target)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception) -> None:
-        """Put the previous outputs back and remove files the failed run created."""
+        """Put the previous outputs back and remove outputs the failed run created."""
         if self._backup_dir is None:
             return
         for name, path in self._outputs.items():
@@ -106,7 +141,10 @@ class SafeOutputsHooks:
             if backup.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(backup), str(path))
-        logger.warning("Run failed: restored %d previous output(s).", len(self._outputs))
+        for output in self._remote:
+            _restore_remote(output)
+        restored = len(self._outputs) + len(self._remote)
+        logger.warning("Run failed: restored %d previous output(s).", restored)
         self._discard_backup()
 
     @hook_impl
@@ -115,11 +153,34 @@ class SafeOutputsHooks:
         self._discard_backup()
 
     def _discard_backup(self) -> None:
-        """Delete the backup folder of this run."""
+        """Delete the backups of this run."""
         if self._backup_dir is not None:
             shutil.rmtree(self._backup_dir, ignore_errors=True)
+        for output in self._remote:
+            if output.backup is not None:
+                output.fs.rm(output.backup, recursive=True)
         self._backup_dir = None
         self._outputs = {}
+        self._remote = []
+
+
+def _back_up_remote(fs: Any, path: str, token: str) -> RemoteOutput:
+    """Copy an existing object aside on its own store; nothing to copy for a new output."""
+    fs.invalidate_cache()
+    if not fs.exists(path):
+        return RemoteOutput(fs, path, None)
+    backup = f"{path}.backup-{token}"
+    fs.copy(path, backup, recursive=fs.isdir(path))
+    return RemoteOutput(fs, path, backup)
+
+
+def _restore_remote(output: RemoteOutput) -> None:
+    """Replace what the failed run wrote with the copy taken before it."""
+    output.fs.invalidate_cache()
+    if output.fs.exists(output.path):
+        output.fs.rm(output.path, recursive=True)
+    if output.backup is not None:
+        output.fs.copy(output.backup, output.path, recursive=output.fs.isdir(output.backup))
 
 
 def _remove(path: Path) -> None:

@@ -1,0 +1,205 @@
+"""`kedro run --env cloud` end to end on emulated object storage (moto S3, Azurite) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import fsspec
+import lightgbm as lgb
+import pandas as pd
+import pytest
+import yaml
+from azure.storage.blob import BlobServiceClient
+
+from cirrus.storage import STORAGE_ROOT_ENV
+from tests.conftest import kedro, make_project, write_raw
+from tests.emulators.servers import azure_server, azurite_connection_string, s3_server
+
+BUCKET = "cirrus-cloud-test"
+RAW_FILES = ("credit_applications.csv", "credit_applications_current.csv")
+# Every output of the default run, relative to the storage root (the catalog's layout).
+EXPECTED_OUTPUTS = {
+    "02_intermediate/validated_reference.parquet",
+    "02_intermediate/validated_current.parquet",
+    "03_primary/reference.parquet",
+    "03_primary/current.parquet",
+    "03_primary/train_rows.parquet",
+    "03_primary/test_rows.parquet",
+    "04_feature/feature_spec.json",
+    "04_feature/unseen_categories.json",
+    "05_model_input/train.parquet",
+    "05_model_input/test.parquet",
+    "05_model_input/current.parquet",
+    "06_models/model.txt",
+    "06_models/training_metrics.json",
+    "06_models/feature_importance.csv",
+    "07_model_output/test_predictions.parquet",
+    "07_model_output/current_predictions.parquet",
+    "08_reporting/evaluation_metrics.json",
+    "08_reporting/quality_gate.json",
+    "08_reporting/drift_report.html",
+    "08_reporting/drift_summary.json",
+    "08_reporting/roc_points.csv",
+    "08_reporting/pr_points.csv",
+    "08_reporting/plots/roc_curve.json",
+}
+
+
+@dataclass(frozen=True)
+class CloudRun:
+    """A finished cloud run: the project copy, its store and root, and the CLI result."""
+
+    project: Path
+    fs: fsspec.AbstractFileSystem
+    root: str
+    result: subprocess.CompletedProcess
+
+
+def cloud_project(tmp_path: Path) -> Path:
+    """A project copy whose raw CSVs are generated locally, then only uploaded (data/ emptied)."""
+    project = make_project(tmp_path / "project")
+    write_raw(project)
+    return project
+
+
+def upload_raw(project: Path, fs: fsspec.AbstractFileSystem, root: str) -> None:
+    """Put the raw CSVs where the cloud catalog reads them and remove the local copies."""
+    for name in RAW_FILES:
+        local = project / "data" / "01_raw" / name
+        fs.put_file(str(local), f"{root}/01_raw/{name}")
+        local.unlink()
+
+
+def written_objects(fs: fsspec.AbstractFileSystem, root: str) -> set[str]:
+    """Every object under the root, relative to it."""
+    fs.invalidate_cache()
+    prefix = fs._strip_protocol(root) + "/"
+    return {path.removeprefix(prefix) for path in fs.find(root)}
+
+
+def local_data_files(project: Path) -> list[Path]:
+    """Files a cloud run must not have written locally."""
+    return [p for p in (project / "data").rglob("*") if p.is_file()]
+
+
+def assert_round_trip(project: Path, fs: fsspec.AbstractFileSystem, root: str) -> None:
+    """All outputs are on the store, none local, and the model read back predicts."""
+    objects = written_objects(fs, root)
+    missing = EXPECTED_OUTPUTS - objects
+    assert not missing, f"not written to {root}: {sorted(missing)}"
+    assert not [o for o in objects if ".backup-" in o], "a backup copy was left behind"
+    assert local_data_files(project) == []
+    booster = lgb.Booster(model_str=fs.cat_file(f"{root}/06_models/model.txt").decode())
+    with fs.open(f"{root}/05_model_input/test.parquet", "rb") as handle:
+        test = pd.read_parquet(handle)
+    scores = booster.predict(test[booster.feature_name()])
+    assert len(scores) == len(test) and ((scores >= 0) & (scores <= 1)).all()
+    metrics = json.loads(fs.cat_file(f"{root}/08_reporting/evaluation_metrics.json"))
+    assert metrics["model"]["roc_auc"] > 0.6
+
+
+def s3_credentials(endpoint: str) -> dict[str, object]:
+    """The `storage` credentials for s3fs, as a user would write them in conf/cloud/."""
+    return {
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+    }
+
+
+@pytest.fixture(scope="module")
+def s3_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudRun]:
+    """One `kedro run --env cloud` on moto S3, credentials from conf/cloud/credentials.yml."""
+    tmp_path = tmp_path_factory.mktemp("s3")
+    with s3_server(tmp_path) as server:
+        credentials = s3_credentials(server.endpoint)
+        fs = fsspec.filesystem("s3", **credentials)
+        boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        ).create_bucket(Bucket=BUCKET)
+        project = cloud_project(tmp_path)
+        secrets = yaml.safe_dump({"storage": credentials})
+        (project / "conf" / "cloud" / "credentials.yml").write_text(secrets)
+        root = f"s3://{BUCKET}/runs/cirrus"
+        upload_raw(project, fs, root)
+        result = kedro(project, "run", "--env", "cloud", env={STORAGE_ROOT_ENV: root})
+        yield CloudRun(project, fs, root, result)
+
+
+def test_cloud_run_round_trips_through_s3_with_credentials_from_conf(s3_run: CloudRun) -> None:
+    result = s3_run.result
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert_round_trip(s3_run.project, s3_run.fs, s3_run.root)
+
+
+def test_cloud_run_round_trips_through_azure_blob_with_credentials_from_environment(
+    tmp_path: Path,
+) -> None:
+    project = cloud_project(tmp_path)
+    with azure_server(tmp_path) as server:
+        connection = azurite_connection_string(server.endpoint)
+        BlobServiceClient.from_connection_string(connection).create_container("models")
+        root = "abfs://models/cirrus"
+        fs = fsspec.filesystem("abfs", connection_string=connection)
+        upload_raw(project, fs, root)
+
+        result = kedro(
+            project,
+            "run",
+            "--env",
+            "cloud",
+            env={STORAGE_ROOT_ENV: root, "AZURE_STORAGE_CONNECTION_STRING": connection},
+        )
+
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert_round_trip(project, fs, root)
+
+
+def test_failed_cloud_run_restores_previous_objects(s3_run: CloudRun) -> None:
+    fs, root = s3_run.fs, s3_run.root
+    assert s3_run.result.returncode == 0
+    before = {path: fs.cat_file(f"{root}/{path}") for path in written_objects(fs, root)}
+    # Another threshold changes the saved metrics; the unreachable gate then fails the run.
+    gate = {
+        "evaluation": {
+            "threshold": 0.3,
+            "quality_gate": {"binary": {"roc_auc": {"min": 0.999}}},
+        }
+    }
+    override = s3_run.project / "conf" / "cloud" / "parameters_evaluation.yml"
+    override.write_text(yaml.safe_dump(gate))
+
+    failed = kedro(
+        s3_run.project,
+        "run",
+        "--env",
+        "cloud",
+        "--pipelines",
+        "evaluation",
+        env={STORAGE_ROOT_ENV: root},
+    )
+
+    override.unlink()
+    assert failed.returncode != 0
+    assert "roc_auc" in failed.stdout + failed.stderr
+    after = {path: fs.cat_file(f"{root}/{path}") for path in written_objects(fs, root)}
+    assert after == before
+
+
+def test_cloud_run_without_storage_root_names_the_setting(tmp_path: Path) -> None:
+    project = cloud_project(tmp_path)
+    result = kedro(project, "run", "--env", "cloud", env={STORAGE_ROOT_ENV: None})
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert STORAGE_ROOT_ENV in output and "conf/cloud/globals.yml" in output
+    assert sorted(p.name for p in local_data_files(project)) == sorted(RAW_FILES)
