@@ -14,7 +14,7 @@ import yaml
 from docker.utils.build import exclude_paths
 from dockerfile_parse import DockerfileParser
 
-from cirrus.deploy.plan import STEP_ENTRYPOINT, DeploymentPlan
+from cirrus.deploy.plan import IMAGE_PROJECT_DIR, STEP_ENTRYPOINT, DeploymentPlan
 from cirrus.storage import STORAGE_ROOT_ENV
 from tests.conftest import REPO, kedro
 
@@ -73,6 +73,11 @@ def test_entrypoint_is_the_command_every_export_calls(
     for step in plan.steps:
         assert step.command[: len(STEP_ENTRYPOINT)] == list(STEP_ENTRYPOINT)
         assert len(step.command) > len(STEP_ENTRYPOINT), f"{step.name} has no selector"
+
+
+def test_workdir_is_where_the_exports_find_the_project(dockerfile: DockerfileParser) -> None:
+    workdirs = [i["value"] for i in final_stage(dockerfile) if i["instruction"] == "WORKDIR"]
+    assert workdirs[-1] == IMAGE_PROJECT_DIR
 
 
 def test_runtime_disables_kedro_telemetry(dockerfile: DockerfileParser) -> None:

@@ -21,10 +21,9 @@ from kfp import components
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from cirrus.deploy.export import export
-from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
+from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError, Step
 from cirrus.deploy.project import load_plan
 from cirrus.deploy.targets.vertex import (
-    IMAGE_PROJECT_DIR,
     PIPELINE_FILE,
     PROJECT_DIR_ENV,
     SUBMIT_FILE,

@@ -46,6 +46,7 @@ class ArgoTarget(Strict):
     namespace: str = "default"
     spot_node_selector: dict[str, str] = Field(default_factory=dict)
     spot_tolerations: list[dict[str, str]] = Field(default_factory=list)
+    gpu_type_label: str = "nvidia.com/gpu.product"
 
 
 class VertexTarget(Strict):
@@ -61,6 +62,9 @@ class AirflowTarget(Strict):
     operator: Literal["kubernetes", "bash"] = "kubernetes"
     kubernetes_namespace: str = "default"
     project_dir: str = "/opt/cirrus"
+    spot_node_selector: dict[str, str] = Field(default_factory=dict)
+    spot_tolerations: list[dict[str, str]] = Field(default_factory=list)
+    gpu_type_label: str = "nvidia.com/gpu.product"
 
 
 class SageMakerTarget(Strict):
@@ -69,6 +73,8 @@ class SageMakerTarget(Strict):
     role_arn: str | None = None
     default_bucket: str | None = None
     instance_types: dict[str, str] = Field(default_factory=dict)
+    region: str | None = None
+    schedule_role_arn: str | None = None
 
 
 class AzureMLTarget(Strict):
@@ -76,6 +82,8 @@ class AzureMLTarget(Strict):
 
     compute: str = "cpu-cluster"
     spot_compute: str | None = None
+    gpu_compute: str | None = None
+    key_vault_url: str | None = None
 
 
 class Targets(Strict):

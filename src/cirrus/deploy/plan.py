@@ -28,6 +28,8 @@ from cirrus.versioning.dvc_yaml import dataset_path
 # What the image runs; a step appends its selector (`--pipelines training`). The Dockerfile's
 # ENTRYPOINT is exactly this, and a test keeps the two equal.
 STEP_ENTRYPOINT = ("kedro", "run", "--env", "cloud")
+# The Dockerfile's WORKDIR: the project inside the image, for targets that must `cd` into it.
+IMAGE_PROJECT_DIR = "/home/cirrus/app"
 RUNTIME_ENV = {"KEDRO_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
 # Inputs the runner provides itself rather than reading from storage.
 PROVIDED_INPUTS = ("parameters", PII_SALT_DATASET)

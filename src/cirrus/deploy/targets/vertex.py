@@ -52,12 +52,10 @@ from typing import Any
 from kfp import compiler, dsl
 
 from cirrus.deploy.config import DEPLOY_FILE, StepResources
-from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
+from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError, Step
 
 PIPELINE_FILE = "pipeline.yaml"
 SUBMIT_FILE = "submit.json"
-# The Dockerfile's WORKDIR: where `kedro run` finds the project.
-IMAGE_PROJECT_DIR = "/home/cirrus/app"
 PROJECT_DIR_ENV = "CIRRUS_PROJECT_DIR"
 SCHEDULE_TIME_ZONE = "UTC"  # deploy.yml declares the cron in UTC
 

@@ -1,0 +1,231 @@
+"""Airflow 3 (MWAA, Cloud Composer): the plan rendered as one self-contained DAG file.
+
+The DAG file imports only Airflow, its providers and the Kubernetes client: Airflow workers do not
+have cirrus, so every setting is written into the file as a literal. One task per step, waiting
+for the steps it depends on; steps exchange data only through the storage root, so tasks pass no
+XComs. `max_active_runs=1` because two runs at once would write the same datasets.
+
+Operators (deploy.targets.airflow.operator):
+- `kubernetes`: a KubernetesPodOperator per step, running the project image with the step's
+  command, the plan's env vars, `secret_env` from Kubernetes Secrets (the Secret named in
+  deploy.yml, holding the value under the key `value`), requests and limits from the step's
+  resources, and the spot node selector and tolerations on spot steps.
+- `bash`: a BashOperator per step, running the step's command in `project_dir` on workers that
+  have the project installed. `secret_env` comes from Airflow Variables named as in deploy.yml,
+  which MWAA and Cloud Composer read from their secret store through the secrets backend; add
+  those names to `[core] sensitive_var_conn_names` so Airflow masks them in logs and in the UI.
+
+Deploy by copying the file into the DAGs folder (the S3 `dags/` prefix of MWAA, the bucket
+`dags/` folder of Cloud Composer).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cirrus.deploy.config import DEPLOY_FILE, AirflowTarget, DeployConfigError, StepResources
+from cirrus.deploy.plan import DeploymentPlan, Step
+
+# The key inside each Kubernetes Secret of `secret_env` that holds the value.
+SECRET_KEY = "value"
+GPU_RESOURCE = "nvidia.com/gpu"
+TOLERATION_KEYS = frozenset({"key", "operator", "value", "effect"})
+# A fixed past date: with catchup off, the scheduler only runs the latest interval.
+START_DATE = "datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)"
+INDENT = "    "
+
+IMPORTS = {
+    "kubernetes": (
+        "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator",
+        "from airflow.providers.cncf.kubernetes.secret import Secret",
+        "from airflow.sdk import DAG",
+        "from kubernetes.client import models as k8s",
+    ),
+    "bash": (
+        "from airflow.providers.standard.operators.bash import BashOperator",
+        "from airflow.sdk import DAG",
+    ),
+}
+
+
+def dag_file_name(plan: DeploymentPlan) -> str:
+    """The DAG file's name: the workflow name as a Python module name."""
+    return f"{plan.identifier}.py"
+
+
+def cpu_quantity(cpu: float) -> str:
+    """Kubernetes CPU quantity: whole cores as '4', fractions in millicores as '500m'."""
+    return str(int(cpu)) if float(cpu).is_integer() else f"{round(cpu * 1000)}m"
+
+
+def memory_quantity(memory_gb: float) -> str:
+    """Kubernetes memory quantity: whole GiB as '16Gi', fractions in MiB as '512Mi'."""
+    if float(memory_gb).is_integer():
+        return f"{int(memory_gb)}Gi"
+    return f"{round(memory_gb * 1024)}Mi"
+
+
+def container_resources(resources: StepResources) -> dict[str, dict[str, str]]:
+    """Requests and limits of a step's container; no CPU limit, so a busy step is not throttled."""
+    memory = memory_quantity(resources.memory_gb)
+    requests = {"cpu": cpu_quantity(resources.cpu), "memory": memory}
+    limits = {"memory": memory}
+    if resources.gpu:
+        requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = str(resources.gpu)
+    return {"requests": requests, "limits": limits}
+
+
+def node_selector(resources: StepResources, target: AirflowTarget) -> dict[str, str]:
+    """Node labels a step's pod must land on: spot capacity and the GPU type, when asked for."""
+    selector = dict(target.spot_node_selector) if resources.spot else {}
+    if resources.gpu and resources.gpu_type:
+        selector[target.gpu_type_label] = resources.gpu_type
+    return selector
+
+
+def check_tolerations(tolerations: Sequence[Mapping[str, str]]) -> None:
+    """Each spot toleration uses only the fields of a Kubernetes toleration."""
+    for index, toleration in enumerate(tolerations):
+        unknown = sorted(set(toleration) - TOLERATION_KEYS)
+        if unknown:
+            raise DeployConfigError(
+                f"{DEPLOY_FILE}: deploy.targets.airflow.spot_tolerations.{index} has "
+                f"{', '.join(unknown)}; expected only {', '.join(sorted(TOLERATION_KEYS))}"
+            )
+
+
+def call(function: str, arguments: Mapping[str, str], depth: int) -> str:
+    """Python source of a call with one keyword argument a line, indented `depth` levels."""
+    inner = INDENT * (depth + 1)
+    lines = [f"{inner}{name}={value}," for name, value in arguments.items()]
+    return "\n".join([f"{function}(", *lines, f"{INDENT * depth})"])
+
+
+def kubernetes_arguments(step: Step, plan: DeploymentPlan) -> dict[str, str]:
+    """KubernetesPodOperator keyword arguments of one step, as Python source."""
+    target = plan.targets.airflow
+    resources = step.resources
+    requirements = container_resources(resources)
+    arguments = {
+        "name": repr(step.name),
+        "image": "IMAGE",
+        "cmds": repr(step.command),
+        "env_vars": "ENV",
+        "secrets": "SECRETS",
+        "container_resources": (
+            f"k8s.V1ResourceRequirements(requests={requirements['requests']!r}, "
+            f"limits={requirements['limits']!r})"
+        ),
+        "namespace": "NAMESPACE",
+        "service_account_name": "SERVICE_ACCOUNT",
+    }
+    selector = node_selector(resources, target)
+    if selector:
+        arguments["node_selector"] = repr(selector)
+    if resources.spot and target.spot_tolerations:
+        tolerations = ", ".join(
+            f"k8s.V1Toleration({', '.join(f'{k}={v!r}' for k, v in t.items())})"
+            for t in target.spot_tolerations
+        )
+        arguments["tolerations"] = f"[{tolerations}]"
+    return arguments
+
+
+def bash_arguments(step: Step) -> dict[str, str]:
+    """BashOperator keyword arguments of one step, as Python source."""
+    return {
+        "bash_command": repr(shlex.join(step.command)),
+        "cwd": "PROJECT_DIR",
+        "env": "ENV",
+        "append_env": "True",
+        # Any non-zero exit fails the task; BashOperator would otherwise skip it on exit 99.
+        "skip_on_exit_code": "None",
+    }
+
+
+def task_source(step: Step, plan: DeploymentPlan) -> str:
+    """The statement that creates one step's task inside the DAG block."""
+    operator = plan.targets.airflow.operator
+    common = {
+        "task_id": repr(step.name),
+        "retries": repr(step.resources.retries),
+        "execution_timeout": f"datetime.timedelta(minutes={step.resources.timeout_minutes})",
+    }
+    if operator == "kubernetes":
+        specific, function = kubernetes_arguments(step, plan), "KubernetesPodOperator"
+    else:
+        specific, function = bash_arguments(step), "BashOperator"
+    return f"{INDENT}{step.identifier} = {call(function, {**common, **specific}, depth=1)}"
+
+
+def dependency_source(step: Step, plan: DeploymentPlan) -> str | None:
+    """`upstream >> step` for a step that waits on others, else None."""
+    if not step.depends_on:
+        return None
+    upstream = [plan.step(name).identifier for name in step.depends_on]
+    left = upstream[0] if len(upstream) == 1 else f"[{', '.join(upstream)}]"
+    return f"{INDENT}{left} >> {step.identifier}"
+
+
+def bash_env(plan: DeploymentPlan) -> dict[str, str]:
+    """The plan's env vars plus each secret as a Jinja lookup of the Airflow Variable."""
+    secrets = {
+        variable: f"{{{{ var.value.get({name!r}) }}}}" for variable, name in plan.secret_env.items()
+    }
+    return {**plan.env, **secrets}
+
+
+def settings_source(plan: DeploymentPlan) -> list[str]:
+    """Module-level constants shared by the tasks."""
+    target = plan.targets.airflow
+    if target.operator == "bash":
+        return [f"PROJECT_DIR = {target.project_dir!r}", f"ENV = {bash_env(plan)!r}"]
+    secrets = ", ".join(
+        f"Secret('env', {variable!r}, {name!r}, {SECRET_KEY!r})"
+        for variable, name in plan.secret_env.items()
+    )
+    return [
+        f"IMAGE = {plan.image!r}",
+        f"NAMESPACE = {target.kubernetes_namespace!r}",
+        f"SERVICE_ACCOUNT = {plan.service_account!r}",
+        f"ENV = {dict(plan.env)!r}",
+        f"SECRETS = [{secrets}]",
+    ]
+
+
+def dag_source(plan: DeploymentPlan) -> str:
+    """The whole DAG file."""
+    target = plan.targets.airflow
+    check_tolerations(target.spot_tolerations)
+    dag_arguments = {
+        "dag_id": repr(plan.name),
+        "schedule": repr(plan.schedule),
+        "start_date": START_DATE,
+        "catchup": "False",
+        "max_active_runs": "1",
+        "tags": repr(["cirrus"]),
+    }
+    dependencies = [line for step in plan.steps if (line := dependency_source(step, plan))]
+    parts = [
+        f'"""Airflow DAG {plan.name}: generated by `kedro cirrus export airflow`; do not edit."""',
+        "",
+        "import datetime",
+        "",
+        *IMPORTS[target.operator],
+        "",
+        *settings_source(plan),
+        "",
+        f"with {call('DAG', dag_arguments, depth=0)}:",
+        *(task_source(step, plan) for step in plan.steps),
+        *dependencies,
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def export(plan: DeploymentPlan, out_dir: Path) -> list[Path]:
+    """Write the DAG file into out_dir."""
+    path = out_dir / dag_file_name(plan)
+    path.write_text(dag_source(plan))
+    return [path]

@@ -1,0 +1,202 @@
+"""Argo Workflows: the plan as one Workflow, or a CronWorkflow when it has a schedule (hera).
+
+Every step is a container template running the project image with the step's `kedro run`; one
+DAG template orders the steps by their dependencies. Steps exchange data through the storage
+root only, so the workflow passes no artifacts or parameters between them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hera.workflows import (
+    DAG,
+    Container,
+    CronWorkflow,
+    Env,
+    Resources,
+    RetryStrategy,
+    SecretEnv,
+    Task,
+    Workflow,
+    models,
+)
+from pydantic import ValidationError
+
+from cirrus.deploy.config import ArgoTarget, StepResources
+from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
+
+WORKFLOW_FILE = "workflow.yaml"
+# Each `secret_env` entry reads this key of the Kubernetes Secret named by the entry's value, so
+# CIRRUS_PII_SALT: cirrus-pii-salt needs
+# `kubectl -n <namespace> create secret generic cirrus-pii-salt --from-literal=value=<salt>`.
+SECRET_KEY = "value"
+# "Always" retries pod errors too: a reclaimed spot node kills the pod with an Argo *error*,
+# which the default policy (OnFailure: non-zero exits only) would not retry.
+RETRY_POLICY = "Always"
+# A scheduled run must not start while the previous one still writes the same storage paths.
+CONCURRENCY_POLICY = "Forbid"
+SCHEDULE_TIMEZONE = "UTC"  # deploy.yml declares the schedule in UTC
+
+
+class ArgoWorkflowError(PlanError):
+    """The exported workflow would be rejected by Argo."""
+
+
+def cpu_quantity(cores: float) -> str:
+    """A Kubernetes CPU quantity: 4.0 -> '4', 0.5 -> '0.5'."""
+    return f"{cores:g}"
+
+
+def memory_quantity(gigabytes: float) -> str:
+    """A Kubernetes memory quantity in GiB: 16.0 -> '16Gi'."""
+    return f"{gigabytes:g}Gi"
+
+
+def step_resources(resources: StepResources) -> Resources:
+    """Requests equal to limits: the Guaranteed QoS class, so long steps are evicted last."""
+    cpu, memory = cpu_quantity(resources.cpu), memory_quantity(resources.memory_gb)
+    return Resources(
+        cpu_request=cpu,
+        cpu_limit=cpu,
+        memory_request=memory,
+        memory_limit=memory,
+        gpus=resources.gpu or None,  # hera sets it as the `nvidia.com/gpu` request and limit
+    )
+
+
+def step_env(plan: DeploymentPlan) -> list[Env | SecretEnv]:
+    """The plan's variables as values, its secrets as references to Kubernetes Secrets."""
+    values: list[Env | SecretEnv] = [Env(name=k, value=v) for k, v in plan.env.items()]
+    secrets = [
+        SecretEnv(name=var, secret_name=secret, secret_key=SECRET_KEY)
+        for var, secret in plan.secret_env.items()
+    ]
+    return values + secrets
+
+
+def node_selector(step: Step, target: ArgoTarget) -> dict[str, str] | None:
+    """Spot steps go to spot nodes; a step naming a GPU type goes to nodes with that GPU."""
+    selector = dict(target.spot_node_selector) if step.resources.spot else {}
+    if step.resources.gpu and step.resources.gpu_type:
+        selector[target.gpu_type_label] = step.resources.gpu_type
+    return selector or None
+
+
+def tolerations(step: Step, target: ArgoTarget) -> list[models.Toleration] | None:
+    """Spot steps tolerate the taint that keeps other pods off spot nodes."""
+    if not step.resources.spot or not target.spot_tolerations:
+        return None
+    return [models.Toleration(**toleration) for toleration in target.spot_tolerations]
+
+
+def step_template(plan: DeploymentPlan, step: Step) -> Container:
+    """The container template of one step: image, command, env, resources, retries, timeout."""
+    target = plan.targets.argo
+    return Container(
+        name=step.name,
+        image=plan.image,
+        command=step.command,
+        env=step_env(plan),
+        resources=step_resources(step.resources),
+        retry_strategy=RetryStrategy(limit=step.resources.retries, retry_policy=RETRY_POLICY),
+        # per attempt: a retried step gets the full time again
+        active_deadline_seconds=step.resources.timeout_minutes * 60,
+        node_selector=node_selector(step, target),
+        tolerations=tolerations(step, target),
+    )
+
+
+def dag_template(plan: DeploymentPlan) -> DAG:
+    """One task per step, waiting for the steps it depends on; named after the workflow."""
+    tasks = [
+        Task(name=step.name, template=step.name, dependencies=list(step.depends_on) or None)
+        for step in plan.steps
+    ]
+    return DAG(name=plan.name, tasks=tasks)
+
+
+def build_workflow(plan: DeploymentPlan) -> Workflow:
+    """A CronWorkflow when the plan has a schedule, otherwise a Workflow to submit on demand."""
+    spec: dict[str, Any] = {
+        "namespace": plan.targets.argo.namespace,
+        "entrypoint": plan.name,
+        "service_account_name": plan.service_account,
+        "templates": [dag_template(plan), *(step_template(plan, s) for s in plan.steps)],
+    }
+    if plan.schedule is None:
+        # every submission gets a fresh name, so the same file can be submitted again
+        return Workflow(generate_name=f"{plan.name}-", **spec)
+    return CronWorkflow(
+        name=plan.name,
+        schedules=[plan.schedule],
+        timezone=SCHEDULE_TIMEZONE,
+        concurrency_policy=CONCURRENCY_POLICY,
+        **spec,
+    )
+
+
+def workflow_spec(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The workflow spec of a Workflow or a CronWorkflow manifest."""
+    spec = manifest.get("spec") or {}
+    return spec.get("workflowSpec", spec) if manifest.get("kind") == "CronWorkflow" else spec
+
+
+def reference_problems(manifest: dict[str, Any]) -> list[str]:
+    """Names that point nowhere: what `argo lint` reports and the schema cannot see."""
+    templates = workflow_spec(manifest).get("templates") or []
+    names = [template.get("name") for template in templates]
+    problems = [f"template '{n}' is defined {c} times" for n, c in Counter(names).items() if c > 1]
+    entrypoint = workflow_spec(manifest).get("entrypoint")
+    if entrypoint not in names:
+        problems.append(f"entrypoint '{entrypoint}' is not a template")
+    for template in templates:
+        tasks = (template.get("dag") or {}).get("tasks") or []
+        task_names = {task.get("name") for task in tasks}
+        for task in tasks:
+            if task.get("template") not in names:
+                problems.append(f"task '{task.get('name')}' runs unknown template")
+            for upstream in task.get("dependencies") or []:
+                if upstream not in task_names:
+                    problems.append(f"task '{task.get('name')}' depends on unknown '{upstream}'")
+    return problems
+
+
+def validate_manifest(manifest: dict[str, Any]) -> None:
+    """Check the manifest against Argo's schema (hera's models) and its internal references."""
+    model = models.CronWorkflow if manifest.get("kind") == "CronWorkflow" else models.Workflow
+    try:
+        parsed = model.model_validate(manifest)
+    except ValidationError as error:
+        raise ArgoWorkflowError(f"Argo would reject the workflow: {error}") from error
+    # the models ignore unknown keys; Argo would too, silently dropping a misspelt setting
+    if parsed.model_dump(by_alias=True, exclude_none=True, mode="json") != manifest:
+        raise ArgoWorkflowError("The workflow has keys outside Argo's schema")
+    problems = reference_problems(manifest)
+    if problems:
+        raise ArgoWorkflowError(f"The workflow is inconsistent: {'; '.join(problems)}")
+
+
+def header(plan: DeploymentPlan, kind: str) -> str:
+    """Comment lines saying how the file was made and how to submit it."""
+    submit = "argo cron create" if kind == "CronWorkflow" else "argo submit"
+    secrets = ", ".join(f"{name} (key '{SECRET_KEY}')" for name in plan.secret_env.values())
+    lines = [
+        "Generated by `kedro cirrus export argo` from conf/base/deploy.yml; do not edit.",
+        f"Submit: {submit} -n {plan.targets.argo.namespace} {WORKFLOW_FILE}",
+    ]
+    if secrets:
+        lines.append(f"Needs the Kubernetes Secrets: {secrets}.")
+    return "".join(f"# {line}\n" for line in lines)
+
+
+def export(plan: DeploymentPlan, out_dir: Path) -> list[Path]:
+    """Write workflow.yaml after checking it the way Argo would."""
+    workflow = build_workflow(plan)
+    manifest = workflow.to_dict()
+    validate_manifest(manifest)
+    path = out_dir / WORKFLOW_FILE
+    path.write_text(header(plan, manifest["kind"]) + workflow.to_yaml())
+    return [path]
