@@ -58,7 +58,7 @@ def test_scheduled_plan_is_a_cron_workflow_argo_schema_accepts(
     assert cron.kind == "CronWorkflow"
     assert cron.spec.schedules == [plan.schedule]
     assert cron.spec.timezone == "UTC"
-    assert cron.metadata.namespace == plan.targets.argo.namespace == "ml-pipelines"
+    assert cron.metadata.namespace == plan.targets.kubernetes.namespace == "ml-pipelines"
     assert cron.spec.workflow_spec.service_account_name == plan.service_account
     validate_manifest(manifest)
 
@@ -113,22 +113,22 @@ def test_spot_training_and_on_demand_features_follow_deploy_yml(
     training, features = plan.step("training").resources, plan.step("features").resources
     assert training.spot and not features.spot  # what conf/base/deploy.yml declares
     templates = templates_of(manifest)
-    target = plan.targets.argo
+    target = plan.targets.kubernetes
 
     spot = templates["training"]
     assert spot["container"]["resources"] == {
         "requests": {"cpu": "4", "memory": "16Gi"},
-        "limits": {"cpu": "4", "memory": "16Gi"},
+        "limits": {"memory": "16Gi"},
     }
     assert spot["retryStrategy"] == {"limit": training.retries, "retryPolicy": "Always"}
     assert training.retries == 3
     assert spot["activeDeadlineSeconds"] == training.timeout_minutes * 60
     assert spot["nodeSelector"] == target.spot_node_selector
-    assert spot["tolerations"] == target.spot_tolerations
+    assert spot["tolerations"] == [t.model_dump(exclude_none=True) for t in target.spot_tolerations]
     assert spot["nodeSelector"] == {"karpenter.sh/capacity-type": "spot"}
 
     on_demand = templates["features"]
-    assert on_demand["container"]["resources"]["limits"] == {"cpu": "1", "memory": "4Gi"}
+    assert on_demand["container"]["resources"]["requests"] == {"cpu": "1", "memory": "4Gi"}
     assert on_demand["retryStrategy"]["limit"] == features.retries == 2
     assert "nodeSelector" not in on_demand
     assert "tolerations" not in on_demand
@@ -146,7 +146,7 @@ def test_gpu_steps_request_nvidia_gpus_on_nodes_of_their_type(
 
     assert template["container"]["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert template["nodeSelector"] == {
-        **plan.targets.argo.spot_node_selector,
+        **plan.targets.kubernetes.spot_node_selector,
         "nvidia.com/gpu.product": "Tesla-T4",
     }
 

@@ -131,8 +131,12 @@ def test_step_override_for_a_step_not_in_the_plan_is_refused() -> None:
         ({"grouping": "pipelines"}, "'deploy.grouping'"),
         ({"schedule": "daily"}, "five-field cron"),
         (
-            {"targets": {"argo": {"namespaces": "x"}}},
-            "unknown key 'deploy.targets.argo.namespaces'",
+            {"targets": {"kubernetes": {"namespaces": "x"}}},
+            "unknown key 'deploy.targets.kubernetes.namespaces'",
+        ),
+        (
+            {"targets": {"kubernetes": {"spot_tolerations": [{"key": "spot", "seconds": 60}]}}},
+            "unknown key 'deploy.targets.kubernetes.spot_tolerations.0.seconds'",
         ),
         ({"defaults": {"cpu": 0}}, "'deploy.defaults.cpu'"),
     ],

@@ -40,12 +40,21 @@ class ResourceOverride(Strict):
     timeout_minutes: int | None = Field(default=None, ge=1)
 
 
-class ArgoTarget(Strict):
-    """Argo Workflows on Kubernetes (EKS, GKE, AKS)."""
+class Toleration(Strict):
+    """A Kubernetes toleration, e.g. of the taint that keeps other pods off spot nodes."""
+
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+class KubernetesTarget(Strict):
+    """Pods on Kubernetes (EKS, GKE, AKS): Argo's steps and Airflow's KubernetesPodOperator."""
 
     namespace: str = "default"
     spot_node_selector: dict[str, str] = Field(default_factory=dict)
-    spot_tolerations: list[dict[str, str]] = Field(default_factory=list)
+    spot_tolerations: list[Toleration] = Field(default_factory=list)
     gpu_type_label: str = "nvidia.com/gpu.product"
 
 
@@ -57,14 +66,10 @@ class VertexTarget(Strict):
 
 
 class AirflowTarget(Strict):
-    """Airflow 3 (MWAA, Cloud Composer): pods on Kubernetes, or commands on the workers."""
+    """Airflow 3 (MWAA, Cloud Composer): pods (settings under `kubernetes`) or worker commands."""
 
     operator: Literal["kubernetes", "bash"] = "kubernetes"
-    kubernetes_namespace: str = "default"
     project_dir: str = "/opt/cirrus"
-    spot_node_selector: dict[str, str] = Field(default_factory=dict)
-    spot_tolerations: list[dict[str, str]] = Field(default_factory=list)
-    gpu_type_label: str = "nvidia.com/gpu.product"
 
 
 class SageMakerTarget(Strict):
@@ -89,7 +94,7 @@ class AzureMLTarget(Strict):
 class Targets(Strict):
     """Target-specific settings; everything shared lives one level up."""
 
-    argo: ArgoTarget = ArgoTarget()
+    kubernetes: KubernetesTarget = KubernetesTarget()
     vertex: VertexTarget = VertexTarget()
     airflow: AirflowTarget = AirflowTarget()
     sagemaker: SageMakerTarget = SageMakerTarget()

@@ -22,16 +22,12 @@ Deploy by copying the file into the DAGs folder (the S3 `dags/` prefix of MWAA, 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
-from cirrus.deploy.config import DEPLOY_FILE, AirflowTarget, DeployConfigError, StepResources
+from cirrus.deploy.kubernetes import SECRET_KEY, container_resources, node_selector, tolerations
 from cirrus.deploy.plan import DeploymentPlan, Step
 
-# The key inside each Kubernetes Secret of `secret_env` that holds the value.
-SECRET_KEY = "value"
-GPU_RESOURCE = "nvidia.com/gpu"
-TOLERATION_KEYS = frozenset({"key", "operator", "value", "effect"})
 # A fixed past date: with catchup off, the scheduler only runs the latest interval.
 START_DATE = "datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)"
 INDENT = "    "
@@ -55,47 +51,6 @@ def dag_file_name(plan: DeploymentPlan) -> str:
     return f"{plan.identifier}.py"
 
 
-def cpu_quantity(cpu: float) -> str:
-    """Kubernetes CPU quantity: whole cores as '4', fractions in millicores as '500m'."""
-    return str(int(cpu)) if float(cpu).is_integer() else f"{round(cpu * 1000)}m"
-
-
-def memory_quantity(memory_gb: float) -> str:
-    """Kubernetes memory quantity: whole GiB as '16Gi', fractions in MiB as '512Mi'."""
-    if float(memory_gb).is_integer():
-        return f"{int(memory_gb)}Gi"
-    return f"{round(memory_gb * 1024)}Mi"
-
-
-def container_resources(resources: StepResources) -> dict[str, dict[str, str]]:
-    """Requests and limits of a step's container; no CPU limit, so a busy step is not throttled."""
-    memory = memory_quantity(resources.memory_gb)
-    requests = {"cpu": cpu_quantity(resources.cpu), "memory": memory}
-    limits = {"memory": memory}
-    if resources.gpu:
-        requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = str(resources.gpu)
-    return {"requests": requests, "limits": limits}
-
-
-def node_selector(resources: StepResources, target: AirflowTarget) -> dict[str, str]:
-    """Node labels a step's pod must land on: spot capacity and the GPU type, when asked for."""
-    selector = dict(target.spot_node_selector) if resources.spot else {}
-    if resources.gpu and resources.gpu_type:
-        selector[target.gpu_type_label] = resources.gpu_type
-    return selector
-
-
-def check_tolerations(tolerations: Sequence[Mapping[str, str]]) -> None:
-    """Each spot toleration uses only the fields of a Kubernetes toleration."""
-    for index, toleration in enumerate(tolerations):
-        unknown = sorted(set(toleration) - TOLERATION_KEYS)
-        if unknown:
-            raise DeployConfigError(
-                f"{DEPLOY_FILE}: deploy.targets.airflow.spot_tolerations.{index} has "
-                f"{', '.join(unknown)}; expected only {', '.join(sorted(TOLERATION_KEYS))}"
-            )
-
-
 def call(function: str, arguments: Mapping[str, str], depth: int) -> str:
     """Python source of a call with one keyword argument a line, indented `depth` levels."""
     inner = INDENT * (depth + 1)
@@ -105,7 +60,7 @@ def call(function: str, arguments: Mapping[str, str], depth: int) -> str:
 
 def kubernetes_arguments(step: Step, plan: DeploymentPlan) -> dict[str, str]:
     """KubernetesPodOperator keyword arguments of one step, as Python source."""
-    target = plan.targets.airflow
+    target = plan.targets.kubernetes
     resources = step.resources
     requirements = container_resources(resources)
     arguments = {
@@ -124,12 +79,13 @@ def kubernetes_arguments(step: Step, plan: DeploymentPlan) -> dict[str, str]:
     selector = node_selector(resources, target)
     if selector:
         arguments["node_selector"] = repr(selector)
-    if resources.spot and target.spot_tolerations:
-        tolerations = ", ".join(
+    spot_tolerations = tolerations(resources, target)
+    if spot_tolerations:
+        listed = ", ".join(
             f"k8s.V1Toleration({', '.join(f'{k}={v!r}' for k, v in t.items())})"
-            for t in target.spot_tolerations
+            for t in spot_tolerations
         )
-        arguments["tolerations"] = f"[{tolerations}]"
+        arguments["tolerations"] = f"[{listed}]"
     return arguments
 
 
@@ -188,7 +144,7 @@ def settings_source(plan: DeploymentPlan) -> list[str]:
     )
     return [
         f"IMAGE = {plan.image!r}",
-        f"NAMESPACE = {target.kubernetes_namespace!r}",
+        f"NAMESPACE = {plan.targets.kubernetes.namespace!r}",
         f"SERVICE_ACCOUNT = {plan.service_account!r}",
         f"ENV = {dict(plan.env)!r}",
         f"SECRETS = [{secrets}]",
@@ -198,7 +154,6 @@ def settings_source(plan: DeploymentPlan) -> list[str]:
 def dag_source(plan: DeploymentPlan) -> str:
     """The whole DAG file."""
     target = plan.targets.airflow
-    check_tolerations(target.spot_tolerations)
     dag_arguments = {
         "dag_id": repr(plan.name),
         "schedule": repr(plan.schedule),
