@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -81,12 +82,12 @@ def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
     from cirrus.deploy.project import load_plan
 
     root = Path.cwd()
+    chosen = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))
     try:
         plan = load_plan(root, env)
+        for target in chosen:
+            written = export(target, plan, root / out / target)
+            names = ", ".join(os.path.relpath(path, root) for path in written)
+            click.echo(f"{target}: {len(plan.steps)} steps -> {names}")
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    chosen = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))
-    for target in chosen:
-        written = export(target, plan, root / out / target)
-        names = ", ".join(str(path.relative_to(root)) for path in written)
-        click.echo(f"{target}: {len(plan.steps)} steps -> {names}")
