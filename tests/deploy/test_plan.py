@@ -188,3 +188,35 @@ def test_export_cli_refuses_bad_requests_clearly(tmp_path: Path) -> None:
     (project / "conf" / "cloud" / "deploy.yml").write_text(yaml.safe_dump(typo))
     assert "unknown key 'deploy.retires'" in export_cli(project, "argo", env=root)
     assert not (project / "build").exists()
+
+
+def test_export_cli_refuses_a_dataset_that_would_stay_in_memory(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    memory = {"test_predictions": {"type": "MemoryDataset"}}
+    (project / "conf" / "cloud" / "catalog.yml").write_text(yaml.safe_dump(memory))
+
+    output = export_cli(project, "vertex", env={STORAGE_ROOT_ENV: "gs://bucket/x"})
+
+    assert "Dataset 'test_predictions'" in output and "held in memory" in output
+    assert "Traceback" not in output
+    assert not (project / "build").exists()
+
+
+def test_export_cli_writes_every_target_with_the_same_storage_root(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    out = tmp_path / "exports"  # an absolute --out outside the project
+
+    result = kedro(
+        project, "cirrus", "export", "all", "--out", str(out), env={STORAGE_ROOT_ENV: "gs://b/x"}
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    main_files = [
+        "argo/workflow.yaml",
+        "vertex/pipeline.yaml",
+        "airflow/cirrus_credit_default.py",
+        "sagemaker/pipeline.json",
+        "azureml/pipeline.yaml",
+    ]
+    for name in main_files:
+        assert "gs://b/x" in (out / name).read_text(), f"{name} lacks the storage root"
