@@ -28,24 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from plain_baseline import catalog_paths
 
 from cirrus.demo_data.generator import generate_demo_batches
+from cirrus.storage import DATA_LAYERS
 
 PROJECT = Path(__file__).resolve().parents[1]
 PLAIN = Path(__file__).resolve().parent / "plain_baseline.py"
 STAGES = ("ingestion", "features", "training", "evaluation", "drift")
 VARIANTS = ("kedro", "plain", "hand")
 PLAIN_VARIANTS = {"plain": "cirrus", "hand": "hand"}
-LAYERS = (
-    "01_raw",
-    "02_intermediate",
-    "03_primary",
-    "04_feature",
-    "05_model_input",
-    "06_models",
-    "07_model_output",
-    "08_reporting",
-)
 ARTIFACTS = ("training_metrics", "evaluation_metrics", "drift_summary")
 ENV = {"KEDRO_DISABLE_TELEMETRY": "true", "CIRRUS_PII_SALT": "bench-salt"}
 GNU_TIME = Path("/usr/bin/time")
@@ -150,7 +142,7 @@ def copy_project(target: Path) -> Path:
     (project / "conf" / "local").mkdir(parents=True)
     (project / "src").mkdir()  # the package itself is installed (editable) in the venv
     shutil.copy2(PROJECT / "pyproject.toml", project / "pyproject.toml")
-    for layer in LAYERS:
+    for layer in DATA_LAYERS:
         (project / "data" / layer).mkdir(parents=True)
     return project
 
@@ -159,15 +151,15 @@ def write_raw_data(project: Path, rows: int) -> float:
     """Generate the demo batches and write them where catalog.yml expects them; return secs."""
     start = time.perf_counter()
     reference, current = generate_demo_batches(demo_params(rows))
-    catalog = yaml.safe_load((project / "conf" / "base" / "catalog.yml").read_text())
+    paths = catalog_paths(project, ("raw_reference", "raw_current"))
     for name, frame in (("raw_reference", reference), ("raw_current", current)):
-        frame.to_csv(project / catalog[name]["filepath"], index=False)
+        frame.to_csv(paths[name], index=False)
     return time.perf_counter() - start
 
 
 def clear_outputs(project: Path, plain_root: Path) -> None:
     """Empty every non-raw data layer and the baselines' artifact folders."""
-    for layer in LAYERS[1:]:
+    for layer in DATA_LAYERS[1:]:
         shutil.rmtree(project / "data" / layer)
         (project / "data" / layer).mkdir()
     shutil.rmtree(plain_root, ignore_errors=True)
@@ -292,8 +284,7 @@ def _check(paths: dict[str, Path]) -> dict[str, Any]:
 
 def checks(bench: Bench) -> dict[str, Any]:
     """Model and drift results of the full runs, to show the variants did the same work."""
-    catalog = yaml.safe_load((bench.project / "conf" / "base" / "catalog.yml").read_text())
-    kedro = {name: bench.project / catalog[name]["filepath"] for name in ARTIFACTS}
+    kedro = catalog_paths(bench.project, ARTIFACTS)
     return {
         "kedro": _check(kedro),
         **{

@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,10 +117,19 @@ def load_params(project: Path) -> dict[str, Any]:
     return params
 
 
+def catalog_paths(project: Path, names: Iterable[str]) -> dict[str, Path]:
+    """File paths declared in conf/base/catalog.yml, with its one global (data_root) filled in."""
+    catalog = yaml.safe_load((project / "conf" / "base" / "catalog.yml").read_text())
+    data_root = yaml.safe_load((project / "conf" / "base" / "globals.yml").read_text())["data_root"]
+    return {
+        name: project / catalog[name]["filepath"].replace("${globals:data_root}", data_root)
+        for name in names
+    }
+
+
 def raw_paths(project: Path) -> dict[str, Path]:
     """Raw CSV paths declared in conf/base/catalog.yml, resolved against the project."""
-    catalog = yaml.safe_load((project / "conf" / "base" / "catalog.yml").read_text())
-    return {name: project / catalog[name]["filepath"] for name in ("raw_reference", "raw_current")}
+    return catalog_paths(project, ("raw_reference", "raw_current"))
 
 
 def run_stages(

@@ -16,18 +16,9 @@ import pytest
 import yaml
 
 from cirrus.demo_data.generator import generate_demo_batches
+from cirrus.storage import DATA_LAYERS
 
 REPO = Path(__file__).resolve().parents[1]
-LAYERS = (
-    "01_raw",
-    "02_intermediate",
-    "03_primary",
-    "04_feature",
-    "05_model_input",
-    "06_models",
-    "07_model_output",
-    "08_reporting",
-)
 SMALL_DEMO = {
     "seed": 7,
     "reference": {"n_rows": 3000, "start": "2025-01-01", "end": "2026-01-01"},
@@ -55,7 +46,7 @@ def make_project(root: Path) -> Path:
     (root / "conf" / "local").mkdir()
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
-    for layer in LAYERS:
+    for layer in DATA_LAYERS:
         (root / "data" / layer).mkdir(parents=True)
     return root
 
@@ -65,6 +56,17 @@ def write_raw(project: Path, demo: dict[str, Any] | None = None) -> None:
     reference, current = generate_demo_batches(demo or SMALL_DEMO)
     reference.to_csv(project / "data/01_raw/credit_applications.csv", index=False)
     current.to_csv(project / "data/01_raw/credit_applications_current.csv", index=False)
+
+
+RAW_FILES = ("credit_applications.csv", "credit_applications_current.csv")
+
+
+def upload_raw(project: Path, fs: Any, root: str) -> None:
+    """Move the raw CSVs of a project copy to <root>/01_raw/ on a (remote) fsspec filesystem."""
+    for name in RAW_FILES:
+        local = project / "data" / "01_raw" / name
+        fs.put_file(str(local), f"{root}/01_raw/{name}")
+        local.unlink()
 
 
 def override(project: Path, name: str, block: dict[str, Any]) -> None:

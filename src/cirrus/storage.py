@@ -7,6 +7,17 @@ import os
 from cirrus.config import ConfigError
 
 STORAGE_ROOT_ENV = "CIRRUS_STORAGE_ROOT"
+# Kedro's layer folders under the data root, in pipeline order (conf/base/catalog.yml).
+DATA_LAYERS = (
+    "01_raw",
+    "02_intermediate",
+    "03_primary",
+    "04_feature",
+    "05_model_input",
+    "06_models",
+    "07_model_output",
+    "08_reporting",
+)
 STORAGE_ROOT_SETTING = "conf/cloud/globals.yml: storage_root"
 # fsspec protocols of the object stores Cirrus runs on; `file` serves a shared filesystem.
 STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "az", "file")

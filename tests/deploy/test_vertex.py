@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import fsspec
 import kfp.local
 import lightgbm as lgb
@@ -29,11 +28,10 @@ from cirrus.deploy.targets.vertex import (
     SUBMIT_FILE,
 )
 from cirrus.storage import STORAGE_ROOT_ENV
-from tests.conftest import make_project, write_raw
-from tests.emulators.servers import s3_server
+from tests.conftest import make_project, upload_raw, write_raw
+from tests.emulators.servers import create_s3_bucket, s3_server, s3_test_credentials
 
 BUCKET = "cirrus-vertex-test"
-RAW_FILES = ("credit_applications.csv", "credit_applications_current.csv")
 SALT_SECRET = "projects/my-gcp-project/secrets/cirrus-pii-salt/versions/latest"
 
 
@@ -184,15 +182,6 @@ def test_schedule_and_spot_steps_are_recorded_for_submit(
     assert json.loads((build_dir / SUBMIT_FILE).read_text())["schedule"] is None
 
 
-def s3_credentials(endpoint: str) -> dict[str, Any]:
-    """The `storage` credentials of conf/cloud/credentials.yml for moto."""
-    return {
-        "key": "testing",
-        "secret": "testing",
-        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-    }
-
-
 def container_env(spec: dict[str, Any]) -> dict[str, str]:
     """The environment the spec gives every task's container (the same for all)."""
     envs = [
@@ -217,21 +206,12 @@ def test_exported_pipeline_runs_end_to_end_under_kfp_local_runner(
     write_raw(project)
     root = f"s3://{BUCKET}/runs/cirrus"
     with s3_server(tmp_path) as server:
-        credentials = s3_credentials(server.endpoint)
-        boto3.client(
-            "s3",
-            endpoint_url=server.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        ).create_bucket(Bucket=BUCKET)
+        credentials = s3_test_credentials(server.endpoint)
+        create_s3_bucket(server.endpoint, BUCKET)
         secrets = yaml.safe_dump({"storage": credentials})
         (project / "conf" / "cloud" / "credentials.yml").write_text(secrets)
         fs = fsspec.filesystem("s3", **credentials)
-        for name in RAW_FILES:
-            local = project / "data" / "01_raw" / name
-            fs.put_file(str(local), f"{root}/01_raw/{name}")
-            local.unlink()
+        upload_raw(project, fs, root)
 
         configure_project("cirrus")
         monkeypatch.setenv(STORAGE_ROOT_ENV, root)

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import fsspec
 import lightgbm as lgb
 import pandas as pd
@@ -17,11 +16,16 @@ import yaml
 from azure.storage.blob import BlobServiceClient
 
 from cirrus.storage import STORAGE_ROOT_ENV
-from tests.conftest import kedro, make_project, write_raw
-from tests.emulators.servers import azure_server, azurite_connection_string, s3_server
+from tests.conftest import RAW_FILES, kedro, make_project, upload_raw, write_raw
+from tests.emulators.servers import (
+    azure_server,
+    azurite_connection_string,
+    create_s3_bucket,
+    s3_server,
+    s3_test_credentials,
+)
 
 BUCKET = "cirrus-cloud-test"
-RAW_FILES = ("credit_applications.csv", "credit_applications_current.csv")
 # Every output of the default run, relative to the storage root (the catalog's layout).
 EXPECTED_OUTPUTS = {
     "02_intermediate/validated_reference.parquet",
@@ -67,14 +71,6 @@ def cloud_project(tmp_path: Path) -> Path:
     return project
 
 
-def upload_raw(project: Path, fs: fsspec.AbstractFileSystem, root: str) -> None:
-    """Put the raw CSVs where the cloud catalog reads them and remove the local copies."""
-    for name in RAW_FILES:
-        local = project / "data" / "01_raw" / name
-        fs.put_file(str(local), f"{root}/01_raw/{name}")
-        local.unlink()
-
-
 def written_objects(fs: fsspec.AbstractFileSystem, root: str) -> set[str]:
     """Every object under the root, relative to it."""
     fs.invalidate_cache()
@@ -103,29 +99,14 @@ def assert_round_trip(project: Path, fs: fsspec.AbstractFileSystem, root: str) -
     assert metrics["model"]["roc_auc"] > 0.6
 
 
-def s3_credentials(endpoint: str) -> dict[str, object]:
-    """The `storage` credentials for s3fs, as a user would write them in conf/cloud/."""
-    return {
-        "key": "testing",
-        "secret": "testing",
-        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-    }
-
-
 @pytest.fixture(scope="module")
 def s3_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudRun]:
     """One `kedro run --env cloud` on moto S3, credentials from conf/cloud/credentials.yml."""
     tmp_path = tmp_path_factory.mktemp("s3")
     with s3_server(tmp_path) as server:
-        credentials = s3_credentials(server.endpoint)
+        credentials = s3_test_credentials(server.endpoint)
         fs = fsspec.filesystem("s3", **credentials)
-        boto3.client(
-            "s3",
-            endpoint_url=server.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        ).create_bucket(Bucket=BUCKET)
+        create_s3_bucket(server.endpoint, BUCKET)
         project = cloud_project(tmp_path)
         secrets = yaml.safe_dump({"storage": credentials})
         (project / "conf" / "cloud" / "credentials.yml").write_text(secrets)

@@ -144,3 +144,25 @@ def azurite_connection_string(endpoint: str, key: str = AZURITE_KEY) -> str:
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={key};"
         f"BlobEndpoint={endpoint}/{AZURITE_ACCOUNT};"
     )
+
+
+def s3_test_credentials(endpoint: str) -> dict[str, object]:
+    """s3fs settings for moto, as a user would write them under `storage:` in credentials.yml."""
+    return {
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+    }
+
+
+def create_s3_bucket(endpoint: str, bucket: str) -> None:
+    """Create a bucket on moto (s3fs' mkdir sends a region constraint us-east-1 rejects)."""
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)

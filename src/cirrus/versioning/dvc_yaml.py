@@ -205,9 +205,20 @@ def build_dvc_config(view: ProjectView) -> dict[str, Any]:
     return config
 
 
+class StableDumper(yaml.SafeDumper):
+    """PyYAML's own string style, whatever another library registered on SafeDumper globally.
+
+    hera, for one, re-registers the `str` representer of every SafeDumper on import, which would
+    make the same dvc.yaml render differently depending on what the process imported before.
+    """
+
+
+StableDumper.add_representer(str, yaml.representer.SafeRepresenter.represent_str)
+
+
 def render(config: dict[str, Any]) -> str:
     """dvc.yaml text: the header, then the YAML in a stable order."""
-    return HEADER + yaml.safe_dump(config, sort_keys=False, width=100)
+    return HEADER + yaml.dump(config, Dumper=StableDumper, sort_keys=False, width=100)
 
 
 def describe_differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
