@@ -21,6 +21,7 @@ from tests.emulators.servers import (
     azure_server,
     azurite_connection_string,
     create_s3_bucket,
+    gcs_server,
     s3_server,
     s3_test_credentials,
 )
@@ -143,6 +144,42 @@ def test_cloud_run_round_trips_through_azure_blob_with_credentials_from_environm
 
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert_round_trip(project, fs, root)
+
+
+def test_cloud_ingestion_writes_to_gcs_with_the_emulator_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without this every gcsfs call first waits about 60 s on a gRPC attempt.
+    monkeypatch.setenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    project = cloud_project(tmp_path)
+    with gcs_server(tmp_path, "features") as server:
+        # gcsfs reads STORAGE_EMULATOR_HOST, as google-cloud-storage does.
+        env = {
+            "STORAGE_EMULATOR_HOST": server.endpoint,
+            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+        }
+        root = "gs://features/cirrus"
+        fs = fsspec.filesystem("gs", endpoint_url=server.endpoint, token="anon")
+        upload_raw(project, fs, root)
+
+        result = kedro(
+            project,
+            "run",
+            "--env",
+            "cloud",
+            "--pipelines",
+            "ingestion",
+            env={**env, STORAGE_ROOT_ENV: root},
+        )
+
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        with fs.open(f"{root}/03_primary/reference.parquet", "rb") as handle:
+            reference = pd.read_parquet(handle)
+        assert len(reference) > 0 and "applicant_name" not in reference.columns
+        assert {"03_primary/reference.parquet", "03_primary/current.parquet"} <= written_objects(
+            fs, root
+        )
+        assert local_data_files(project) == []
 
 
 def test_failed_cloud_run_restores_previous_objects(s3_run: CloudRun) -> None:
