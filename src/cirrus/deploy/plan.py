@@ -89,6 +89,11 @@ class DeploymentPlan:
         return [step.name for step in self.steps]
 
     @property
+    def spot_steps(self) -> list[str]:
+        """Steps declared for spot (preemptible, low-priority) capacity."""
+        return [step.name for step in self.steps if step.resources.spot]
+
+    @property
     def identifier(self) -> str:
         """The workflow name as a Python identifier."""
         return self.name.replace("-", "_")

@@ -274,11 +274,6 @@ def entrypoint(plan: DeploymentPlan, step: Step) -> list[str]:
     return ["python", "-c", SECRET_LAUNCHER, *step.command]
 
 
-def spot_steps(plan: DeploymentPlan) -> list[str]:
-    """Steps declared for spot capacity, which processing jobs cannot use."""
-    return [step.name for step in plan.steps if step.resources.spot]
-
-
 def step_description(step: Step) -> str:
     """What the step runs, and the spot request it could not honour."""
     text = " ".join(step.command)
@@ -295,9 +290,9 @@ def pipeline_description(plan: DeploymentPlan) -> str:
             f"Schedule: {plan.schedule} (UTC) as EventBridge {eventbridge_cron(plan.schedule)}, "
             f"rule in {SCHEDULE_RULE_FILE}."
         )
-    if spot_steps(plan):
+    if plan.spot_steps:
         parts.append(
-            f"Declared spot, run on demand: {', '.join(spot_steps(plan))} (managed spot exists "
+            f"Declared spot, run on demand: {', '.join(plan.spot_steps)} (managed spot exists "
             "for training jobs only, not processing jobs)."
         )
     parts.append("Retries cover SageMaker's retryable errors, not a failed container.")
@@ -481,10 +476,10 @@ def _write_json(path: Path, content: dict[str, Any]) -> Path:
 
 def export(plan: DeploymentPlan, out_dir: Path) -> list[Path]:
     """Write the definition, the CreatePipeline request and the schedule into out_dir."""
-    if spot_steps(plan):
+    if plan.spot_steps:
         logger.warning(
             "SageMaker processing jobs have no managed spot: %s run on demand",
-            ", ".join(spot_steps(plan)),
+            ", ".join(plan.spot_steps),
         )
     written = [
         _write_json(out_dir / DEFINITION_FILE, definition(plan)),

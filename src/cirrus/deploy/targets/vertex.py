@@ -147,11 +147,6 @@ def _apply_resources(task: dsl.PipelineTask, resources: StepResources) -> None:
     task.set_retry(resources.retries)
 
 
-def spot_steps(plan: DeploymentPlan) -> list[str]:
-    """Steps declared for Spot capacity, which Vertex AI pipeline tasks cannot use."""
-    return [step.name for step in plan.steps if step.resources.spot]
-
-
 def description(plan: DeploymentPlan) -> str:
     """The pipeline description: what it runs, its schedule and what the export could not set."""
     lines = [f"Cirrus steps of {plan.name}: {', '.join(plan.step_names)}."]
@@ -160,9 +155,9 @@ def description(plan: DeploymentPlan) -> str:
             f"Schedule (set at submit, PipelineJob.create_schedule): {plan.schedule} "
             f"({SCHEDULE_TIME_ZONE})."
         )
-    if spot_steps(plan):
+    if plan.spot_steps:
         lines.append(
-            f"Declared spot, run on standard VMs: {', '.join(spot_steps(plan))} "
+            f"Declared spot, run on standard VMs: {', '.join(plan.spot_steps)} "
             "(Spot needs a custom job: CustomTrainingJobOp strategy SPOT)."
         )
     return " ".join(lines)
@@ -210,7 +205,7 @@ def submit_settings(plan: DeploymentPlan) -> dict[str, Any]:
         "pipeline_root": plan.targets.vertex.pipeline_root,
         "service_account": plan.service_account,
         "schedule": {"cron": cron} if cron else None,
-        "spot_steps_on_standard_vms": spot_steps(plan),
+        "spot_steps_on_standard_vms": plan.spot_steps,
     }
 
 
