@@ -38,3 +38,13 @@ def test_workflow_tests_reproduces_and_reports_diffs_against_the_base_branch() -
     assert 'dvc params diff "$base" --md' in scripts
     assert "$GITHUB_STEP_SUMMARY" in scripts
     assert "fetch-depth" in str(steps[0])
+
+
+def test_workflow_builds_the_image_and_exports_every_target_after_the_tests() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    job = workflow["jobs"]["image-and-cloud-workflows"]
+    scripts = "\n".join(step.get("run", "") for step in job["steps"])
+
+    assert job["needs"] == "test-and-reproduce"
+    assert "docker build" in scripts and scripts.rstrip().endswith("kedro cirrus export all")
+    assert any(step.get("with", {}).get("path") == "build/" for step in job["steps"])
