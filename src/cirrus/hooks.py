@@ -88,6 +88,36 @@ def remote_location(dataset: Any) -> tuple[Any, str] | None:
     return fs, str(filepath)
 
 
+class StorageRootHooks:
+    """Where every dataset lives under an object-storage root, refuse a run that reads or
+    writes a local file: on a cloud runner that file would vanish with the machine."""
+
+    def __init__(self) -> None:
+        self._root: str | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Remember the environment's data root when it is on object storage."""
+        root = str(context.config_loader["globals"].get("data_root", ""))
+        self._root = root if "://" in root and not root.startswith("file://") else None
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
+        """Name the first dataset of the run that is a local file."""
+        if self._root is None:
+            return
+        for name in sorted(pipeline.datasets()):
+            if name.startswith("params:") or name not in catalog:
+                continue
+            path = local_filepath(catalog.get(name))
+            if path is not None:
+                raise ValueError(
+                    f"Dataset '{name}' is a local file ({path}), but this environment keeps "
+                    f"every dataset under {self._root}: give it a filepath under "
+                    "${globals:data_root}/ in conf/base/catalog.yml (or conf/<env>/catalog.yml)"
+                )
+
+
 class SafeOutputsHooks:
     """Make a run all-or-nothing for its outputs: a failed run restores the previous ones.
 

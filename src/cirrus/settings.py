@@ -2,12 +2,24 @@
 
 from kedro.config import OmegaConfigLoader
 
-from cirrus.hooks import ContractCheckHooks, InputsCheckHooks, PiiSaltHooks, SafeOutputsHooks
+from cirrus.hooks import (
+    ContractCheckHooks,
+    InputsCheckHooks,
+    PiiSaltHooks,
+    SafeOutputsHooks,
+    StorageRootHooks,
+)
 from cirrus.storage import resolve_storage_root
 
-# pluggy calls hooks last-registered first: the contract and input checks run before outputs
-# are backed up.
-HOOKS = (SafeOutputsHooks(), PiiSaltHooks(), InputsCheckHooks(), ContractCheckHooks())
+# pluggy calls hooks last-registered first: the storage, contract and input checks run before
+# outputs are backed up.
+HOOKS = (
+    SafeOutputsHooks(),
+    PiiSaltHooks(),
+    InputsCheckHooks(),
+    ContractCheckHooks(),
+    StorageRootHooks(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

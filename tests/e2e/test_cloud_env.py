@@ -221,3 +221,18 @@ def test_cloud_run_without_storage_root_names_the_setting(tmp_path: Path) -> Non
     output = result.stdout + result.stderr
     assert STORAGE_ROOT_ENV in output and "conf/cloud/globals.yml" in output
     assert sorted(p.name for p in local_data_files(project)) == sorted(RAW_FILES)
+
+
+def test_cloud_run_refuses_a_dataset_left_on_local_disk(tmp_path: Path) -> None:
+    project = cloud_project(tmp_path)
+    local_model = {"model": {"type": "text.TextDataset", "filepath": "data/06_models/model.txt"}}
+    (project / "conf" / "cloud" / "catalog.yml").write_text(yaml.safe_dump(local_model))
+
+    result = kedro(
+        project, "run", "--env", "cloud", env={STORAGE_ROOT_ENV: "s3://unreachable-bucket/x"}
+    )
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Dataset 'model' is a local file" in output and "s3://unreachable-bucket/x" in output
+    assert sorted(p.name for p in local_data_files(project)) == sorted(RAW_FILES)
