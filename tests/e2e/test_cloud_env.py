@@ -72,6 +72,15 @@ def cloud_project(tmp_path: Path) -> Path:
     return project
 
 
+def cloud_run(
+    project: Path, root: str | None, *args: str, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess:
+    """`kedro run --env cloud ARGS` on a storage root (None: no root at all)."""
+    return kedro(
+        project, "run", "--env", "cloud", *args, env={**(env or {}), STORAGE_ROOT_ENV: root}
+    )
+
+
 def written_objects(fs: fsspec.AbstractFileSystem, root: str) -> set[str]:
     """Every object under the root, relative to it."""
     fs.invalidate_cache()
@@ -113,7 +122,7 @@ def s3_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudRun]:
         (project / "conf" / "cloud" / "credentials.yml").write_text(secrets)
         root = f"s3://{BUCKET}/runs/cirrus"
         upload_raw(project, fs, root)
-        result = kedro(project, "run", "--env", "cloud", env={STORAGE_ROOT_ENV: root})
+        result = cloud_run(project, root)
         yield CloudRun(project, fs, root, result)
 
 
@@ -134,13 +143,7 @@ def test_cloud_run_round_trips_through_azure_blob_with_credentials_from_environm
         fs = fsspec.filesystem("abfs", connection_string=connection)
         upload_raw(project, fs, root)
 
-        result = kedro(
-            project,
-            "run",
-            "--env",
-            "cloud",
-            env={STORAGE_ROOT_ENV: root, "AZURE_STORAGE_CONNECTION_STRING": connection},
-        )
+        result = cloud_run(project, root, env={"AZURE_STORAGE_CONNECTION_STRING": connection})
 
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert_round_trip(project, fs, root)
@@ -154,23 +157,12 @@ def test_cloud_ingestion_writes_to_gcs_with_the_emulator_from_the_environment(
     project = cloud_project(tmp_path)
     with gcs_server(tmp_path, "features") as server:
         # gcsfs reads STORAGE_EMULATOR_HOST, as google-cloud-storage does.
-        env = {
-            "STORAGE_EMULATOR_HOST": server.endpoint,
-            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
-        }
         root = "gs://features/cirrus"
         fs = fsspec.filesystem("gs", endpoint_url=server.endpoint, token="anon")
         upload_raw(project, fs, root)
 
-        result = kedro(
-            project,
-            "run",
-            "--env",
-            "cloud",
-            "--pipelines",
-            "ingestion",
-            env={**env, STORAGE_ROOT_ENV: root},
-        )
+        env = {"STORAGE_EMULATOR_HOST": server.endpoint}
+        result = cloud_run(project, root, "--pipelines", "ingestion", env=env)
 
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         with fs.open(f"{root}/03_primary/reference.parquet", "rb") as handle:
@@ -196,15 +188,7 @@ def test_failed_cloud_run_restores_previous_objects(s3_run: CloudRun) -> None:
     override = s3_run.project / "conf" / "cloud" / "parameters_evaluation.yml"
     override.write_text(yaml.safe_dump(gate))
 
-    failed = kedro(
-        s3_run.project,
-        "run",
-        "--env",
-        "cloud",
-        "--pipelines",
-        "evaluation",
-        env={STORAGE_ROOT_ENV: root},
-    )
+    failed = cloud_run(s3_run.project, root, "--pipelines", "evaluation")
 
     override.unlink()
     assert failed.returncode != 0
@@ -215,7 +199,7 @@ def test_failed_cloud_run_restores_previous_objects(s3_run: CloudRun) -> None:
 
 def test_cloud_run_without_storage_root_names_the_setting(tmp_path: Path) -> None:
     project = cloud_project(tmp_path)
-    result = kedro(project, "run", "--env", "cloud", env={STORAGE_ROOT_ENV: None})
+    result = cloud_run(project, None)
 
     assert result.returncode != 0
     output = result.stdout + result.stderr
@@ -228,9 +212,7 @@ def test_cloud_run_refuses_a_dataset_left_on_local_disk(tmp_path: Path) -> None:
     local_model = {"model": {"type": "text.TextDataset", "filepath": "data/06_models/model.txt"}}
     (project / "conf" / "cloud" / "catalog.yml").write_text(yaml.safe_dump(local_model))
 
-    result = kedro(
-        project, "run", "--env", "cloud", env={STORAGE_ROOT_ENV: "s3://unreachable-bucket/x"}
-    )
+    result = cloud_run(project, "s3://unreachable-bucket/x")
 
     assert result.returncode != 0
     output = result.stdout + result.stderr

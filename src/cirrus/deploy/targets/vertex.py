@@ -52,6 +52,7 @@ from typing import Any
 from kfp import compiler, dsl
 
 from cirrus.deploy.config import DEPLOY_FILE, StepResources
+from cirrus.deploy.kubernetes import cpu_quantity
 from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError, Step
 
 PIPELINE_FILE = "pipeline.yaml"
@@ -102,13 +103,8 @@ def _component(image: str) -> Any:
     )
 
 
-def cpu_quantity(cpu: float) -> str:
-    """A CPU count as kfp accepts it: whole cores, or millicores."""
-    return str(int(cpu)) if float(cpu).is_integer() else f"{round(cpu * 1000)}m"
-
-
 def memory_quantity(memory_gb: float) -> str:
-    """A memory size as kfp accepts it: an integer with a unit."""
+    """A memory size as kfp accepts it: an integer with a decimal unit (kfp counts in GB)."""
     if float(memory_gb).is_integer():
         return f"{int(memory_gb)}G"
     return f"{round(memory_gb * 1000)}M"
