@@ -7,8 +7,8 @@ from typing import Any
 import pydantic
 import pytest
 
-from cirrus.config import ConfigError
 from cirrus.contract import CONTRACT_FILE, ContractError, DatasetContract, parse_contract
+from cirrus.parameters import ConfigError
 from tests import unit_fixtures as fx
 
 contract_params = fx.contract_params

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from cirrus.config import (
+from cirrus.contract import ContractError
+from cirrus.parameters import (
     ConfigError,
     DriftParams,
     EvaluationParams,
@@ -16,7 +17,6 @@ from cirrus.config import (
     TrainingParams,
     parse_block,
 )
-from cirrus.contract import ContractError
 from tests import unit_fixtures as fx
 
 TRAINING_FILE = "conf/base/parameters_training.yml"

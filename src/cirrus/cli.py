@@ -77,9 +77,9 @@ def promote_model(ref: str) -> None:
 @click.option("--out", "out", default=BUILD_DIR, show_default=True, help="Build folder.")
 def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
     """Export the pipelines to cloud runners, from conf/base/deploy.yml and conf/<env>/."""
-    from cirrus.config import ConfigError
     from cirrus.deploy.export import export
     from cirrus.deploy.project import load_plan
+    from cirrus.parameters import ConfigError
 
     root = Path.cwd()
     chosen = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))

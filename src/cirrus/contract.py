@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cirrus.config import ConfigError, Strict, parse_block
+from cirrus.parameters import ConfigError, Strict, parse_block
 
 CONTRACT_KEY = "contract"
 CONTRACT_FILE = "conf/base/parameters_ingestion.yml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from cirrus.config import ConfigError
+from cirrus.parameters import ConfigError
 
 STORAGE_ROOT_ENV = "CIRRUS_STORAGE_ROOT"
 # Kedro's layer folders under the data root, in pipeline order (conf/base/catalog.yml).

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from cirrus.config import ConfigError, Strict, parse_block
+from cirrus.parameters import ConfigError, Strict, parse_block
 
 DEPLOY_FILE = "conf/base/deploy.yml"
 DEPLOY_KEY = "deploy"

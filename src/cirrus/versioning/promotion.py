@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from cirrus.config import Strict, parse_block
+from cirrus.parameters import Strict, parse_block
 
 PARAMS_FILE = "conf/base/parameters_registry.yml"
 FIRST_VERSION = "v0.1.0"

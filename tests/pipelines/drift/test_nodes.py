@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.config import DriftParams, parse_block
+from cirrus.parameters import DriftParams, parse_block
 from cirrus.pipelines.drift.nodes import (
     column_results,
     drift_frame,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.config import ConfigError
+from cirrus.parameters import ConfigError
 from cirrus.pipelines.features.nodes import (
     OTHER_LEVEL,
     UNKNOWN_LEVEL,

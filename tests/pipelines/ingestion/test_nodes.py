@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.config import ConfigError
 from cirrus.contract import DataContractViolation, parse_contract
+from cirrus.parameters import ConfigError
 from cirrus.pipelines.ingestion.nodes import (
     salted_hash,
     split_reference_current,

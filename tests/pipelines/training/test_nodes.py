@@ -8,8 +8,8 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from cirrus.config import ConfigError
 from cirrus.modeling import model_matrix
+from cirrus.parameters import ConfigError
 from cirrus.pipelines.training.nodes import train_model, tune_hyperparameters
 from tests import unit_fixtures as fx
 

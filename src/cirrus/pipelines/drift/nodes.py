@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from cirrus.config import DriftParams, parse_block
 from cirrus.modeling import PREDICTION
+from cirrus.parameters import DriftParams, parse_block
 
 PARAMS_FILE = "conf/base/parameters_drift.yml"
 TARGET_COLUMN = "target"

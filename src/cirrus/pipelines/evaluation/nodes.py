@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from sklearn import metrics as skm
 
-from cirrus.config import EvaluationParams, parse_block
 from cirrus.modeling import PREDICTION, prediction_frame
+from cirrus.parameters import EvaluationParams, parse_block
 
 PARAMS_FILE = "conf/base/parameters_evaluation.yml"
 # Metrics where a larger value is better; every other metric is an error to minimise.

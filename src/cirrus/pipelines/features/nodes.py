@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from cirrus.config import ConfigError, FeatureParams, HoldoutParams, parse_block
 from cirrus.contract import DatasetContract, parse_contract
+from cirrus.parameters import ConfigError, FeatureParams, HoldoutParams, parse_block
 
 PARAMS_FILE = "conf/base/parameters_features.yml"
 OTHER_LEVEL = "__other__"

@@ -9,8 +9,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from cirrus.config import ConfigError, IngestionSplit, parse_block
 from cirrus.contract import ColumnRule, DataContractViolation, DatasetContract, parse_contract
+from cirrus.parameters import ConfigError, IngestionSplit, parse_block
 
 PARAMS_FILE = "conf/base/parameters_ingestion.yml"
 

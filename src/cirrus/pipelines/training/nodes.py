@@ -11,8 +11,8 @@ import optuna
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from cirrus.config import TrainingParams, parse_block
 from cirrus.modeling import labels, model_matrix, objective_for
+from cirrus.parameters import TrainingParams, parse_block
 
 PARAMS_FILE = "conf/base/parameters_training.yml"
 logger = logging.getLogger(__name__)
