@@ -6,6 +6,7 @@ from typing import Any
 
 import pydantic
 import pytest
+import yaml
 
 from cirrus.contract import CONTRACT_FILE, ContractError, DatasetContract, parse_contract
 from cirrus.parameters import ConfigError
@@ -16,10 +17,20 @@ contract_params = fx.contract_params
 FILE = "conf/base/parameters_ingestion.yml"
 
 
-def test_contract_file_constant_is_the_ingestion_parameters():
-    # Assert
-    assert CONTRACT_FILE == FILE
-    assert (fx.REPO / CONTRACT_FILE).is_file()
+def test_contract_file_defines_the_contract_block_and_parse_errors_name_it():
+    # Arrange
+    parameters = yaml.safe_load((fx.REPO / CONTRACT_FILE).read_text())
+    assert isinstance(parameters.get("contract"), dict), f"{CONTRACT_FILE} has no contract block"
+    broken = {**parameters["contract"], "featurs": []}
+
+    # Act
+    contract = parse_contract(parameters["contract"])
+
+    # Assert: the committed block is the contract; a broken one is reported against that file
+    assert contract.target == parameters["contract"]["target"]
+    with pytest.raises(ContractError) as excinfo:
+        parse_contract(broken)
+    assert CONTRACT_FILE in str(excinfo.value)
 
 
 def test_default_contract_parses(contract_params: dict[str, Any]):
