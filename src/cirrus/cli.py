@@ -16,7 +16,7 @@ from cirrus.versioning.dvc_yaml import (
     describe_differences,
     render,
 )
-from cirrus.versioning.project import load_project_view
+from cirrus.versioning.project_view import load_project_view
 
 
 @click.group(name="cirrus-project")
@@ -57,7 +57,7 @@ def dvc_yaml(check: bool) -> None:
 @click.option("--ref", default="HEAD", show_default=True, help="Git ref of the challenger.")
 def promote_model(ref: str) -> None:
     """Promote the model at REF to the registry stage if it beats the champion."""
-    from cirrus.versioning.project import committed_config
+    from cirrus.versioning.project_view import committed_config
     from cirrus.versioning.promotion import parse_promotion, promote
 
     root = Path.cwd()
@@ -77,8 +77,8 @@ def promote_model(ref: str) -> None:
 @click.option("--out", "out", default=BUILD_DIR, show_default=True, help="Build folder.")
 def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
     """Export the pipelines to cloud runners, from conf/base/deploy.yml and conf/<env>/."""
+    from cirrus.deploy.cloud_project import load_plan
     from cirrus.deploy.export import export
-    from cirrus.deploy.project import load_plan
     from cirrus.parameters import ConfigError
 
     root = Path.cwd()

@@ -6,12 +6,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cirrus.parameters import ConfigError, Strict, parse_block
+from cirrus.parameters import INGESTION_FILE, Block, ConfigError, Strict, Task
 
 CONTRACT_KEY = "contract"
-CONTRACT_FILE = "conf/base/parameters_ingestion.yml"
+CONTRACT_FILE = INGESTION_FILE
 
-Task = Literal["binary", "multiclass", "regression"]
 DType = Literal["int", "float", "string", "datetime", "bool"]
 PiiTreatment = Literal["drop", "hash"]
 
@@ -48,8 +47,12 @@ class ColumnRule(Strict):
     allowed: list[Any] | None = None
 
 
-class DatasetContract(Strict):
+class DatasetContract(Block):
     """Typed, strict form of the `contract` parameters block."""
+
+    block_key = CONTRACT_KEY
+    block_file = CONTRACT_FILE
+    block_error = ContractError
 
     name: str
     id_column: str
@@ -129,6 +132,6 @@ def label_text(value: Any) -> str:
     return str(value)
 
 
-def parse_contract(raw: dict[str, Any] | None) -> DatasetContract:
+def parse_contract(raw: dict[str, Any] | DatasetContract | None) -> DatasetContract:
     """Parse the `contract` parameters into a typed contract, naming the file and key on error."""
-    return parse_block(DatasetContract, raw, CONTRACT_KEY, CONTRACT_FILE, ContractError)
+    return DatasetContract.parse(raw)

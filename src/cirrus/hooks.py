@@ -1,4 +1,4 @@
-"""Project hooks: the PII salt from credentials, fail-fast contract checks, safe outputs."""
+"""Project hooks: the PII salt from credentials, fail-fast parameter checks, safe outputs."""
 
 from __future__ import annotations
 
@@ -15,11 +15,17 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 
-from cirrus.contract import CONTRACT_KEY, parse_contract
+from cirrus.catalog import (
+    ALL_PARAMETERS,
+    PII_SALT_DATASET,
+    local_filepath,
+    remote_location,
+    stored_inputs,
+)
 from cirrus.inputs import require_inputs
+from cirrus.preflight import check_blocks, parse_unread_blocks, require_blocks
 
 logger = logging.getLogger(__name__)
-PII_SALT_DATASET = "pii_salt"
 PII_SALT_ENV = "CIRRUS_PII_SALT"
 
 
@@ -33,15 +39,26 @@ class PiiSaltHooks:
         catalog[PII_SALT_DATASET] = MemoryDataset(salt, copy_mode="assign")
 
 
-class ContractCheckHooks:
-    """Parse the dataset contract before any node runs, so a typo fails fast."""
+class ParametersCheckHooks:
+    """Check what spans parameter blocks before any node runs, so a typo never costs a run.
+
+    Each block the run's nodes read is already parsed into its typed model by Kedro's parameter
+    validation when the catalog is built; the blocks no node reads are parsed here.
+    """
 
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
-        """Validate `params:contract` when the pipeline uses it."""
-        name = f"params:{CONTRACT_KEY}"
-        if name in pipeline.inputs() or name in pipeline.datasets():
-            parse_contract(catalog.load(name))
+        """Require the blocks the run reads, parse the unread ones, check across blocks."""
+        keys = sorted(
+            n.removeprefix("params:") for n in pipeline.inputs() if n.startswith("params:")
+        )
+        require_blocks(keys, {key for key in keys if f"params:{key}" in catalog})
+        declared = catalog.load(ALL_PARAMETERS) if ALL_PARAMETERS in catalog else {}
+        blocks = {key: catalog.load(f"params:{key}") for key in keys}
+        blocks.update(parse_unread_blocks(declared))
+        if "contract" not in blocks and "contract" in declared:
+            blocks["contract"] = declared["contract"]
+        check_blocks(blocks)
 
 
 class InputsCheckHooks:
@@ -50,21 +67,7 @@ class InputsCheckHooks:
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
         """Check every external input of the pipeline exists."""
-        data_inputs = [
-            name
-            for name in sorted(pipeline.inputs())
-            if not name.startswith("params:") and name not in ("parameters", PII_SALT_DATASET)
-        ]
-        require_inputs(catalog, data_inputs, "Input data missing for this run")
-
-
-def local_filepath(dataset: Any) -> Path | None:
-    """The local file behind a dataset, or None for remote, versioned or in-memory data."""
-    protocol = getattr(dataset, "_protocol", None)
-    filepath = getattr(dataset, "_filepath", None)
-    if filepath is None or protocol not in ("file", None) or getattr(dataset, "_version", None):
-        return None
-    return Path(str(filepath))
+        require_inputs(catalog, stored_inputs(pipeline), "Input data missing for this run")
 
 
 @dataclass(frozen=True)
@@ -74,18 +77,6 @@ class RemoteOutput:
     fs: Any
     path: str
     backup: str | None
-
-
-def remote_location(dataset: Any) -> tuple[Any, str] | None:
-    """The fsspec filesystem and path of an unversioned dataset on object storage, else None."""
-    protocol = getattr(dataset, "_protocol", None)
-    filepath = getattr(dataset, "_filepath", None)
-    fs = getattr(dataset, "_fs", None)
-    if filepath is None or fs is None or protocol in ("file", None):
-        return None
-    if getattr(dataset, "_version", None):
-        return None
-    return fs, str(filepath)
 
 
 class StorageRootHooks:

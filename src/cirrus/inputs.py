@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from cirrus.catalog import dataset_producers, location_of
 
 DEMO_HINT = (
     "(The bundled demo data comes from `kedro run --pipelines demo_data`; your own data is "
@@ -15,20 +16,8 @@ class MissingInputError(FileNotFoundError):
     """A dataset the run or notebook reads does not exist yet."""
 
 
-def dataset_producers() -> dict[str, str]:
-    """Which registered pipeline writes each dataset."""
-    from cirrus.pipeline_registry import LIFECYCLE
-
-    produced = {}
-    for name in ("demo_data", *LIFECYCLE):
-        module = importlib.import_module(f"cirrus.pipelines.{name}")
-        produced.update({output: name for output in module.create_pipeline().all_outputs()})
-    return produced
-
-
-def describe_missing(name: str, dataset: Any, producer: str | None) -> str:
+def describe_missing(name: str, where: str | None, producer: str | None) -> str:
     """One line saying where a missing input should be and how to make it."""
-    where = getattr(dataset, "_filepath", None)
     hint = (
         f"run `kedro run --pipelines {producer}` first"
         if producer
@@ -43,5 +32,5 @@ def require_inputs(catalog: Any, names: list[str], lead: str, advice: str = "") 
     if not missing:
         return
     producers = dataset_producers()
-    lines = [describe_missing(n, catalog.get(n), producers.get(n)) for n in missing]
+    lines = [describe_missing(n, location_of(catalog, n), producers.get(n)) for n in missing]
     raise MissingInputError(f"{lead}: " + "; ".join(lines) + f". {advice}{DEMO_HINT}")

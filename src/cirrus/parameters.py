@@ -1,14 +1,34 @@
-"""Typed, strict parameter blocks of the pipelines, parsed from `conf/<env>/parameters_*.yml`."""
+"""Typed, strict parameter blocks of the pipelines, parsed from `conf/<env>/parameters_*.yml`.
+
+Nodes declare these types on their `params:` inputs, so Kedro's own parameter validation turns
+each block into its model before the first node runs; a bad block fails the run with a message
+naming the file and the dotted key.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+import difflib
+from functools import cache
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+Task = Literal["binary", "multiclass", "regression"]
 
 
-class ConfigError(ValueError):
-    """A parameters block is malformed: the message names the file and the key."""
+class ConfigError(Exception):
+    """A parameters block is malformed: the message names the file and the key.
+
+    Not a ValueError on purpose: pydantic turns a ValueError raised inside a validator into one
+    more validation error, and Kedro's parameter validation would then print the raw input too.
+    """
 
 
 class Strict(BaseModel):
@@ -30,8 +50,45 @@ def _describe(error: ValidationError, key: str) -> list[str]:
         elif item["type"] == "missing":
             problems.append(f"missing required key '{where}'")
         else:
-            problems.append(f"'{where}': {item['msg']}")
+            problems.append(f"'{where}': {item['msg'].removeprefix('Value error, ')}")
     return problems
+
+
+def invalid_block(file: str, problems: list[str]) -> str:
+    """The one wording of a bad parameters block, naming the file it comes from."""
+    return (
+        f"Invalid parameters in {file} (or its override in conf/<env>/ or --params): "
+        + "; ".join(problems)
+    )
+
+
+class Block(Strict):
+    """A top-level parameters block: every parse error names its file and dotted key."""
+
+    block_key: ClassVar[str]
+    block_file: ClassVar[str]
+    block_error: ClassVar[type[ConfigError]] = ConfigError
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_file_and_key(cls, data: Any, handler: Any) -> Any:
+        """Re-raise pydantic's errors as one message naming the file and the dotted keys."""
+        try:
+            return handler(data)
+        except ValidationError as failure:
+            raise cls.block_error(
+                invalid_block(cls.block_file, _describe(failure, cls.block_key))
+            ) from None
+
+    @classmethod
+    def parse(cls: type[Model], raw: Any) -> Model:
+        """Parse the raw block; a missing block is an error naming where to declare it."""
+        if raw is None:
+            raise cls.block_error(  # type: ignore[attr-defined]
+                f"Missing parameters block '{cls.block_key}': "  # type: ignore[attr-defined]
+                f"declare it in {cls.block_file}"  # type: ignore[attr-defined]
+            )
+        return cls.model_validate(raw)
 
 
 def parse_block(
@@ -41,23 +98,42 @@ def parse_block(
     file: str,
     error: type[ConfigError] = ConfigError,
 ) -> Model:
-    """Validate one parameters block, raising an error that names the file and the key."""
+    """Validate a block that is not a `Block` (deploy.yml, for one), naming the file and key."""
     if not raw and raw != {}:
         raise error(f"Missing parameters block '{key}': declare it in {file}")
     try:
         return model.model_validate(raw)
     except ValidationError as failure:
-        problems = "; ".join(_describe(failure, key))
-        raise error(
-            f"Invalid parameters in {file} (or its override in conf/<env>/): {problems}"
-        ) from None
+        raise error(invalid_block(file, _describe(failure, key))) from None
 
 
-class IngestionSplit(Strict):
+INGESTION_FILE = "conf/base/parameters_ingestion.yml"
+FEATURES_FILE = "conf/base/parameters_features.yml"
+TRAINING_FILE = "conf/base/parameters_training.yml"
+EVALUATION_FILE = "conf/base/parameters_evaluation.yml"
+DRIFT_FILE = "conf/base/parameters_drift.yml"
+REGISTRY_FILE = "conf/base/parameters_registry.yml"
+DEMO_DATA_FILE = "conf/base/parameters_demo_data.yml"
+
+
+class IngestionSplit(Block):
     """How raw rows become reference (training) and current rows."""
+
+    block_key = "ingestion.split"
+    block_file = INGESTION_FILE
 
     mode: Literal["files", "event_time"] = "files"
     current_from: str | None = None
+
+    @model_validator(mode="after")
+    def _cut_needs_a_date(self) -> IngestionSplit:
+        """The event-time split needs the date it cuts at."""
+        if self.mode == "event_time" and self.current_from is None:
+            raise ValueError(
+                "current_from is required when mode is 'event_time' "
+                "(an ISO date: rows at or after it are current)"
+            )
+        return self
 
 
 class CategoricalEncoding(Strict):
@@ -67,8 +143,11 @@ class CategoricalEncoding(Strict):
     max_levels: int = Field(default=255, ge=1)
 
 
-class FeatureParams(Strict):
+class FeatureParams(Block):
     """Declared feature transforms, all fitted on training rows only."""
+
+    block_key = "features"
+    block_file = FEATURES_FILE
 
     log: list[str] = Field(default_factory=list)
     ratios: dict[str, tuple[str, str]] = Field(default_factory=dict)
@@ -78,9 +157,21 @@ class FeatureParams(Strict):
     missing_indicators: Literal["auto", "none"] | list[str] = "auto"
     categorical: CategoricalEncoding = CategoricalEncoding()
 
+    def numeric_references(self) -> dict[str, str]:
+        """Every column a transform reads, keyed by where it is named in the block."""
+        used = {f"features.log[{c}]": c for c in self.log}
+        for name, pair in self.ratios.items():
+            used.update({f"features.ratios.{name}[{c}]": c for c in pair})
+        if isinstance(self.missing_indicators, list):
+            used.update({f"features.missing_indicators[{c}]": c for c in self.missing_indicators})
+        return used
 
-class HoldoutParams(Strict):
+
+class HoldoutParams(Block):
     """The held-out test split carved from the reference rows before anything is fitted."""
+
+    block_key = "holdout"
+    block_file = FEATURES_FILE
 
     strategy: Literal["stratified", "random", "time"] = "stratified"
     test_size: float = Field(default=0.2, gt=0, lt=1)
@@ -111,9 +202,58 @@ class Tuning(Strict):
     timeout_seconds: float = Field(default=300, gt=0)
     search_space: dict[str, SearchRange] = Field(default_factory=dict)
 
+    @field_validator("search_space")
+    @classmethod
+    def _known_to_lightgbm(cls, space: dict[str, SearchRange]) -> dict[str, SearchRange]:
+        """Searched names must be LightGBM parameters."""
+        check_lightgbm_names(space)
+        return space
 
-class TrainingParams(Strict):
+
+@cache
+def lightgbm_aliases() -> dict[str, str]:
+    """Every parameter name and alias LightGBM knows (asked from its C library) -> its name."""
+    from lightgbm.basic import _ConfigAliases
+
+    names = _ConfigAliases._get_all_param_aliases()
+    return {alias: name for name, aliases in names.items() for alias in (name, *aliases)}
+
+
+def check_lightgbm_names(params: dict[str, Any]) -> None:
+    """Refuse names LightGBM does not know, suggesting the closest valid parameter."""
+    known = lightgbm_aliases()
+    problems = []
+    for name in params:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean '{known[close[0]]}'?" if close else ""
+        problems.append(f"unknown key '{name}': not a LightGBM parameter or alias{hint}")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def check_lightgbm_values(params: dict[str, Any]) -> None:
+    """Let LightGBM parse each value on a one-row dataset, naming the key it refuses."""
+    import lightgbm as lgb
+    import numpy as np
+
+    problems = []
+    for name, value in params.items():
+        try:
+            probe = {"verbosity": -1, name: value}
+            lgb.Dataset(np.zeros((2, 1)), label=[0.0, 1.0], params=probe).construct()
+        except lgb.basic.LightGBMError as refused:
+            problems.append(f"'{name}: {value!r}' is refused by LightGBM ({refused})")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+class TrainingParams(Block):
     """LightGBM training settings."""
+
+    block_key = "training"
+    block_file = TRAINING_FILE
 
     validation_fraction: float = Field(default=0.2, gt=0, lt=1)
     num_boost_round: int = Field(default=1000, ge=1)
@@ -124,6 +264,14 @@ class TrainingParams(Strict):
     cross_validation: CrossValidation = CrossValidation()
     tuning: Tuning = Tuning()
 
+    @field_validator("lgbm_params")
+    @classmethod
+    def _valid_for_lightgbm(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Names from LightGBM's own parameter list; values LightGBM itself accepts."""
+        check_lightgbm_names(params)
+        check_lightgbm_values(params)
+        return params
+
 
 class GateRule(Strict):
     """Bounds one metric must respect."""
@@ -132,16 +280,35 @@ class GateRule(Strict):
     max: float | None = None
 
 
-class EvaluationParams(Strict):
+class EvaluationParams(Block):
     """Evaluation settings: decision threshold, calibration bins and the quality gate."""
+
+    block_key = "evaluation"
+    block_file = EVALUATION_FILE
 
     threshold: float = Field(default=0.5, gt=0, lt=1)
     calibration_bins: int = Field(default=10, ge=2)
     top_features: int = Field(default=20, ge=1)
     must_beat_baseline: bool = True
-    quality_gate: dict[Literal["binary", "multiclass", "regression"], dict[str, GateRule]] = Field(
-        default_factory=dict
-    )
+    quality_gate: dict[Task, dict[str, GateRule]] = Field(default_factory=dict)
+
+    @field_validator("quality_gate")
+    @classmethod
+    def _metrics_of_the_task(
+        cls, gate: dict[str, dict[str, GateRule]]
+    ) -> dict[str, dict[str, GateRule]]:
+        """A gate can only bound metrics the evaluation computes for that task."""
+        from cirrus.metrics import TASK_METRICS
+
+        problems = [
+            f"'{task}.{name}' is not a {task} metric (known: {list(TASK_METRICS[task])})"
+            for task, rules in gate.items()
+            for name in rules
+            if name not in TASK_METRICS[task]
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return gate
 
 
 class RetrainPolicy(Strict):
@@ -153,8 +320,22 @@ class RetrainPolicy(Strict):
     max_drifted_share: float = Field(default=0.3, ge=0, le=1)
 
 
-class DriftParams(Strict):
+def check_drift_methods(methods: list[str]) -> None:
+    """Refuse drift methods Evidently's stat-test registry does not know."""
+    from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
+
+    unknown = sorted({m for m in methods if m not in _registered_stat_tests})
+    if unknown:
+        raise ValueError(
+            f"unknown drift method(s) {unknown}; Evidently knows {sorted(_registered_stat_tests)}"
+        )
+
+
+class DriftParams(Block):
     """Evidently drift settings."""
+
+    block_key = "drift"
+    block_file = DRIFT_FILE
 
     drift_share: float = Field(default=0.5, gt=0, le=1)
     num_method: str | None = None
@@ -166,3 +347,47 @@ class DriftParams(Strict):
     max_rows: int | None = Field(default=None, ge=100)
     seed: int = 42
     retrain: RetrainPolicy = RetrainPolicy()
+
+    @model_validator(mode="after")
+    def _methods_known_to_evidently(self) -> DriftParams:
+        """Every named method must be one of Evidently's stat tests (checked only when set)."""
+        methods = [m for m in (self.num_method, self.cat_method) if m]
+        methods += list(self.per_column_method.values())
+        if methods:
+            check_drift_methods(methods)
+        return self
+
+
+class RegistryParams(Block):
+    """Which artifact is promoted, to which stage, on which metric and by what margin."""
+
+    block_key = "registry"
+    block_file = REGISTRY_FILE
+
+    artifact: str
+    stage: str = "prod"
+    metrics_file: str = "data/08_reporting/evaluation_metrics.json"
+    metric: str = Field(description="dotted path inside the metrics file, e.g. model.roc_auc")
+    higher_is_better: bool = True
+    min_improvement: float = Field(default=0.0, ge=0)
+
+
+class DemoBatch(Strict):
+    """One generated batch of the bundled demo data."""
+
+    n_rows: int = Field(ge=1)
+    start: str
+    end: str
+    covariate_shift: dict[str, float] = Field(default_factory=dict)
+    concept_drift: float = Field(default=0.0, ge=0, le=1)
+
+
+class DemoDataParams(Block):
+    """The bundled synthetic data: a reference batch and a later, drifted current batch."""
+
+    block_key = "demo_data"
+    block_file = DEMO_DATA_FILE
+
+    seed: int
+    reference: DemoBatch
+    current: DemoBatch

@@ -3,7 +3,7 @@
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-LIFECYCLE = ("ingestion", "features", "training", "evaluation", "drift")
+from cirrus.catalog import LIFECYCLE
 
 
 def register_pipelines() -> dict[str, Pipeline]:

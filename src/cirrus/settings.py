@@ -3,21 +3,21 @@
 from kedro.config import OmegaConfigLoader
 
 from cirrus.hooks import (
-    ContractCheckHooks,
     InputsCheckHooks,
+    ParametersCheckHooks,
     PiiSaltHooks,
     SafeOutputsHooks,
     StorageRootHooks,
 )
 from cirrus.storage import resolve_storage_root
 
-# pluggy calls hooks last-registered first: the storage, contract and input checks run before
+# pluggy calls hooks last-registered first: the storage, parameter and input checks run before
 # outputs are backed up.
 HOOKS = (
     SafeOutputsHooks(),
     PiiSaltHooks(),
     InputsCheckHooks(),
-    ContractCheckHooks(),
+    ParametersCheckHooks(),
     StorageRootHooks(),
 )
 

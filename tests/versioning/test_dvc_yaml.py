@@ -16,7 +16,7 @@ from cirrus.versioning.dvc_yaml import (
     describe_differences,
     render,
 )
-from cirrus.versioning.project import load_project_view
+from cirrus.versioning.project_view import load_project_view
 from tests.conftest import REPO, kedro, make_project
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cirrus.versioning.promotion import PromotionParams, decide
+from cirrus.parameters import RegistryParams
+from cirrus.versioning.promotion import decide
 from tests.conftest import base_parameters, make_project
 
 ARTIFACT = "credit-default-model"
@@ -101,7 +102,7 @@ def test_promotes_a_better_model_refuses_a_worse_one_and_serves_prod_by_stage(
     ],
 )
 def test_decision_rule(challenger, champion, higher, promote) -> None:
-    params = PromotionParams(
+    params = RegistryParams(
         artifact="m", metric="model.x", higher_is_better=higher, min_improvement=0.005
     )
 
@@ -112,7 +113,7 @@ def test_decision_rule(challenger, champion, higher, promote) -> None:
 
 
 def test_first_model_is_promoted_without_a_champion() -> None:
-    params = PromotionParams(artifact="m", metric="model.x")
+    params = RegistryParams(artifact="m", metric="model.x")
 
     decision = decide(0.5, None, params)
 

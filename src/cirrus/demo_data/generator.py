@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cirrus.parameters import DemoDataParams
+
 ID_WIDTH = 8
 TERMS = np.array([12, 24, 36, 48, 60], dtype=np.int64)
 
@@ -452,34 +454,17 @@ def generate_applications(
     return frame[list(COLUMN_DTYPES)].astype(COLUMN_DTYPES)
 
 
-def _require(params: Mapping[str, Any], key: str, where: str = "") -> Any:
-    """Return params[key] or raise ValueError naming the missing (dotted) key."""
-    if not isinstance(params, Mapping) or key not in params:
-        raise ValueError(f"demo data parameters: missing required key '{where}{key}'")
-    return params[key]
-
-
-def _batch_kwargs(params: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Extract the generate_applications arguments of one batch from parameters."""
-    batch = _require(params, name)
-    kwargs = {key: _require(batch, key, f"{name}.") for key in ("n_rows", "start", "end")}
-    kwargs["covariate_shift"] = batch.get("covariate_shift") or None
-    kwargs["concept_drift"] = float(batch.get("concept_drift", 0.0) or 0.0)
-    return kwargs
-
-
 def _derive_seed(seed: int, stream: int) -> int:
     """Derive a distinct, reproducible seed for a numbered stream from a base seed."""
     return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
-def generate_demo_batches(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate_demo_batches(params: DemoDataParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Make the reference (historic) and current (later, drifted) batches from parameters."""
-    seed = int(_require(params, "seed"))
-    reference_kwargs = _batch_kwargs(params, "reference")
-    current_kwargs = _batch_kwargs(params, "current")
-    reference = generate_applications(seed=seed, **reference_kwargs)
+    reference = generate_applications(seed=params.seed, **params.reference.model_dump())
     current = generate_applications(
-        seed=_derive_seed(seed, 1), id_offset=int(reference_kwargs["n_rows"]), **current_kwargs
+        seed=_derive_seed(params.seed, 1),
+        id_offset=params.reference.n_rows,
+        **params.current.model_dump(),
     )
     return reference, current

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cirrus.deploy.config import KubernetesTarget, StepResources
+from cirrus.deploy.deploy_yml import KubernetesTarget, StepResources
 
 # The key inside each Kubernetes Secret of `secret_env` that holds the value, so
 # CIRRUS_PII_SALT: cirrus-pii-salt needs

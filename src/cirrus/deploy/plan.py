@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
-from cirrus.deploy.config import (
+from cirrus.catalog import location_of
+from cirrus.deploy.deploy_yml import (
     DEPLOY_FILE,
     DeployConfig,
     DeployConfigError,
@@ -23,7 +24,6 @@ from cirrus.deploy.config import (
 )
 from cirrus.hooks import PII_SALT_DATASET
 from cirrus.storage import STORAGE_ROOT_ENV
-from cirrus.versioning.dvc_yaml import dataset_path
 
 # What the image runs; a step appends its selector (`--pipelines training`). The Dockerfile's
 # ENTRYPOINT is exactly this, and a test keeps the two equal.
@@ -155,7 +155,7 @@ def _check_step_overrides(config: DeployConfig, names: list[str]) -> None:
 
 def _is_persisted_under(catalog: DataCatalog, name: str, storage_root: str) -> str | None:
     """Why a dataset cannot cross steps in the cloud, or None when it can."""
-    path = dataset_path(catalog, name)
+    path = location_of(catalog, name)
     if path is None:
         return "it would be held in memory, which a separate machine cannot read"
     local_root = storage_root.removeprefix("file://")

@@ -8,23 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from cirrus.parameters import RegistryParams
 
-from cirrus.parameters import Strict, parse_block
-
-PARAMS_FILE = "conf/base/parameters_registry.yml"
 FIRST_VERSION = "v0.1.0"
-
-
-class PromotionParams(Strict):
-    """Which artifact is promoted, to which stage, on which metric and by what margin."""
-
-    artifact: str
-    stage: str = "prod"
-    metrics_file: str = "data/08_reporting/evaluation_metrics.json"
-    metric: str = Field(description="dotted path inside the metrics file, e.g. model.roc_auc")
-    higher_is_better: bool = True
-    min_improvement: float = Field(default=0.0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -37,9 +23,9 @@ class Decision:
     champion: float | None
 
 
-def parse_promotion(raw: dict[str, Any] | None) -> PromotionParams:
+def parse_promotion(raw: dict[str, Any] | None) -> RegistryParams:
     """Parse the `registry` block, naming the file and key on error."""
-    return parse_block(PromotionParams, raw, "registry", PARAMS_FILE)
+    return RegistryParams.parse(raw)
 
 
 def metric_value(metrics: dict[str, Any], dotted: str, where: str) -> float:
@@ -52,7 +38,7 @@ def metric_value(metrics: dict[str, Any], dotted: str, where: str) -> float:
     return float(value)
 
 
-def decide(challenger: float, champion: float | None, params: PromotionParams) -> Decision:
+def decide(challenger: float, champion: float | None, params: RegistryParams) -> Decision:
     """Promote when there is no champion, or the challenger beats it by the declared margin."""
     name = params.metric
     if champion is None:
@@ -84,7 +70,7 @@ def metrics_at(repo: Path, ref: str, metrics_file: str) -> dict[str, Any]:
         ) from None
 
 
-def champion_ref(repo: Path, params: PromotionParams) -> tuple[str, str] | None:
+def champion_ref(repo: Path, params: RegistryParams) -> tuple[str, str] | None:
     """(version, commit) of the artifact's model currently in the stage, if any."""
     from gto.api import find_versions_in_stage
     from gto.exceptions import ArtifactNotFound
@@ -99,7 +85,7 @@ def champion_ref(repo: Path, params: PromotionParams) -> tuple[str, str] | None:
     return version.version, version.ref
 
 
-def promote(repo: Path, params: PromotionParams, ref: str = "HEAD") -> tuple[Decision, str | None]:
+def promote(repo: Path, params: RegistryParams, ref: str = "HEAD") -> tuple[Decision, str | None]:
     """Compare the model at `ref` with the stage's champion; register and assign if it wins."""
     from gto.api import assign, find_latest_version, register
     from gto.exceptions import ArtifactNotFound

@@ -24,7 +24,7 @@ from hera.workflows import (
 )
 from pydantic import ValidationError
 
-from cirrus.deploy.config import StepResources
+from cirrus.deploy.deploy_yml import SCHEDULE_TIME_ZONE, StepResources
 from cirrus.deploy.kubernetes import SECRET_KEY, container_resources, node_selector, tolerations
 from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
 
@@ -34,7 +34,6 @@ WORKFLOW_FILE = "workflow.yaml"
 RETRY_POLICY = "Always"
 # A scheduled run must not start while the previous one still writes the same storage paths.
 CONCURRENCY_POLICY = "Forbid"
-SCHEDULE_TIMEZONE = "UTC"  # deploy.yml declares the schedule in UTC
 
 
 class ArgoWorkflowError(PlanError):
@@ -101,7 +100,7 @@ def build_workflow(plan: DeploymentPlan) -> Workflow:
     return CronWorkflow(
         name=plan.name,
         schedules=[plan.schedule],
-        timezone=SCHEDULE_TIMEZONE,
+        timezone=SCHEDULE_TIME_ZONE,
         concurrency_policy=CONCURRENCY_POLICY,
         **spec,
     )

@@ -25,17 +25,15 @@ from typing import Any
 
 import yaml
 
-from cirrus.deploy.config import DEPLOY_FILE, AzureMLTarget
+from cirrus.deploy.deploy_yml import DEPLOY_FILE, SCHEDULE_TIME_ZONE, AzureMLTarget
 from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError, Step
 
 PIPELINE_FILE = "pipeline.yaml"
 SCHEDULE_FILE = "schedule.yaml"
 PIPELINE_SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
 SCHEDULE_SCHEMA = "https://azuremlschemas.azureedge.net/latest/schedule.schema.json"
-# Azure ML runs the command in a job folder of its own, not in the image's WORKDIR, and `kedro run`
-# only finds the project from inside it.
+# The output a waited-for job declares, bound by the jobs that wait for it (ordering only).
 DONE_OUTPUT = "done"
-SCHEDULE_TIME_ZONE = "UTC"  # deploy.yml declares the schedule in UTC
 KEY_VAULT_SCOPE = "https://vault.azure.net/.default"
 KEY_VAULT_API_VERSION = "7.4"
 # Set by Azure ML on compute clusters with a user-assigned identity; unset means system-assigned.
@@ -77,6 +75,8 @@ def secret_commands(plan: DeploymentPlan) -> list[str]:
 
 def step_command(plan: DeploymentPlan, step: Step) -> str:
     """One shell line: enter the project, read the secrets, run the step's `kedro run`."""
+    # Azure ML runs the command in a job folder of its own, not in the image's WORKDIR
+    # (IMAGE_PROJECT_DIR), and `kedro run` only finds the project from inside it.
     parts = [f"cd {shlex.quote(IMAGE_PROJECT_DIR)}", *secret_commands(plan)]
     return " && ".join([*parts, shlex.join(step.command)])
 

@@ -73,7 +73,7 @@ from sagemaker.workflow.retry import (
 )
 from sagemaker.workflow.steps import ProcessingStep
 
-from cirrus.deploy.config import DEPLOY_FILE
+from cirrus.deploy.deploy_yml import DEPLOY_FILE
 from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
 
 logger = logging.getLogger(__name__)

@@ -51,14 +51,13 @@ from typing import Any
 
 from kfp import compiler, dsl
 
-from cirrus.deploy.config import DEPLOY_FILE, StepResources
+from cirrus.deploy.deploy_yml import DEPLOY_FILE, SCHEDULE_TIME_ZONE, StepResources
 from cirrus.deploy.kubernetes import cpu_quantity
 from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError, Step
 
 PIPELINE_FILE = "pipeline.yaml"
 SUBMIT_FILE = "submit.json"
 PROJECT_DIR_ENV = "CIRRUS_PROJECT_DIR"
-SCHEDULE_TIME_ZONE = "UTC"  # deploy.yml declares the cron in UTC
 
 
 def _secret_value(resource: str) -> str:

@@ -6,43 +6,38 @@ from typing import Any
 
 import pandas as pd
 
+from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
-from cirrus.parameters import DriftParams, parse_block
+from cirrus.parameters import DriftParams
 
-PARAMS_FILE = "conf/base/parameters_drift.yml"
 TARGET_COLUMN = "target"
 
 
-def _settings(drift_params: dict[str, Any]) -> DriftParams:
-    """Parse the drift block, naming the file on error."""
-    return parse_block(DriftParams, drift_params, "drift", PARAMS_FILE)
-
-
-def _prediction_column(predictions: pd.DataFrame, spec: dict[str, Any]) -> pd.Series:
+def _prediction_column(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.Series:
     """The model output that drift is measured on: score, predicted class or value."""
-    if spec["task"] == "binary":
+    if spec.task == "binary":
         return predictions["score"]
-    if spec["task"] == "multiclass":
-        names = pd.Series([str(c) for c in spec["classes"]])
+    if spec.task == "multiclass":
+        names = pd.Series([str(c) for c in spec.class_names()])
         return names.iloc[predictions[PREDICTION].astype(int)].reset_index(drop=True)
     return predictions[PREDICTION]
 
 
-def _target_column(features: pd.DataFrame, spec: dict[str, Any]) -> pd.Series:
+def _target_column(features: pd.DataFrame, spec: FeatureSpec) -> pd.Series:
     """The known outcome, as class names for classification."""
-    values = features[spec["target"]].reset_index(drop=True)
-    if spec["classes"] is None:
+    values = features[spec.target].reset_index(drop=True)
+    if spec.classes is None:
         return values
-    names = {float(i): str(c) for i, c in enumerate(spec["classes"])}
+    names = {float(i): str(c) for i, c in enumerate(spec.classes)}
     return values.map(names)
 
 
 def drift_frame(
-    features: pd.DataFrame, predictions: pd.DataFrame, spec: dict[str, Any], with_target: bool
+    features: pd.DataFrame, predictions: pd.DataFrame, spec: FeatureSpec, with_target: bool
 ) -> pd.DataFrame:
     """Contract feature columns plus the prediction (and the target when labelled)."""
-    frame = features[spec["drift_columns"]].reset_index(drop=True).copy()
-    for column in spec["categories"]:
+    frame = features[spec.drift_columns].reset_index(drop=True).copy()
+    for column in spec.categories:
         frame[column] = frame[column].astype(str)
     frame[PREDICTION] = _prediction_column(predictions.reset_index(drop=True), spec).to_numpy()
     if with_target:
@@ -54,17 +49,17 @@ def drift_frame(
 # `kedro run` imports all registered pipelines, including runs that never compute drift.
 
 
-def _data_definition(frame: pd.DataFrame, spec: dict[str, Any]) -> Any:
+def _data_definition(frame: pd.DataFrame, spec: FeatureSpec) -> Any:
     """Evidently column mapping derived from the feature spec."""
     from evidently import DataDefinition
 
-    categorical = list(spec["categories"])
-    numeric = [c for c in spec["numeric"] if c in frame]
+    categorical = list(spec.categories)
+    numeric = [c for c in spec.numeric if c in frame]
     output_columns = [c for c in (PREDICTION, TARGET_COLUMN) if c in frame]
-    if spec["task"] == "regression" or (spec["task"] == "binary" and PREDICTION in frame):
+    if spec.task == "regression" or (spec.task == "binary" and PREDICTION in frame):
         numeric.append(PREDICTION)
         output_columns.remove(PREDICTION)
-    if spec["task"] == "regression" and TARGET_COLUMN in frame:
+    if spec.task == "regression" and TARGET_COLUMN in frame:
         numeric.append(TARGET_COLUMN)
         output_columns.remove(TARGET_COLUMN)
     categorical.extend(output_columns)
@@ -144,15 +139,14 @@ def run_drift_report(
     reference_predictions: pd.DataFrame,
     current_features: pd.DataFrame,
     current_predictions: pd.DataFrame,
-    spec: dict[str, Any],
-    drift_params: dict[str, Any],
+    spec: FeatureSpec,
+    settings: DriftParams,
     unseen_categories: dict[str, Any],
 ) -> tuple[str, dict[str, Any]]:
     """Evidently drift report (HTML) of held-out reference rows vs the current batch, summarised."""
     from evidently import Dataset, Report
 
-    settings = _settings(drift_params)
-    labelled = bool(current_features[spec["target"]].notna().any())
+    labelled = bool(current_features[spec.target].notna().any())
     reference = drift_frame(reference_features, reference_predictions, spec, labelled)
     current = drift_frame(current_features, current_predictions, spec, labelled)
     reference = _sample(reference, settings.max_rows, settings.seed)
@@ -170,12 +164,12 @@ def run_drift_report(
 
 def summarise_drift(
     columns: dict[str, dict[str, Any]],
-    spec: dict[str, Any],
+    spec: FeatureSpec,
     settings: DriftParams,
     unseen_categories: dict[str, Any],
 ) -> dict[str, Any]:
     """Verdict: share of drifted features, prediction/target drift and a retrain flag."""
-    features = [c for c in spec["drift_columns"] if c in columns]
+    features = [c for c in spec.drift_columns if c in columns]
     drifted = sorted(c for c in features if columns[c]["drifted"])
     share = len(drifted) / max(len(features), 1)
     prediction_drift = columns.get(PREDICTION, {}).get("drifted", False)

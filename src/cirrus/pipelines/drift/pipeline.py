@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from cirrus.pipelines.evaluation.nodes import predict_rows
+from cirrus.modeling import predict_rows
 
 from .nodes import run_drift_report
 

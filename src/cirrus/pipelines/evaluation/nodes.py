@@ -10,35 +10,22 @@ import pandas as pd
 import plotly.graph_objects as go
 from sklearn import metrics as skm
 
-from cirrus.modeling import PREDICTION, prediction_frame
-from cirrus.parameters import EvaluationParams, parse_block
+from cirrus.feature_spec import FeatureSpec
+from cirrus.metrics import PRIMARY_METRIC, improves
+from cirrus.modeling import PREDICTION
+from cirrus.parameters import EVALUATION_FILE, EvaluationParams
 
-PARAMS_FILE = "conf/base/parameters_evaluation.yml"
-# Metrics where a larger value is better; every other metric is an error to minimise.
+# Points kept per curve table, so the files `dvc plots` draws stay small enough for git.
 CURVE_POINTS = 200
-HIGHER_IS_BETTER = {"roc_auc", "pr_auc", "precision", "recall", "f1", "accuracy", "macro_f1", "r2"}
 
 
 class QualityGateFailed(RuntimeError):
     """The evaluated model does not meet the declared quality gate."""
 
 
-def _settings(evaluation_params: dict[str, Any]) -> EvaluationParams:
-    """Parse the evaluation block, naming the file on error."""
-    return parse_block(EvaluationParams, evaluation_params, "evaluation", PARAMS_FILE)
-
-
-def predict_rows(
-    model: str, features: pd.DataFrame, spec: dict[str, Any], evaluation_params: dict
-) -> pd.DataFrame:
-    """Score a model-input table with the trained model, at the declared threshold."""
-    threshold = _settings(evaluation_params).threshold
-    return prediction_frame(model, features, spec, threshold)
-
-
-def _class_scores(predictions: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray:
+def _class_scores(predictions: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     """Class-probability matrix of a multiclass prediction frame."""
-    return predictions[[f"score_{name}" for name in spec["classes"]]].to_numpy()
+    return predictions[[f"score_{name}" for name in spec.class_names()]].to_numpy()
 
 
 def _binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
@@ -87,13 +74,13 @@ def _baseline_metrics(
     return _regression_metrics(y, np.full(n, float(train_prior)))
 
 
-def training_prior(train_features: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray | float:
+def training_prior(train_features: pd.DataFrame, spec: FeatureSpec) -> np.ndarray | float:
     """Positive rate, class shares or mean of the training target."""
-    y = train_features[spec["target"]].to_numpy(dtype="float64")
-    if spec["task"] == "binary":
+    y = train_features[spec.target].to_numpy(dtype="float64")
+    if spec.task == "binary":
         return float(y.mean())
-    if spec["task"] == "multiclass":
-        counts = np.bincount(y.astype(int), minlength=len(spec["classes"]))
+    if spec.task == "multiclass":
+        counts = np.bincount(y.astype(int), minlength=len(spec.class_names()))
         return counts / counts.sum()
     return float(y.mean())
 
@@ -101,13 +88,12 @@ def training_prior(train_features: pd.DataFrame, spec: dict[str, Any]) -> np.nda
 def compute_metrics(
     predictions: pd.DataFrame,
     train_features: pd.DataFrame,
-    spec: dict[str, Any],
-    evaluation_params: dict[str, Any],
+    spec: FeatureSpec,
+    settings: EvaluationParams,
 ) -> dict[str, Any]:
     """Held-out metrics by task, next to the trivial baseline's and the lift over it."""
-    settings = _settings(evaluation_params)
     y = predictions["label"].to_numpy()
-    task = spec["task"]
+    task = spec.task
     if task == "binary":
         model = _binary_metrics(y, predictions["score"].to_numpy(), settings.threshold)
     elif task == "multiclass":
@@ -122,35 +108,24 @@ def compute_metrics(
         "threshold": settings.threshold if task == "binary" else None,
         "model": model,
         "baseline": baseline,
-        "beats_baseline": {name: _better(name, model[name], baseline[name]) for name in model},
+        "beats_baseline": {name: improves(name, model[name], baseline[name]) for name in model},
     }
 
 
-def _better(metric: str, value: float, reference: float) -> bool:
-    """Whether value improves on reference for this metric's direction."""
-    return value > reference if metric in HIGHER_IS_BETTER else value < reference
-
-
-def check_quality_gate(metrics: dict[str, Any], evaluation_params: dict[str, Any]) -> dict:
+def check_quality_gate(metrics: dict[str, Any], settings: EvaluationParams) -> dict:
     """Fail the run when the model misses the declared gate; otherwise record the verdict."""
-    settings = _settings(evaluation_params)
     task = metrics["task"]
     rules = settings.quality_gate.get(task, {})
     failures = []
+    # Gate keys are checked against the task's metrics when the parameters are parsed.
     for name, rule in rules.items():
-        if name not in metrics["model"]:
-            failures.append(
-                f"quality_gate.{task}.{name} is not a {task} metric "
-                f"(known: {sorted(metrics['model'])})"
-            )
-            continue
         value = metrics["model"][name]
         if rule.min is not None and value < rule.min:
             failures.append(f"{name} = {value:.4f} is below the minimum {rule.min}")
         if rule.max is not None and value > rule.max:
             failures.append(f"{name} = {value:.4f} is above the maximum {rule.max}")
     if settings.must_beat_baseline:
-        primary = next(iter(metrics["model"]))
+        primary = PRIMARY_METRIC[task]
         if not metrics["beats_baseline"][primary]:
             failures.append(
                 f"{primary} = {metrics['model'][primary]:.4f} does not beat the trivial "
@@ -158,7 +133,7 @@ def check_quality_gate(metrics: dict[str, Any], evaluation_params: dict[str, Any
             )
     if failures:
         raise QualityGateFailed(
-            f"Quality gate failed ({PARAMS_FILE}, evaluation.quality_gate.{task}): "
+            f"Quality gate failed ({EVALUATION_FILE}, evaluation.quality_gate.{task}): "
             + "; ".join(failures)
         )
     return {"passed": True, "task": task, "rules": {k: v.model_dump() for k, v in rules.items()}}
@@ -172,20 +147,20 @@ def _empty_figure(title: str, reason: str) -> go.Figure:
 
 
 def _binary_targets(
-    predictions: pd.DataFrame, spec: dict[str, Any]
+    predictions: pd.DataFrame, spec: FeatureSpec
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, is-class, score) triples: one for binary, one-vs-rest per class for multiclass."""
     y = predictions["label"].to_numpy()
-    if spec["task"] == "binary":
-        return [(str(spec["classes"][1]), y == 1, predictions["score"].to_numpy())]
+    if spec.task == "binary":
+        return [(str(spec.class_names()[1]), y == 1, predictions["score"].to_numpy())]
     return [
         (str(name), y == index, predictions[f"score_{name}"].to_numpy())
-        for index, name in enumerate(spec["classes"])
+        for index, name in enumerate(spec.class_names())
     ]
 
 
 def _thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
-    """Evenly spaced rows, first and last kept, so curve files stay small enough for git."""
+    """At most max_points evenly spaced rows, the first and last always kept."""
     if len(frame) <= max_points:
         return frame
     keep = np.unique(np.linspace(0, len(frame) - 1, max_points).round().astype(int))
@@ -194,12 +169,12 @@ def _thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
 
 def _curve_points(
     predictions: pd.DataFrame,
-    spec: dict[str, Any],
+    spec: FeatureSpec,
     columns: tuple[str, str],
     curve: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
 ) -> pd.DataFrame:
     """Points of a per-class curve as a (class, x, y) table; empty for regression."""
-    if spec["task"] == "regression":
+    if spec.task == "regression":
         return pd.DataFrame(columns=["class", *columns])
     frames = []
     for name, is_class, score in _binary_targets(predictions, spec):
@@ -209,12 +184,12 @@ def _curve_points(
     return pd.concat(frames, ignore_index=True).round(6)
 
 
-def roc_points(predictions: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+def roc_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """ROC curve points (class, fpr, tpr) as a table `dvc plots` can draw."""
     return _curve_points(predictions, spec, ("fpr", "tpr"), lambda y, s: skm.roc_curve(y, s)[:2])
 
 
-def pr_points(predictions: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+def pr_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Precision-recall points (class, recall, precision) as a table `dvc plots` can draw."""
     return _curve_points(
         predictions,
@@ -224,9 +199,9 @@ def pr_points(predictions: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def plot_roc_curve(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+def plot_roc_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """ROC curve (one-vs-rest per class for multiclass)."""
-    if spec["task"] == "regression":
+    if spec.task == "regression":
         return _empty_figure("ROC curve", "Not applicable to a regression task")
     figure = go.Figure()
     for name, is_class, score in _binary_targets(predictions, spec):
@@ -241,9 +216,9 @@ def plot_roc_curve(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure
     )
 
 
-def plot_pr_curve(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+def plot_pr_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """Precision-recall curve (one-vs-rest per class for multiclass)."""
-    if spec["task"] == "regression":
+    if spec.task == "regression":
         return _empty_figure("Precision-recall curve", "Not applicable to a regression task")
     figure = go.Figure()
     for name, is_class, score in _binary_targets(predictions, spec):
@@ -257,11 +232,11 @@ def plot_pr_curve(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
     )
 
 
-def plot_confusion_matrix(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+def plot_confusion_matrix(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """Confusion matrix of the point predictions."""
-    if spec["task"] == "regression":
+    if spec.task == "regression":
         return _empty_figure("Confusion matrix", "Not applicable to a regression task")
-    names = [str(c) for c in spec["classes"]]
+    names = [str(c) for c in spec.class_names()]
     matrix = skm.confusion_matrix(
         predictions["label"].astype(int),
         predictions[PREDICTION].astype(int),
@@ -277,12 +252,12 @@ def plot_confusion_matrix(predictions: pd.DataFrame, spec: dict[str, Any]) -> go
 
 
 def plot_calibration(
-    predictions: pd.DataFrame, spec: dict[str, Any], evaluation_params: dict[str, Any]
+    predictions: pd.DataFrame, spec: FeatureSpec, settings: EvaluationParams
 ) -> go.Figure:
     """Reliability diagram: mean predicted probability against observed frequency per bin."""
-    if spec["task"] == "regression":
+    if spec.task == "regression":
         return _empty_figure("Calibration", "Not applicable to a regression task")
-    bins = _settings(evaluation_params).calibration_bins
+    bins = settings.calibration_bins
     figure = go.Figure()
     for name, is_class, score in _binary_targets(predictions, spec):
         observed, predicted = _calibration_points(is_class, score, bins)
@@ -306,9 +281,9 @@ def _calibration_points(
     return grouped["y"].to_numpy(), grouped["p"].to_numpy()
 
 
-def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """Predicted against actual values (regression)."""
-    if spec["task"] != "regression":
+    if spec.task != "regression":
         return _empty_figure("Predicted vs actual", "Applies to regression tasks")
     sample = predictions.sample(n=min(len(predictions), 5000), random_state=0)
     low = float(min(sample["label"].min(), sample[PREDICTION].min()))
@@ -321,9 +296,9 @@ def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: dict[str, Any]) ->
     )
 
 
-def plot_residuals(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure:
+def plot_residuals(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """Distribution of residuals, actual minus predicted (regression)."""
-    if spec["task"] != "regression":
+    if spec.task != "regression":
         return _empty_figure("Residuals", "Applies to regression tasks")
     residuals = predictions["label"] - predictions[PREDICTION]
     figure = go.Figure(go.Histogram(x=residuals, nbinsx=50, name="residuals"))
@@ -334,11 +309,9 @@ def plot_residuals(predictions: pd.DataFrame, spec: dict[str, Any]) -> go.Figure
     )
 
 
-def plot_feature_importance(
-    importance: pd.DataFrame, evaluation_params: dict[str, Any]
-) -> go.Figure:
+def plot_feature_importance(importance: pd.DataFrame, settings: EvaluationParams) -> go.Figure:
     """Horizontal bar chart of the top features by gain share."""
-    top = importance.head(_settings(evaluation_params).top_features).iloc[::-1]
+    top = importance.head(settings.top_features).iloc[::-1]
     figure = go.Figure(go.Bar(x=top["gain_share"], y=top["feature"], orientation="h"))
     return figure.update_layout(
         title="Feature importance (share of total gain)",

@@ -2,6 +2,8 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from cirrus.modeling import predict_rows
+
 from .nodes import (
     check_quality_gate,
     compute_metrics,
@@ -13,7 +15,6 @@ from .nodes import (
     plot_residuals,
     plot_roc_curve,
     pr_points,
-    predict_rows,
     roc_points,
 )
 

@@ -8,20 +8,15 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from cirrus.contract import DatasetContract, parse_contract
-from cirrus.parameters import ConfigError, FeatureParams, HoldoutParams, parse_block
-
-PARAMS_FILE = "conf/base/parameters_features.yml"
-OTHER_LEVEL = "__other__"
-UNKNOWN_LEVEL = "__unknown__"
+from cirrus.contract import DatasetContract
+from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec
+from cirrus.parameters import FeatureParams, HoldoutParams
 
 
 def split_holdout(
-    reference: pd.DataFrame, contract_params: dict[str, Any], holdout_params: dict[str, Any]
+    reference: pd.DataFrame, contract: DatasetContract, holdout: HoldoutParams
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split reference rows into training and held-out test rows, as declared."""
-    contract = parse_contract(contract_params)
-    holdout = parse_block(HoldoutParams, holdout_params, "holdout", PARAMS_FILE)
     if holdout.strategy == "time":
         ordered = reference.sort_values(contract.event_time_column, kind="stable")
         n_test = max(1, round(len(ordered) * holdout.test_size))
@@ -33,22 +28,6 @@ def split_holdout(
         reference, test_size=holdout.test_size, random_state=holdout.seed, stratify=stratify
     )
     return train.sort_index(), test.sort_index()
-
-
-def _check_numeric_references(params: FeatureParams, contract: DatasetContract) -> None:
-    """Fail when a transform names a column that is not a numeric feature of the contract."""
-    numeric = set(contract.features.numeric)
-    used = {f"features.log[{c}]": c for c in params.log}
-    for name, pair in params.ratios.items():
-        used.update({f"features.ratios.{name}[{c}]": c for c in pair})
-    if isinstance(params.missing_indicators, list):
-        used.update({f"features.missing_indicators[{c}]": c for c in params.missing_indicators})
-    wrong = [key for key, column in used.items() if column not in numeric]
-    if wrong:
-        raise ConfigError(
-            f"In {PARAMS_FILE}: {wrong} name columns that are not numeric features of the "
-            f"contract; numeric features are {sorted(numeric)}."
-        )
 
 
 def _learn_levels(
@@ -74,12 +53,9 @@ def _target_classes(train: pd.DataFrame, contract: DatasetContract) -> list[str]
 
 
 def fit_feature_spec(
-    train: pd.DataFrame, contract_params: dict[str, Any], feature_params: dict[str, Any]
-) -> dict[str, Any]:
-    """Learn every transform from training rows into a readable JSON-ready spec."""
-    contract = parse_contract(contract_params)
-    params = parse_block(FeatureParams, feature_params, "features", PARAMS_FILE)
-    _check_numeric_references(params, contract)
+    train: pd.DataFrame, contract: DatasetContract, params: FeatureParams
+) -> FeatureSpec:
+    """Learn every transform from training rows into a typed spec (saved as readable JSON)."""
     numeric = contract.features.numeric
     if params.missing_indicators == "auto":
         indicators = [c for c in numeric if train[c].isna().any()]
@@ -100,75 +76,56 @@ def fit_feature_spec(
         *[f"{c}_{part}" for c, parts in date_parts.items() for part in parts],
         *[f"{c}_missing" for c in indicators],
     ]
-    return {
-        "id_column": contract.id_column,
-        "event_time_column": contract.event_time_column,
-        "task": contract.task,
-        "target": contract.target,
-        "classes": _target_classes(train, contract),
-        "numeric": list(numeric),
-        "log": list(params.log),
-        "ratios": {name: list(pair) for name, pair in params.ratios.items()},
-        "date_parts": date_parts,
-        "missing_indicators": indicators,
-        "categories": {column: kept for column, (kept, _) in learned.items()},
-        "rare_levels": {column: rare for column, (_, rare) in learned.items()},
-        "categorical_features": list(contract.features.categorical),
-        "feature_columns": [*numeric, *contract.features.categorical, *derived],
-        "drift_columns": [*numeric, *contract.features.categorical],
-        "n_training_rows": len(train),
-    }
+    return FeatureSpec(
+        id_column=contract.id_column,
+        event_time_column=contract.event_time_column,
+        task=contract.task,
+        target=contract.target,
+        classes=_target_classes(train, contract),
+        numeric=list(numeric),
+        log=list(params.log),
+        ratios=dict(params.ratios),
+        date_parts=date_parts,
+        missing_indicators=indicators,
+        categories={column: kept for column, (kept, _) in learned.items()},
+        rare_levels={column: rare for column, (_, rare) in learned.items()},
+        categorical_features=list(contract.features.categorical),
+        feature_columns=[*numeric, *contract.features.categorical, *derived],
+        drift_columns=[*numeric, *contract.features.categorical],
+        n_training_rows=len(train),
+    )
 
 
-def encode_categorical(values: pd.Series, levels: list[str], rare: list[str]) -> pd.Categorical:
-    """Map values onto learned levels: rare training levels to __other__, unseen to __unknown__."""
-    text = values.astype("string")
-    keep = text.isna() | text.isin(levels)
-    fallback = np.where(text.isin(rare), OTHER_LEVEL, UNKNOWN_LEVEL)
-    mapped = text.where(keep, pd.Series(fallback, index=text.index, dtype="string"))
-    return pd.Categorical(mapped, categories=[*levels, OTHER_LEVEL, UNKNOWN_LEVEL])
-
-
-def encode_target(values: pd.Series, spec: dict[str, Any]) -> pd.Series:
-    """Encode the target: class index for classification (positive = 1), float for regression."""
-    if spec["classes"] is None:
-        return values.astype("float64")
-    index = {label: i for i, label in enumerate(spec["classes"])}
-    return values.astype("string").map(index).astype("float64")
-
-
-def build_features(rows: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+def build_features(rows: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Apply a fitted feature spec to rows, returning the model-input table."""
-    out = {
-        spec["id_column"]: rows[spec["id_column"]].to_numpy(),
-        spec["event_time_column"]: rows[spec["event_time_column"]].to_numpy(),
+    out: dict[str, Any] = {
+        spec.id_column: rows[spec.id_column].to_numpy(),
+        spec.event_time_column: rows[spec.event_time_column].to_numpy(),
     }
-    for column in spec["numeric"]:
+    for column in spec.numeric:
         out[column] = rows[column].astype("float64").to_numpy()
-    for column, levels in spec["categories"].items():
-        out[column] = encode_categorical(rows[column], levels, spec["rare_levels"][column])
-    for column in spec["log"]:
+    for column in spec.categories:
+        out[column] = spec.encode_categorical(column, rows[column])
+    for column in spec.log:
         out[f"log_{column}"] = np.log1p(rows[column].astype("float64").clip(lower=0)).to_numpy()
-    for name, (numerator, denominator) in spec["ratios"].items():
+    for name, (numerator, denominator) in spec.ratios.items():
         den = rows[denominator].astype("float64").replace(0, np.nan)
         out[name] = (rows[numerator].astype("float64") / den).to_numpy()
-    for column, parts in spec["date_parts"].items():
+    for column, parts in spec.date_parts.items():
         stamps = pd.to_datetime(rows[column])
         for part in parts:
             out[f"{column}_{part}"] = getattr(stamps.dt, part).astype("float64").to_numpy()
-    for column in spec["missing_indicators"]:
+    for column in spec.missing_indicators:
         out[f"{column}_missing"] = rows[column].isna().astype("int8").to_numpy()
-    out[spec["target"]] = encode_target(rows[spec["target"]], spec).to_numpy()
+    out[spec.target] = spec.encode_target(rows[spec.target]).to_numpy()
     return pd.DataFrame(out)
 
 
-def report_unseen_categories(current: pd.DataFrame, spec: dict[str, Any]) -> dict[str, Any]:
+def report_unseen_categories(current: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
     """Count current values of each categorical never seen in training (mapped to __unknown__)."""
     report = {}
-    for column, levels in spec["categories"].items():
-        known = {*levels, *spec["rare_levels"][column]}
-        text = current[column].astype("string")
-        unseen = text[text.notna() & ~text.isin(known)]
+    for column in spec.categories:
+        unseen = current[column].astype("string")[spec.unseen_mask(column, current[column])]
         report[column] = {
             "unseen_rows": int(unseen.size),
             "unseen_share": float(unseen.size / max(len(current), 1)),

@@ -9,10 +9,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from cirrus.contract import ColumnRule, DataContractViolation, DatasetContract, parse_contract
-from cirrus.parameters import ConfigError, IngestionSplit, parse_block
-
-PARAMS_FILE = "conf/base/parameters_ingestion.yml"
+from cirrus.contract import CONTRACT_FILE, ColumnRule, DataContractViolation, DatasetContract
+from cirrus.parameters import IngestionSplit
 
 _PANDERA_DTYPES = {
     "int": "Int64",
@@ -73,14 +71,13 @@ def _labels_as_text(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFr
 
 
 def validate_raw(
-    raw: pd.DataFrame, contract_params: dict[str, Any], source: str, labelled: bool = True
+    raw: pd.DataFrame, contract: DatasetContract, source: str, labelled: bool = True
 ) -> pd.DataFrame:
     """Validate and type a raw table against the contract; keep only the declared columns.
 
     An unlabelled table (a current batch whose outcomes are not known yet) may lack the target
     column or hold nulls in it.
     """
-    contract = parse_contract(contract_params)
     if raw.empty:
         raise DataContractViolation(f"Dataset '{source}' has no rows; expected at least one.")
     if not labelled and contract.target not in raw.columns:
@@ -103,14 +100,14 @@ def validate_raw(
         ) from None
 
 
-def validate_raw_reference(raw: pd.DataFrame, contract_params: dict[str, Any]) -> pd.DataFrame:
+def validate_raw_reference(raw: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
     """Validate the labelled reference data (dataset `raw_reference`)."""
-    return validate_raw(raw, contract_params, source="raw_reference", labelled=True)
+    return validate_raw(raw, contract, source="raw_reference", labelled=True)
 
 
-def validate_raw_current(raw: pd.DataFrame, contract_params: dict[str, Any]) -> pd.DataFrame:
+def validate_raw_current(raw: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
     """Validate the current batch (dataset `raw_current`), whose labels may be unknown yet."""
-    return validate_raw(raw, contract_params, source="raw_current", labelled=False)
+    return validate_raw(raw, contract, source="raw_current", labelled=False)
 
 
 def salted_hash(values: pd.Series, salt: str) -> pd.Series:
@@ -169,18 +166,11 @@ def _check_target_classes(frame: pd.DataFrame, contract: DatasetContract, source
 def split_reference_current(
     reference: pd.DataFrame,
     current: pd.DataFrame,
-    contract_params: dict[str, Any],
-    split_params: dict[str, Any],
+    contract: DatasetContract,
+    split: IngestionSplit,
     pii_salt: str | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Treat PII, drop duplicate ids and split rows into reference (training) and current."""
-    contract = parse_contract(contract_params)
-    split = parse_block(IngestionSplit, split_params, "ingestion.split", PARAMS_FILE)
-    if split.mode == "event_time" and split.current_from is None:
-        raise ConfigError(
-            f"ingestion.split.current_from is required in {PARAMS_FILE} when mode is "
-            "'event_time' (an ISO date: rows at or after it are current)."
-        )
     # One rule for both modes: the latest record of an id wins, wherever it came from.
     union = latest_per_id(
         pd.concat(
@@ -199,7 +189,7 @@ def split_reference_current(
     cur = union[is_current].reset_index(drop=True)
     if ref.empty:
         raise DataContractViolation(
-            f"No reference rows left after the split; check ingestion.split in {PARAMS_FILE}."
+            f"No reference rows left after the split; check ingestion.split in {CONTRACT_FILE}."
         )
     _check_target_classes(ref, contract, "the reference rows")
     return ref, cur

@@ -11,20 +11,16 @@ import optuna
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from cirrus.feature_spec import FeatureSpec
+from cirrus.metrics import higher_is_better
 from cirrus.modeling import labels, model_matrix, objective_for
-from cirrus.parameters import TrainingParams, parse_block
+from cirrus.parameters import TrainingParams
 
-PARAMS_FILE = "conf/base/parameters_training.yml"
 logger = logging.getLogger(__name__)
 
 
-def _settings(training_params: dict[str, Any]) -> TrainingParams:
-    """Parse the training block, naming the file on error."""
-    return parse_block(TrainingParams, training_params, "training", PARAMS_FILE)
-
-
 def lightgbm_params(
-    spec: dict[str, Any], settings: TrainingParams, overrides: dict[str, Any] | None = None
+    spec: FeatureSpec, settings: TrainingParams, overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Full LightGBM parameters: task objective, declared params, determinism and threads."""
     return {
@@ -40,10 +36,10 @@ def lightgbm_params(
 
 
 def _early_stopping_split(
-    train: pd.DataFrame, spec: dict[str, Any], settings: TrainingParams
+    train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Carve the early-stopping validation rows out of the training rows."""
-    stratify = train[spec["target"]] if spec["task"] != "regression" else None
+    stratify = train[spec.target] if spec.task != "regression" else None
     fit, valid = train_test_split(
         train,
         test_size=settings.validation_fraction,
@@ -53,19 +49,19 @@ def _early_stopping_split(
     return fit.sort_index(), valid.sort_index()
 
 
-def _dataset(frame: pd.DataFrame, spec: dict[str, Any], reference: lgb.Dataset | None = None):
+def _dataset(frame: pd.DataFrame, spec: FeatureSpec, reference: lgb.Dataset | None = None):
     """A LightGBM dataset with the spec's categorical features."""
     return lgb.Dataset(
         model_matrix(frame, spec),
         label=labels(frame, spec),
-        categorical_feature=spec["categorical_features"] or "auto",
+        categorical_feature=spec.categorical_features or "auto",
         reference=reference,
         free_raw_data=False,
     )
 
 
 def _fit(
-    train: pd.DataFrame, spec: dict[str, Any], settings: TrainingParams, params: dict[str, Any]
+    train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams, params: dict[str, Any]
 ) -> tuple[lgb.Booster, dict[str, Any]]:
     """Train with early stopping on a validation split; return the booster and its curve."""
     fit_rows, valid_rows = _early_stopping_split(train, spec, settings)
@@ -97,15 +93,14 @@ def _best_scores(history: dict[str, Any], best_iteration: int) -> dict[str, floa
 
 
 def tune_hyperparameters(
-    train: pd.DataFrame, spec: dict[str, Any], training_params: dict[str, Any]
+    train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams
 ) -> dict[str, Any]:
     """Search the declared space with Optuna within the trial and time budget, if enabled."""
-    settings = _settings(training_params)
     if not settings.tuning.enabled:
         return {"enabled": False, "best_params": {}}
     space = settings.tuning.search_space
     first_metric = objective_for(spec)["metric"][0]
-    maximise = first_metric == "auc"
+    maximise = higher_is_better(first_metric)
 
     def objective(trial: optuna.Trial) -> float:
         overrides = {
@@ -140,7 +135,7 @@ def tune_hyperparameters(
 
 
 def _cross_validate(
-    train: pd.DataFrame, spec: dict[str, Any], settings: TrainingParams, params: dict[str, Any]
+    train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams, params: dict[str, Any]
 ) -> dict[str, Any]:
     """k-fold cross-validation of the final parameters on the training rows."""
     results = lgb.cv(
@@ -148,7 +143,7 @@ def _cross_validate(
         _dataset(train, spec),
         num_boost_round=settings.num_boost_round,
         nfold=settings.cross_validation.folds,
-        stratified=spec["task"] != "regression",
+        stratified=spec.task != "regression",
         seed=settings.seed,
         callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)],
     )
@@ -161,16 +156,15 @@ def _cross_validate(
 
 def train_model(
     train: pd.DataFrame,
-    spec: dict[str, Any],
-    training_params: dict[str, Any],
+    spec: FeatureSpec,
+    settings: TrainingParams,
     tuning_result: dict[str, Any],
 ) -> tuple[str, dict[str, Any], pd.DataFrame]:
     """Train the LightGBM model; return it in native text format, its metrics and importance."""
-    settings = _settings(training_params)
     params = lightgbm_params(spec, settings, tuning_result.get("best_params"))
     booster, history = _fit(train, spec, settings, params)
     metrics: dict[str, Any] = {
-        "task": spec["task"],
+        "task": spec.task,
         "best_iteration": int(booster.best_iteration),
         "n_training_rows": len(train),
         "n_features": booster.num_feature(),

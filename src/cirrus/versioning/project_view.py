@@ -7,13 +7,10 @@ from typing import Any
 
 import yaml
 from kedro.config import OmegaConfigLoader
-from kedro.framework.project import find_pipelines
 from kedro.io import DataCatalog
 
-from cirrus.pipeline_registry import LIFECYCLE
-from cirrus.versioning.dvc_yaml import ProjectView, dataset_path
-
-DEMO_STAGE = "demo_data"
+from cirrus.catalog import DEMO_DATA, location_of, stage_pipelines
+from cirrus.versioning.dvc_yaml import ProjectView
 
 
 def committed_config(project_root: Path) -> OmegaConfigLoader:
@@ -46,14 +43,12 @@ def load_project_view(project_root: Path) -> ProjectView:
     """Pipelines in stage order (the demo data first when it writes local raw files)."""
     catalog_config = dict(committed_config(project_root)["catalog"])
     catalog = DataCatalog.from_config(without_credentials(catalog_config))
-    pipelines = find_pipelines(raise_errors=True)
-    stages = {}
-    demo = pipelines.get(DEMO_STAGE)
-    if demo is not None and all(
-        (dataset_path(catalog, o) or "").startswith("data/") for o in demo.all_outputs()
+    stages = stage_pipelines()
+    demo = stages.get(DEMO_DATA)
+    if demo is not None and not all(
+        (location_of(catalog, o) or "").startswith("data/") for o in demo.all_outputs()
     ):
-        stages[DEMO_STAGE] = demo
-    stages.update({name: pipelines[name] for name in LIFECYCLE})
+        del stages[DEMO_DATA]
     return ProjectView(
         stages=stages,
         catalog=catalog,

@@ -10,6 +10,8 @@ from cirrus.parameters import ConfigError, Strict, parse_block
 
 DEPLOY_FILE = "conf/base/deploy.yml"
 DEPLOY_KEY = "deploy"
+# deploy.yml declares the schedule in UTC; every target gives its cron this time zone.
+SCHEDULE_TIME_ZONE = "UTC"
 
 
 class DeployConfigError(ConfigError):

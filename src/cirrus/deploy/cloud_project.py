@@ -9,11 +9,11 @@ from kedro.framework.project import find_pipelines
 from kedro.io import DataCatalog
 from omegaconf.errors import InterpolationResolutionError
 
-from cirrus.deploy.config import DEPLOY_KEY, parse_deploy
+from cirrus.deploy.deploy_yml import DEPLOY_KEY, parse_deploy
 from cirrus.deploy.plan import DeploymentPlan, build_plan
 from cirrus.settings import CONFIG_LOADER_ARGS
 from cirrus.storage import StorageRootError
-from cirrus.versioning.project import without_credentials
+from cirrus.versioning.project_view import without_credentials
 
 CLOUD_ENV = "cloud"
 

@@ -1,0 +1,89 @@
+"""What the catalog and the registry say: where each dataset lives, which pipeline inputs are
+not stored data, and the registered pipelines in stage order.
+
+The one module that reads Kedro datasets' private attributes (`_filepath`, `_protocol`, `_fs`,
+`_version`): kedro-datasets has no public accessor for a dataset's location.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kedro.pipeline import Pipeline
+
+PII_SALT_DATASET = "pii_salt"
+ALL_PARAMETERS = "parameters"
+# Pipeline stages in run order: the demo-data generator, then the lifecycle (`__default__`).
+DEMO_DATA = "demo_data"
+LIFECYCLE = ("ingestion", "features", "training", "evaluation", "drift")
+
+
+def is_stored_input(name: str) -> bool:
+    """Whether a pipeline input is data on storage (not parameters, not the in-memory salt)."""
+    return not name.startswith("params:") and name not in (ALL_PARAMETERS, PII_SALT_DATASET)
+
+
+def stored_inputs(pipeline: Pipeline) -> list[str]:
+    """The pipeline's free inputs that are data on storage, sorted."""
+    return sorted(name for name in pipeline.inputs() if is_stored_input(name))
+
+
+def dataset_location(dataset: Any) -> str | None:
+    """A dataset's local path or object-storage URL; None when it lives in memory."""
+    filepath = getattr(dataset, "_filepath", None)
+    if filepath is None:
+        return None
+    protocol = getattr(dataset, "_protocol", "file")
+    return str(filepath) if protocol in ("file", None) else f"{protocol}://{filepath}"
+
+
+def location_of(catalog: Any, name: str) -> str | None:
+    """Where a catalog entry lives (path or URL), or None for a missing or in-memory entry."""
+    return dataset_location(catalog.get(name)) if name in catalog else None
+
+
+def local_filepath(dataset: Any) -> Path | None:
+    """The local file behind a dataset, or None for remote, versioned or in-memory data."""
+    protocol = getattr(dataset, "_protocol", None)
+    filepath = getattr(dataset, "_filepath", None)
+    if filepath is None or protocol not in ("file", None) or getattr(dataset, "_version", None):
+        return None
+    return Path(str(filepath))
+
+
+def remote_location(dataset: Any) -> tuple[Any, str] | None:
+    """The fsspec filesystem and path of an unversioned dataset on object storage, else None."""
+    protocol = getattr(dataset, "_protocol", None)
+    filepath = getattr(dataset, "_filepath", None)
+    fs = getattr(dataset, "_fs", None)
+    if filepath is None or fs is None or protocol in ("file", None):
+        return None
+    if getattr(dataset, "_version", None):
+        return None
+    return fs, str(filepath)
+
+
+def registered_pipelines() -> dict[str, Pipeline]:
+    """Every registered pipeline by name, `__default__` included (as `kedro run` sees them)."""
+    from kedro.framework import project
+
+    from cirrus.pipeline_registry import register_pipelines
+
+    # Kedro's find_pipelines needs the package configured, as the Kedro CLI and notebooks do;
+    # a plain Python process (a benchmark, a test) configures it here.
+    if project.PACKAGE_NAME is None:
+        project.configure_project(__name__.split(".")[0])
+    return register_pipelines()
+
+
+def stage_pipelines() -> dict[str, Pipeline]:
+    """The registered pipelines in stage order: the demo data, then the lifecycle."""
+    pipelines = registered_pipelines()
+    return {name: pipelines[name] for name in (DEMO_DATA, *LIFECYCLE) if name in pipelines}
+
+
+def dataset_producers(pipelines: dict[str, Pipeline] | None = None) -> dict[str, str]:
+    """Which stage pipeline writes each dataset."""
+    stages = stage_pipelines() if pipelines is None else pipelines
+    return {output: name for name, pipe in stages.items() for output in pipe.all_outputs()}
