@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from kedro.framework.project import configure_project
 
+from cirrus.deploy.cloud_project import load_plan
 from cirrus.deploy.plan import DeploymentPlan
-from cirrus.deploy.project import load_plan
 from cirrus.storage import STORAGE_ROOT_ENV
 from tests.conftest import REPO
 

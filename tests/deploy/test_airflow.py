@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from kedro.framework.project import configure_project
 
-from cirrus.deploy.config import KubernetesTarget, StepResources
+from cirrus.deploy.cloud_project import load_plan
+from cirrus.deploy.deploy_yml import KubernetesTarget, StepResources
 from cirrus.deploy.export import export
 from cirrus.deploy.plan import DeploymentPlan
-from cirrus.deploy.project import load_plan
 from cirrus.storage import STORAGE_ROOT_ENV
 from tests.conftest import REPO, make_project, write_raw
 

@@ -10,7 +10,7 @@ import yaml
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
-from cirrus.deploy.config import DeployConfigError, parse_deploy
+from cirrus.deploy.deploy_yml import DeployConfigError, parse_deploy
 from cirrus.deploy.plan import STEP_ENTRYPOINT, DeploymentPlan, PlanError, build_plan, step_name
 from cirrus.storage import STORAGE_ROOT_ENV, StorageRootError, resolve_storage_root
 from tests.conftest import REPO, kedro, make_project

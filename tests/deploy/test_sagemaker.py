@@ -26,7 +26,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import Shape
 from botocore.validate import validate_parameters
 
-from cirrus.deploy.config import StepResources
+from cirrus.deploy.deploy_yml import StepResources
 from cirrus.deploy.export import export
 from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
 from cirrus.deploy.targets.sagemaker import (

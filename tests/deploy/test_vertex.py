@@ -19,9 +19,9 @@ from kedro.framework.project import configure_project
 from kfp import components
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from cirrus.deploy.cloud_project import load_plan
 from cirrus.deploy.export import export
 from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError, Step
-from cirrus.deploy.project import load_plan
 from cirrus.deploy.targets.vertex import (
     PIPELINE_FILE,
     PROJECT_DIR_ENV,
