@@ -35,7 +35,7 @@ def test_contract_file_defines_the_contract_block_and_parse_errors_name_it():
 
 def test_default_contract_parses(contract_params: dict[str, Any]):
     # Act
-    contract = parse_contract(contract_params)
+    contract = DatasetContract.parse(contract_params)
 
     # Assert
     assert isinstance(contract, DatasetContract)
@@ -52,7 +52,7 @@ def test_default_contract_parses(contract_params: dict[str, Any]):
 
 def test_known_columns_lists_every_role_once_id_first(contract_params: dict[str, Any]):
     # Act
-    known = parse_contract(contract_params).known_columns
+    known = DatasetContract.parse(contract_params).known_columns
 
     # Assert
     assert known[0] == "application_id"
@@ -80,7 +80,7 @@ def test_unknown_key_names_file_and_dotted_key(
 
     # Act / Assert
     with pytest.raises(ContractError) as excinfo:
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
     message = str(excinfo.value)
     assert FILE in message
     assert f"unknown key '{dotted}'" in message
@@ -92,7 +92,7 @@ def test_misspelt_key_reports_both_unknown_and_missing(contract_params: dict[str
 
     # Act / Assert
     with pytest.raises(ContractError) as excinfo:
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
     assert "unknown key 'contract.featurs'" in str(excinfo.value)
     assert "missing required key 'contract.features'" in str(excinfo.value)
 
@@ -103,21 +103,22 @@ def test_wrong_literal_names_the_key(contract_params: dict[str, Any]):
 
     # Act / Assert
     with pytest.raises(ContractError, match=r"'contract\.task'") as excinfo:
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
     assert FILE in str(excinfo.value)
 
 
 def test_missing_block_names_the_file():
     # Act / Assert
     with pytest.raises(ContractError, match="Missing parameters block 'contract'") as excinfo:
-        parse_contract(None)
+        DatasetContract.parse(None)
     assert FILE in str(excinfo.value)
 
 
-def test_contract_error_is_a_config_error():
-    # Assert
+def test_contract_error_is_a_config_error_and_not_a_value_error():
+    # Assert: a ValueError raised in a validator would become one more pydantic error
     assert issubclass(ContractError, ConfigError)
-    assert issubclass(ContractError, ValueError)
+    assert not issubclass(ConfigError, ValueError)
+    assert not issubclass(ContractError, ValueError)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,7 @@ def test_role_listed_as_feature_is_rejected(
 
     # Act / Assert
     with pytest.raises(ContractError, match=f"{role} '{column}' must not also be a feature"):
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
 
 
 def test_pii_column_listed_as_feature_is_rejected(contract_params: dict[str, Any]):
@@ -140,7 +141,7 @@ def test_pii_column_listed_as_feature_is_rejected(contract_params: dict[str, Any
 
     # Act / Assert
     with pytest.raises(ContractError, match=r"pii columns must not be features: \['email'\]"):
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
 
 
 def test_feature_declared_twice_is_rejected(contract_params: dict[str, Any]):
@@ -149,7 +150,7 @@ def test_feature_declared_twice_is_rejected(contract_params: dict[str, Any]):
 
     # Act / Assert
     with pytest.raises(ContractError, match=r"declared twice: \['age'\]"):
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
 
 
 def test_contract_without_features_is_rejected(contract_params: dict[str, Any]):
@@ -158,7 +159,7 @@ def test_contract_without_features_is_rejected(contract_params: dict[str, Any]):
 
     # Act / Assert
     with pytest.raises(ContractError, match="at least one feature"):
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
 
 
 def test_rule_for_column_with_no_role_is_rejected(contract_params: dict[str, Any]):
@@ -167,7 +168,7 @@ def test_rule_for_column_with_no_role_is_rejected(contract_params: dict[str, Any
 
     # Act / Assert
     with pytest.raises(ContractError, match="no role") as excinfo:
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
     assert "interest_rate" in str(excinfo.value)
     assert FILE in str(excinfo.value)
 
@@ -179,7 +180,7 @@ def test_positive_class_outside_binary_is_rejected(contract_params: dict[str, An
 
     # Act / Assert
     with pytest.raises(ContractError, match="positive_class applies to task 'binary' only"):
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
 
 
 def test_invalid_pii_treatment_names_the_key(contract_params: dict[str, Any]):
@@ -188,12 +189,12 @@ def test_invalid_pii_treatment_names_the_key(contract_params: dict[str, Any]):
 
     # Act / Assert
     with pytest.raises(ContractError, match=r"'contract\.pii\.email'"):
-        parse_contract(contract_params)
+        DatasetContract.parse(contract_params)
 
 
 def test_rule_for_id_column_is_not_nullable(contract_params: dict[str, Any]):
     # Arrange
-    contract = parse_contract(contract_params)
+    contract = DatasetContract.parse(contract_params)
 
     # Act
     rule = contract.rule_for("application_id")
@@ -208,7 +209,7 @@ def test_rule_for_target_is_not_nullable_and_keeps_declared_values(
     contract_params: dict[str, Any],
 ):
     # Arrange
-    contract = parse_contract(contract_params)
+    contract = DatasetContract.parse(contract_params)
 
     # Act
     rule = contract.rule_for("defaulted")
@@ -222,7 +223,7 @@ def test_rule_for_target_is_not_nullable_and_keeps_declared_values(
 
 def test_rule_for_event_time_is_a_non_null_datetime(contract_params: dict[str, Any]):
     # Act
-    rule = parse_contract(contract_params).rule_for("application_time")
+    rule = DatasetContract.parse(contract_params).rule_for("application_time")
 
     # Assert
     assert rule.dtype == "datetime"
@@ -242,7 +243,7 @@ def test_rule_for_features_uses_declared_or_role_defaults(
     contract_params: dict[str, Any], column: str, dtype: str, nullable: bool
 ):
     # Act
-    rule = parse_contract(contract_params).rule_for(column)
+    rule = DatasetContract.parse(contract_params).rule_for(column)
 
     # Assert
     assert rule.dtype == dtype
@@ -252,7 +253,7 @@ def test_rule_for_features_uses_declared_or_role_defaults(
 
 def test_regression_target_defaults_to_float():
     # Arrange
-    contract = parse_contract(fx.contract_for("regression"))
+    contract = fx.contract("regression")
 
     # Act
     rule = contract.rule_for("interest_rate")
@@ -264,7 +265,7 @@ def test_regression_target_defaults_to_float():
 
 def test_rule_for_does_not_change_the_declared_rule(contract_params: dict[str, Any]):
     # Arrange
-    contract = parse_contract(contract_params)
+    contract = DatasetContract.parse(contract_params)
 
     # Act
     contract.rule_for("application_id")
@@ -276,7 +277,7 @@ def test_rule_for_does_not_change_the_declared_rule(contract_params: dict[str, A
 
 def test_contract_is_frozen(contract_params: dict[str, Any]):
     # Arrange
-    contract = parse_contract(contract_params)
+    contract = DatasetContract.parse(contract_params)
 
     # Act / Assert
     with pytest.raises(pydantic.ValidationError):

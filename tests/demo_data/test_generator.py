@@ -12,8 +12,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from cirrus.demo_data.generator import generate_applications, generate_demo_batches
+from cirrus.parameters import ConfigError, DemoDataParams
 
 START, END = "2025-01-01", "2026-01-01"
+DEMO_DATA_FILE = "conf/base/parameters_demo_data.yml"
 
 EXPECTED_DTYPES = {
     "application_id": "object",
@@ -155,7 +157,7 @@ def test_ids_unique_and_start_at_offset():
 
 def test_demo_batches_ids_do_not_collide():
     # Act
-    reference, current = generate_demo_batches(PARAMS)
+    reference, current = generate_demo_batches(DemoDataParams.parse(PARAMS))
 
     # Assert
     assert len(reference) == 2000
@@ -285,7 +287,7 @@ def test_categorical_shift_changes_loan_purpose_distribution():
 
 def test_demo_batches_current_is_shifted():
     # Act
-    reference, current = generate_demo_batches(PARAMS)
+    reference, current = generate_demo_batches(DemoDataParams.parse(PARAMS))
 
     # Assert
     ratio = current["annual_income"].mean() / reference["annual_income"].mean()
@@ -314,13 +316,13 @@ def test_concept_drift_out_of_range_raises(concept_drift: float):
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        (("seed",), "seed"),
-        (("reference",), "reference"),
-        (("current", "start"), "current.start"),
-        (("reference", "n_rows"), "reference.n_rows"),
+        (("seed",), "demo_data.seed"),
+        (("reference",), "demo_data.reference"),
+        (("current", "start"), "demo_data.current.start"),
+        (("reference", "n_rows"), "demo_data.reference.n_rows"),
     ],
 )
-def test_missing_params_key_raises(path: tuple[str, ...], expected: str):
+def test_missing_params_key_is_refused_naming_file_and_key(path: tuple[str, ...], expected: str):
     # Arrange
     params = copy.deepcopy(PARAMS)
     parent = params
@@ -329,8 +331,10 @@ def test_missing_params_key_raises(path: tuple[str, ...], expected: str):
     del parent[path[-1]]
 
     # Act / Assert
-    with pytest.raises(ValueError, match=f"'{expected}'"):
-        generate_demo_batches(params)
+    with pytest.raises(ConfigError) as excinfo:
+        DemoDataParams.parse(params)
+    assert f"missing required key '{expected}'" in str(excinfo.value)
+    assert DEMO_DATA_FILE in str(excinfo.value)
 
 
 def test_current_batch_uses_a_different_seed():
@@ -339,7 +343,7 @@ def test_current_batch_uses_a_different_seed():
     params["current"] = {"n_rows": 2000, "start": "2025-01-01", "end": "2026-01-01"}
 
     # Act
-    reference, current = generate_demo_batches(params)
+    reference, current = generate_demo_batches(DemoDataParams.parse(params))
 
     # Assert
     assert not np.array_equal(

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.contract import DataContractViolation, parse_contract
-from cirrus.parameters import ConfigError
+from cirrus.contract import DataContractViolation, DatasetContract
+from cirrus.parameters import ConfigError, IngestionSplit
 from cirrus.pipelines.ingestion.nodes import (
     salted_hash,
     split_reference_current,
@@ -25,11 +25,24 @@ contract_params = fx.contract_params
 split_params = fx.split_params
 raw_applications = fx.raw_applications
 
+INGESTION_FILE = "conf/base/parameters_ingestion.yml"
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 CUTOFF = "2025-10-01"
 
 
-def _violation(raw: pd.DataFrame, contract: dict[str, Any], labelled: bool = True) -> str:
+@pytest.fixture
+def contract() -> DatasetContract:
+    """The committed binary contract, parsed."""
+    return fx.contract()
+
+
+@pytest.fixture
+def split() -> IngestionSplit:
+    """The committed `ingestion.split` block (files mode), parsed."""
+    return fx.split()
+
+
+def _violation(raw: pd.DataFrame, contract: DatasetContract, labelled: bool = True) -> str:
     """The message of the DataContractViolation that validating `raw` must raise."""
     with pytest.raises(DataContractViolation) as excinfo:
         validate_raw(raw, contract, source="raw_reference", labelled=labelled)
@@ -39,9 +52,9 @@ def _violation(raw: pd.DataFrame, contract: dict[str, Any], labelled: bool = Tru
 # --- validate_raw -----------------------------------------------------------------------------
 
 
-def test_validate_raw_types_columns(raw_applications, contract_params):
+def test_validate_raw_types_columns(raw_applications, contract):
     # Act
-    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+    validated = validate_raw(raw_applications, contract, source="raw_reference")
 
     # Assert
     assert validated["age"].dtype == "Int64"
@@ -55,12 +68,12 @@ def test_validate_raw_types_columns(raw_applications, contract_params):
     assert len(validated) == len(raw_applications)
 
 
-def test_validate_raw_coerces_text_input(raw_applications, contract_params):
+def test_validate_raw_coerces_text_input(raw_applications, contract):
     # Arrange: a CSV read without dtype inference gives text everywhere
     as_text = raw_applications.head(50).astype(str)
 
     # Act
-    validated = validate_raw(as_text, contract_params, source="raw_reference")
+    validated = validate_raw(as_text, contract, source="raw_reference")
 
     # Assert
     assert validated["age"].dtype == "Int64"
@@ -72,59 +85,59 @@ def test_validate_raw_coerces_text_input(raw_applications, contract_params):
     )
 
 
-def test_validate_raw_keeps_only_declared_columns(raw_applications, contract_params):
+def test_validate_raw_keeps_only_declared_columns(raw_applications, contract):
     # Arrange
     raw_applications["unexpected_extra"] = 1
 
     # Act
-    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+    validated = validate_raw(raw_applications, contract, source="raw_reference")
 
     # Assert
-    assert list(validated.columns) == parse_contract(contract_params).known_columns
+    assert list(validated.columns) == contract.known_columns
     assert "interest_rate" not in validated
     assert "risk_grade" not in validated
     assert "unexpected_extra" not in validated
 
 
-def test_float_labels_become_integer_text(raw_applications, contract_params):
+def test_float_labels_become_integer_text(raw_applications, contract):
     # Arrange
     raw_applications["defaulted"] = raw_applications["defaulted"].astype("float64")
 
     # Act
-    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+    validated = validate_raw(raw_applications, contract, source="raw_reference")
 
     # Assert
     assert set(validated["defaulted"]) == {"0", "1"}
 
 
-def test_missing_column_error_names_column_and_dataset(raw_applications, contract_params):
+def test_missing_column_error_names_column_and_dataset(raw_applications, contract):
     # Arrange
     raw = raw_applications.drop(columns=["credit_score"])
 
     # Act / Assert
     with pytest.raises(DataContractViolation) as excinfo:
-        validate_raw_reference(raw, contract_params)
+        validate_raw_reference(raw, contract)
     assert "'raw_reference'" in str(excinfo.value)
     assert "['credit_score']" in str(excinfo.value)
 
 
-def test_missing_column_in_current_names_the_current_dataset(raw_applications, contract_params):
+def test_missing_column_in_current_names_the_current_dataset(raw_applications, contract):
     # Arrange
     raw = raw_applications.drop(columns=["channel"])
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match=r"'raw_current'.*\['channel'\]"):
-        validate_raw_current(raw, contract_params)
+        validate_raw_current(raw, contract)
 
 
-def test_wrong_type_error_names_the_column(raw_applications, contract_params):
+def test_wrong_type_error_names_the_column(raw_applications, contract):
     # Arrange
     raw = raw_applications.head(100).copy()
     raw["age"] = raw["age"].astype(object)
     raw.loc[3, "age"] = "abc"
 
     # Act
-    message = _violation(raw, contract_params)
+    message = _violation(raw, contract)
 
     # Assert
     assert "column 'age'" in message
@@ -132,53 +145,51 @@ def test_wrong_type_error_names_the_column(raw_applications, contract_params):
     assert "column 'loan_amount'" not in message
 
 
-def test_non_integer_value_in_int_column_is_rejected(raw_applications, contract_params):
+def test_non_integer_value_in_int_column_is_rejected(raw_applications, contract):
     # Arrange
     raw = raw_applications.head(100).copy()
     raw["num_open_accounts"] = raw["num_open_accounts"].astype("float64")
     raw.loc[5, "num_open_accounts"] = 2.5
 
     # Act
-    message = _violation(raw, contract_params)
+    message = _violation(raw, contract)
 
     # Assert
     assert "column 'num_open_accounts'" in message
 
 
-def test_nulls_in_target_rejected_for_reference(raw_applications, contract_params):
+def test_nulls_in_target_rejected_for_reference(raw_applications, contract):
     # Arrange
     raw_applications["defaulted"] = raw_applications["defaulted"].astype("float64")
     raw_applications.loc[[2, 4, 6], "defaulted"] = np.nan
 
     # Act
-    message = _violation(raw_applications, contract_params)
+    message = _violation(raw_applications, contract)
 
     # Assert
     assert "column 'defaulted'" in message
     assert "not_nullable in 3 row(s)" in message
 
 
-def test_nulls_in_target_allowed_for_current(raw_applications, contract_params):
+def test_nulls_in_target_allowed_for_current(raw_applications, contract):
     # Arrange
     raw_applications["defaulted"] = raw_applications["defaulted"].astype("float64")
     raw_applications.loc[[2, 4, 6], "defaulted"] = np.nan
 
     # Act
-    validated = validate_raw(
-        raw_applications, contract_params, source="raw_current", labelled=False
-    )
+    validated = validate_raw(raw_applications, contract, source="raw_current", labelled=False)
 
     # Assert
     assert validated["defaulted"].isna().sum() == 3
     assert set(validated["defaulted"].dropna()) == {"0", "1"}
 
 
-def test_target_column_absent_allowed_for_current(raw_applications, contract_params):
+def test_target_column_absent_allowed_for_current(raw_applications, contract):
     # Arrange
     raw = raw_applications.drop(columns=["defaulted"])
 
     # Act
-    validated = validate_raw_current(raw, contract_params)
+    validated = validate_raw_current(raw, contract)
 
     # Assert
     assert "defaulted" in validated
@@ -186,32 +197,32 @@ def test_target_column_absent_allowed_for_current(raw_applications, contract_par
     assert len(validated) == len(raw)
 
 
-def test_target_column_absent_rejected_for_reference(raw_applications, contract_params):
+def test_target_column_absent_rejected_for_reference(raw_applications, contract):
     # Arrange
     raw = raw_applications.drop(columns=["defaulted"])
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match=r"\['defaulted'\]"):
-        validate_raw_reference(raw, contract_params)
+        validate_raw_reference(raw, contract)
 
 
-def test_other_non_nullable_columns_stay_required_for_current(raw_applications, contract_params):
+def test_other_non_nullable_columns_stay_required_for_current(raw_applications, contract):
     # Arrange
     raw = raw_applications.drop(columns=["defaulted"])
     raw.loc[1, "loan_amount"] = np.nan
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match="column 'loan_amount': failed not_nullable"):
-        validate_raw_current(raw, contract_params)
+        validate_raw_current(raw, contract)
 
 
-def test_empty_frame_rejected(raw_applications, contract_params):
+def test_empty_frame_rejected(raw_applications, contract):
     # Act / Assert
     with pytest.raises(DataContractViolation, match="'raw_reference' has no rows"):
-        validate_raw_reference(raw_applications.iloc[:0], contract_params)
+        validate_raw_reference(raw_applications.iloc[:0], contract)
 
 
-def test_range_violations_are_named(raw_applications, contract_params):
+def test_range_violations_are_named(raw_applications, contract):
     # Arrange
     raw = raw_applications.head(100).copy()
     raw.loc[1, "age"] = 15
@@ -219,7 +230,7 @@ def test_range_violations_are_named(raw_applications, contract_params):
     raw.loc[3, "loan_amount"] = -5.0
 
     # Act
-    message = _violation(raw, contract_params)
+    message = _violation(raw, contract)
 
     # Assert
     assert "column 'age': failed greater_than_or_equal_to(18" in message
@@ -228,14 +239,14 @@ def test_range_violations_are_named(raw_applications, contract_params):
     assert "(e.g. ['15" in message
 
 
-def test_allowed_value_violations_are_named(raw_applications, contract_params):
+def test_allowed_value_violations_are_named(raw_applications, contract):
     # Arrange
     raw = raw_applications.head(100).copy()
     raw.loc[[1, 2], "home_ownership"] = "CASTLE"
     raw.loc[3, "loan_term_months"] = 18
 
     # Act
-    message = _violation(raw, contract_params)
+    message = _violation(raw, contract)
 
     # Assert
     assert "column 'home_ownership': failed isin" in message
@@ -244,21 +255,21 @@ def test_allowed_value_violations_are_named(raw_applications, contract_params):
     assert "column 'loan_term_months': failed isin" in message
 
 
-def test_duplicate_ids_pass_validation_for_the_split_to_resolve(raw_applications, contract_params):
+def test_duplicate_ids_pass_validation_for_the_split_to_resolve(raw_applications, contract):
     # Arrange
     raw = raw_applications.head(100).copy()
     raw.loc[7, "application_id"] = raw.loc[0, "application_id"]
 
     # Act
-    validated = validate_raw(raw, contract_params, source="raw_reference")
+    validated = validate_raw(raw, contract, source="raw_reference")
 
     # Assert
     assert len(validated) == 100
 
 
-def test_an_id_in_both_files_keeps_its_latest_record(contract_params, split_params):
+def test_an_id_in_both_files_keeps_its_latest_record(contract, split):
     # Arrange
-    reference, current = _validated_batches(contract_params)
+    reference, current = _validated_batches(contract)
     later = reference.iloc[[3]].assign(
         application_time=current["application_time"].max(), loan_amount=999.0
     )
@@ -266,7 +277,7 @@ def test_an_id_in_both_files_keeps_its_latest_record(contract_params, split_para
     moved_id = later["application_id"].iloc[0]
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
 
     # Assert
     assert moved_id not in set(ref["application_id"])
@@ -276,9 +287,10 @@ def test_an_id_in_both_files_keeps_its_latest_record(contract_params, split_para
 def test_numeric_allowed_labels_accept_a_numeric_target(raw_applications, contract_params):
     # Arrange
     contract_params["columns"]["defaulted"] = {"allowed": [0, 1]}
+    contract = DatasetContract.parse(contract_params)
 
     # Act
-    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+    validated = validate_raw(raw_applications, contract, source="raw_reference")
 
     # Assert
     assert len(validated) == len(raw_applications)
@@ -287,13 +299,13 @@ def test_numeric_allowed_labels_accept_a_numeric_target(raw_applications, contra
 # --- treat_pii --------------------------------------------------------------------------------
 
 
-def test_treat_pii_drops_and_hashes(raw_applications, contract_params):
+def test_treat_pii_drops_and_hashes(raw_applications, contract):
     # Arrange
-    validated = validate_raw(raw_applications, contract_params, source="raw_reference")
+    validated = validate_raw(raw_applications, contract, source="raw_reference")
     raw_emails = set(raw_applications["email"])
 
     # Act
-    treated = treat_pii(validated, parse_contract(contract_params), fx.SALT)
+    treated = treat_pii(validated, contract, fx.SALT)
 
     # Assert
     assert "applicant_name" not in treated
@@ -339,9 +351,9 @@ def test_null_pii_values_stay_null():
 
 
 @pytest.mark.parametrize("salt", [None, ""])
-def test_missing_salt_error_names_the_env_variable(raw_applications, contract_params, salt):
+def test_missing_salt_error_names_the_env_variable(raw_applications, contract, salt):
     # Arrange
-    contract = parse_contract(contract_params)
+    contract = contract
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match="CIRRUS_PII_SALT") as excinfo:
@@ -352,9 +364,10 @@ def test_missing_salt_error_names_the_env_variable(raw_applications, contract_pa
 def test_drop_only_pii_needs_no_salt(raw_applications, contract_params):
     # Arrange
     contract_params["pii"]["email"] = "drop"
+    contract = DatasetContract.parse(contract_params)
 
     # Act
-    treated = treat_pii(raw_applications, parse_contract(contract_params), None)
+    treated = treat_pii(raw_applications, contract, None)
 
     # Assert
     assert "email" not in treated
@@ -364,7 +377,7 @@ def test_drop_only_pii_needs_no_salt(raw_applications, contract_params):
 # --- split_reference_current ------------------------------------------------------------------
 
 
-def _validated_batches(contract: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _validated_batches(contract: DatasetContract) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A validated reference batch (2025) and a validated, unlabelled current batch (2026)."""
     reference = fx.validated_reference()
     current_raw = fx.applications(
@@ -374,12 +387,12 @@ def _validated_batches(contract: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataF
     return reference, current
 
 
-def test_files_mode_keeps_each_file_on_its_side(contract_params, split_params):
+def test_files_mode_keeps_each_file_on_its_side(contract, split):
     # Arrange
-    reference, current = _validated_batches(contract_params)
+    reference, current = _validated_batches(contract)
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
 
     # Assert
     assert len(ref) == len(reference)
@@ -391,16 +404,14 @@ def test_files_mode_keeps_each_file_on_its_side(contract_params, split_params):
     assert cur["email"].str.fullmatch(r"[0-9a-f]{64}").all()
 
 
-def test_files_mode_keeps_a_shared_id_once_on_the_side_of_its_latest_record(
-    contract_params, split_params
-):
+def test_files_mode_keeps_a_shared_id_once_on_the_side_of_its_latest_record(contract, split):
     # Arrange
-    reference, current = _validated_batches(contract_params)
+    reference, current = _validated_batches(contract)
     shared = reference["application_id"].iloc[:5].tolist()
     current.loc[current.index[:5], "application_id"] = shared
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
 
     # Assert: the current rows are the later records, so they win
     assert set(shared) <= set(cur["application_id"])
@@ -408,15 +419,15 @@ def test_files_mode_keeps_a_shared_id_once_on_the_side_of_its_latest_record(
     assert len(ref) == len(reference) - 5
 
 
-def test_duplicate_ids_dropped_keeping_last(contract_params, split_params):
+def test_duplicate_ids_dropped_keeping_last(contract, split):
     # Arrange
-    reference, current = _validated_batches(contract_params)
+    reference, current = _validated_batches(contract)
     correction = reference.iloc[[10]].assign(loan_amount=123_456.0)
     reference = pd.concat([reference, correction], ignore_index=True)
     duplicated_id = correction["application_id"].iloc[0]
 
     # Act
-    ref, _ = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+    ref, _ = split_reference_current(reference, current, contract, split, fx.SALT)
 
     # Assert
     rows = ref[ref["application_id"] == duplicated_id]
@@ -425,14 +436,14 @@ def test_duplicate_ids_dropped_keeping_last(contract_params, split_params):
     assert ref["application_id"].is_unique
 
 
-def test_event_time_mode_respects_the_cutoff(contract_params, split_params):
+def test_event_time_mode_respects_the_cutoff(contract):
     # Arrange
-    reference, current = _validated_batches(contract_params)
-    split_params.update(mode="event_time", current_from=CUTOFF)
+    reference, current = _validated_batches(contract)
+    split = fx.split(mode="event_time", current_from=CUTOFF)
     cutoff = pd.Timestamp(CUTOFF)
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
 
     # Assert
     assert (ref["application_time"] < cutoff).all()
@@ -442,10 +453,10 @@ def test_event_time_mode_respects_the_cutoff(contract_params, split_params):
     assert not set(ref["application_id"]) & set(cur["application_id"])
 
 
-def test_event_time_mode_keeps_the_last_version_of_a_duplicated_id(contract_params, split_params):
+def test_event_time_mode_keeps_the_last_version_of_a_duplicated_id(contract):
     # Arrange: a reference row corrected in the current file, with a time after the cutoff
-    reference, current = _validated_batches(contract_params)
-    split_params.update(mode="event_time", current_from=CUTOFF)
+    reference, current = _validated_batches(contract)
+    split = fx.split(mode="event_time", current_from=CUTOFF)
     original = reference[reference["application_time"] < pd.Timestamp(CUTOFF)].iloc[[0]]
     corrected = original.assign(
         application_time=pd.Timestamp("2026-01-15"), loan_amount=777.0, defaulted=pd.NA
@@ -454,7 +465,7 @@ def test_event_time_mode_keeps_the_last_version_of_a_duplicated_id(contract_para
     duplicated_id = original["application_id"].iloc[0]
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
 
     # Assert
     assert duplicated_id not in set(ref["application_id"])
@@ -462,68 +473,69 @@ def test_event_time_mode_keeps_the_last_version_of_a_duplicated_id(contract_para
     assert not set(ref["application_id"]) & set(cur["application_id"])
 
 
-def test_event_time_mode_requires_current_from(contract_params, split_params):
-    # Arrange
-    reference, current = _validated_batches(contract_params)
+def test_event_time_mode_requires_current_from(split_params: dict[str, Any]):
+    # Arrange: refused when the block is parsed, before any node runs
     split_params.update(mode="event_time", current_from=None)
 
     # Act / Assert
-    with pytest.raises(ConfigError, match=r"ingestion\.split\.current_from is required"):
-        split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+    with pytest.raises(ConfigError) as excinfo:
+        IngestionSplit.parse(split_params)
+    message = str(excinfo.value)
+    assert "'ingestion.split': current_from is required" in message
+    assert INGESTION_FILE in message
 
 
-def test_unknown_split_key_names_file_and_key(contract_params, split_params):
+def test_unknown_split_key_names_file_and_key(split_params: dict[str, Any]):
     # Arrange
-    reference, current = _validated_batches(contract_params)
     split_params["mod"] = "files"
 
     # Act / Assert
     with pytest.raises(ConfigError) as excinfo:
-        split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+        IngestionSplit.parse(split_params)
     assert "unknown key 'ingestion.split.mod'" in str(excinfo.value)
-    assert "conf/base/parameters_ingestion.yml" in str(excinfo.value)
+    assert INGESTION_FILE in str(excinfo.value)
 
 
-def test_cutoff_before_every_row_leaves_no_reference(contract_params, split_params):
+def test_cutoff_before_every_row_leaves_no_reference(contract):
     # Arrange
-    reference, current = _validated_batches(contract_params)
-    split_params.update(mode="event_time", current_from="2000-01-01")
+    reference, current = _validated_batches(contract)
+    split = fx.split(mode="event_time", current_from="2000-01-01")
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match="No reference rows left"):
-        split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+        split_reference_current(reference, current, contract, split, fx.SALT)
 
 
-def test_single_class_target_is_rejected(contract_params, split_params):
+def test_single_class_target_is_rejected(contract, split):
     # Arrange
-    reference, current = _validated_batches(contract_params)
+    reference, current = _validated_batches(contract)
     reference = reference[reference["defaulted"] == "0"]
 
     # Act / Assert
     with pytest.raises(DataContractViolation) as excinfo:
-        split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+        split_reference_current(reference, current, contract, split, fx.SALT)
     message = str(excinfo.value)
     assert "Target 'defaulted'" in message
     assert "1 class(es) ['0']" in message
     assert "task 'binary' needs exactly 2" in message
 
 
-def test_multiclass_with_two_classes_is_rejected(split_params):
+def test_multiclass_with_two_classes_is_rejected(split):
     # Arrange
-    contract = fx.contract_for("multiclass")
+    contract = fx.contract("multiclass")
     reference = fx.validated_reference("multiclass")
     reference = reference[reference["risk_grade"].isin(["A", "B"])]
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match=r"needs at least 3"):
-        split_reference_current(reference, reference.iloc[:0], contract, split_params, fx.SALT)
+        split_reference_current(reference, reference.iloc[:0], contract, split, fx.SALT)
 
 
-def test_positive_class_must_be_a_target_class(contract_params, split_params):
+def test_positive_class_must_be_a_target_class(contract, contract_params, split):
     # Arrange
-    reference, current = _validated_batches(contract_params)
-    contract_params["positive_class"] = "yes"
+    reference, current = _validated_batches(contract)
+    unknown_positive = DatasetContract.parse({**contract_params, "positive_class": "yes"})
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match="positive_class 'yes' is not among"):
-        split_reference_current(reference, current, contract_params, split_params, fx.SALT)
+        split_reference_current(reference, current, unknown_positive, split, fx.SALT)
