@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from cirrus.demo_data.generator import generate_demo_batches
+from cirrus.parameters import DemoDataParams
 from cirrus.storage import DATA_LAYERS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def make_project(root: Path) -> Path:
 
 def write_raw(project: Path, demo: dict[str, Any] | None = None) -> None:
     """Generate small raw reference and current CSVs where the catalog expects them."""
-    reference, current = generate_demo_batches(demo or SMALL_DEMO)
+    reference, current = generate_demo_batches(DemoDataParams.parse(demo or SMALL_DEMO))
     reference.to_csv(project / "data/01_raw/credit_applications.csv", index=False)
     current.to_csv(project / "data/01_raw/credit_applications_current.csv", index=False)
 

@@ -17,8 +17,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from cirrus.contract import parse_contract
+from cirrus.contract import DatasetContract
 from cirrus.demo_data.generator import generate_applications
+from cirrus.feature_spec import FeatureSpec
+from cirrus.parameters import (
+    DriftParams,
+    EvaluationParams,
+    FeatureParams,
+    HoldoutParams,
+    IngestionSplit,
+    TrainingParams,
+)
 from cirrus.pipelines.features.nodes import build_features, fit_feature_spec, split_holdout
 from cirrus.pipelines.ingestion.nodes import treat_pii, validate_raw
 from cirrus.pipelines.training.nodes import train_model
@@ -60,6 +69,41 @@ def contract_for(task: str = "binary") -> dict[str, Any]:
     return contract
 
 
+def contract(task: str = "binary") -> DatasetContract:
+    """The committed contract of a task (see contract_for), parsed."""
+    return DatasetContract.parse(contract_for(task))
+
+
+def fast_training(**overrides: Any) -> TrainingParams:
+    """The fast training block (see fast_training_params), parsed."""
+    return TrainingParams.parse(fast_training_params(**overrides))
+
+
+def holdout() -> HoldoutParams:
+    """The committed `holdout` block, parsed."""
+    return HoldoutParams.parse(load_parameters("features")["holdout"])
+
+
+def features() -> FeatureParams:
+    """The committed `features` block, parsed."""
+    return FeatureParams.parse(load_parameters("features")["features"])
+
+
+def evaluation(**overrides: Any) -> EvaluationParams:
+    """The committed `evaluation` block, parsed, with top-level keys overridden."""
+    return EvaluationParams.parse({**load_parameters("evaluation")["evaluation"], **overrides})
+
+
+def drift(**overrides: Any) -> DriftParams:
+    """The committed `drift` block, parsed, with top-level keys overridden."""
+    return DriftParams.parse({**load_parameters("drift")["drift"], **overrides})
+
+
+def split(**overrides: Any) -> IngestionSplit:
+    """The committed `ingestion.split` block, parsed, with keys overridden."""
+    return IngestionSplit.parse({**load_parameters("ingestion")["ingestion"]["split"], **overrides})
+
+
 def fast_training_params(**overrides: Any) -> dict[str, Any]:
     """The committed training block, with fewer rounds and one thread to keep tests fast."""
     params = load_parameters("training")["training"]
@@ -86,7 +130,7 @@ def applications(
 
 @cache
 def _validated(task: str) -> pd.DataFrame:
-    return validate_raw(applications(), contract_for(task), source="raw_reference")
+    return validate_raw(applications(), contract(task), source="raw_reference")
 
 
 def validated_reference(task: str = "binary") -> pd.DataFrame:
@@ -96,9 +140,8 @@ def validated_reference(task: str = "binary") -> pd.DataFrame:
 
 @cache
 def _holdout(task: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    contract = contract_for(task)
-    reference = treat_pii(validated_reference(task), parse_contract(contract), SALT)
-    return split_holdout(reference, contract, load_parameters("features")["holdout"])
+    reference = treat_pii(validated_reference(task), contract(task), SALT)
+    return split_holdout(reference, contract(task), holdout())
 
 
 def holdout_rows(task: str = "binary") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -108,22 +151,22 @@ def holdout_rows(task: str = "binary") -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @cache
-def _feature_tables(task: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+def _feature_tables(task: str) -> tuple[FeatureSpec, pd.DataFrame, pd.DataFrame]:
     train, test = holdout_rows(task)
-    spec = fit_feature_spec(train, contract_for(task), load_parameters("features")["features"])
+    spec = fit_feature_spec(train, contract(task), features())
     return spec, build_features(train, spec), build_features(test, spec)
 
 
-def feature_tables(task: str = "binary") -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """The fitted feature spec with the training and test model-input tables of a task."""
+def feature_tables(task: str = "binary") -> tuple[FeatureSpec, pd.DataFrame, pd.DataFrame]:
+    """The fitted (frozen) feature spec with the training and test model-input tables of a task."""
     spec, train, test = _feature_tables(task)
-    return copy.deepcopy(spec), train.copy(), test.copy()
+    return spec, train.copy(), test.copy()
 
 
 @cache
 def _trained(task: str) -> tuple[str, dict[str, Any], pd.DataFrame]:
     spec, train, _ = feature_tables(task)
-    return train_model(train, spec, fast_training_params(), {"enabled": False, "best_params": {}})
+    return train_model(train, spec, fast_training(), {"enabled": False, "best_params": {}})
 
 
 def trained_model(task: str = "binary") -> tuple[str, dict[str, Any], pd.DataFrame]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from cirrus.parameters import INGESTION_FILE, Block, ConfigError, Strict, Task
 
@@ -64,8 +64,7 @@ class DatasetContract(Block):
     pii: dict[str, PiiTreatment] = Field(default_factory=dict)
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _check_consistency(self) -> DatasetContract:
+    def check_consistency(self) -> None:
         """Reject contracts whose column roles overlap or reference undeclared columns."""
         features = self.features.all
         if not features:
@@ -87,7 +86,6 @@ class DatasetContract(Block):
             )
         if self.positive_class is not None and self.task != "binary":
             raise ValueError("positive_class applies to task 'binary' only")
-        return self
 
     @property
     def known_columns(self) -> list[str]:

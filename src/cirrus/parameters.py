@@ -74,11 +74,23 @@ class Block(Strict):
     def _name_file_and_key(cls, data: Any, handler: Any) -> Any:
         """Re-raise pydantic's errors as one message naming the file and the dotted keys."""
         try:
-            return handler(data)
+            block = handler(data)
         except ValidationError as failure:
             raise cls.block_error(
                 invalid_block(cls.block_file, _describe(failure, cls.block_key))
             ) from None
+        # Checks across fields run here, inside the wrap: a subclass's own `after` validator
+        # would run outside it, and its error would lose the file and key.
+        try:
+            block.check_consistency()
+        except ValueError as problem:
+            raise cls.block_error(
+                invalid_block(cls.block_file, [f"'{cls.block_key}': {problem}"])
+            ) from None
+        return block
+
+    def check_consistency(self) -> None:
+        """Checks across the fields of the block; raise ValueError to refuse it."""
 
     @classmethod
     def parse(cls: type[Model], raw: Any) -> Model:
@@ -125,15 +137,13 @@ class IngestionSplit(Block):
     mode: Literal["files", "event_time"] = "files"
     current_from: str | None = None
 
-    @model_validator(mode="after")
-    def _cut_needs_a_date(self) -> IngestionSplit:
+    def check_consistency(self) -> None:
         """The event-time split needs the date it cuts at."""
         if self.mode == "event_time" and self.current_from is None:
             raise ValueError(
                 "current_from is required when mode is 'event_time' "
                 "(an ISO date: rows at or after it are current)"
             )
-        return self
 
 
 class CategoricalEncoding(Strict):
@@ -348,14 +358,12 @@ class DriftParams(Block):
     seed: int = 42
     retrain: RetrainPolicy = RetrainPolicy()
 
-    @model_validator(mode="after")
-    def _methods_known_to_evidently(self) -> DriftParams:
+    def check_consistency(self) -> None:
         """Every named method must be one of Evidently's stat tests (checked only when set)."""
         methods = [m for m in (self.num_method, self.cat_method) if m]
         methods += list(self.per_column_method.values())
         if methods:
             check_drift_methods(methods)
-        return self
 
 
 class RegistryParams(Block):

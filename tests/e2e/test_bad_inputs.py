@@ -116,11 +116,19 @@ def test_unknown_contract_key(trained_project: Path, project_factory) -> None:
 
 def test_quality_gate_failure_keeps_the_previous_model(trained_project, project_factory):
     project = project_factory(trained_project)
+    # Other trees make the failing run save a different model before the gate refuses it, so
+    # unchanged outputs prove the previous ones were put back (not merely rewritten alike).
+    training = base_parameters("training")
+    training["training"]["lgbm_params"]["num_leaves"] = 7
+    override(project, "training", training)
     evaluation = base_parameters("evaluation")
     evaluation["evaluation"]["quality_gate"]["binary"] = {"roc_auc": {"min": 0.999}}
     override(project, "evaluation", evaluation)
 
-    _run_and_expect_failure(project, "Quality gate failed", "roc_auc", "below the minimum 0.999")
+    flat = _run_and_expect_failure(
+        project, "Quality gate failed", "roc_auc", "below the minimum 0.999"
+    )
+    assert "Saving data to model" in flat  # the rejected model was written, then replaced
 
 
 def test_unseen_categories_in_current_batch_are_mapped_and_reported(

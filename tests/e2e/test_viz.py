@@ -1,4 +1,4 @@
-"""Kedro-Viz serves the five lifecycle pipelines of the project."""
+"""Kedro-Viz serves the five lifecycle pipelines of the project, each a collapsible stage."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from cirrus.pipeline_registry import LIFECYCLE
+from cirrus.catalog import LIFECYCLE
 from tests.emulators.servers import free_port
 
 VIZ_MAX_PORT = 49152  # Kedro-Viz refuses ports in the ephemeral range above 49151
@@ -39,14 +39,16 @@ PREVIEWS = {
     "drift_summary": "JSONPreview",
     "drift_report": None,
 }
-# Names Kedro-Viz must draw as graph nodes: one per pipeline, from ingestion to drift.
-EXPECTED_NODES = (
-    "validate_raw_reference",
-    "fit_feature_spec_on_training_rows",
-    "train_lightgbm_model",
-    "check_quality_gate",
-    "run_evidently_drift_report",
-)
+# A node of each stage: hidden inside its collapsed stage in the default view.
+STAGE_NODES = {
+    "ingestion": "validate_raw_reference",
+    "features": "fit_feature_spec_on_training_rows",
+    "training": "train_lightgbm_model",
+    "evaluation": "check_quality_gate",
+    "drift": "run_evidently_drift_report",
+}
+# Datasets passed between stages, drawn between the collapsed stages.
+STAGE_BOUNDARIES = ("reference_table", "feature_spec", "model", "evaluation_metrics")
 
 
 def chromium() -> str:
@@ -82,6 +84,23 @@ def render(url: str, workdir: Path) -> tuple[str, Path]:
 def drawn_node_labels(dom: str) -> set[str]:
     """Text of the graph's node labels in a rendered Kedro-Viz page."""
     return set(re.findall(r'class="pipeline-node__text"[^>]*>([^<]+)<', dom))
+
+
+def drawn_kinds(dom: str) -> dict[str, int]:
+    """How many graph nodes of each kind (task, data, modularPipeline...) the page draws."""
+    kinds = re.findall(r'class="pipeline-node pipeline-node--([A-Za-z]+)', dom)
+    return {kind: kinds.count(kind) for kind in set(kinds)}
+
+
+def assert_collapsed_stages(dom: str) -> None:
+    """The default view draws the five stages collapsed, with the datasets between them."""
+    labels = drawn_node_labels(dom)
+    assert set(LIFECYCLE) <= labels
+    assert set(STAGE_BOUNDARIES) <= labels
+    assert not set(STAGE_NODES.values()) & labels  # task nodes stay inside their stage
+    kinds = drawn_kinds(dom)
+    assert kinds.get("modularPipeline") == len(LIFECYCLE), kinds
+    assert "task" not in kinds, kinds
 
 
 def _wait_for_json(url: str, server: subprocess.Popen, log: Path, deadline_seconds: float):
@@ -133,7 +152,13 @@ def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(
     assert {"train_lightgbm_model", "run_evidently_drift_report", "check_quality_gate"} <= {
         name.replace(" ", "_").lower() for name in node_names
     }
-    assert set(EXPECTED_NODES) <= drawn_node_labels(dom)
+    stages = graph["modular_pipelines"]
+    assert {"ingestion", "features", "training", "evaluation", "drift"} <= set(stages)
+    for stage, node_name in STAGE_NODES.items():
+        children = {child["id"] for child in stages[stage]["children"]}
+        node_ids = {n["id"] for n in graph["nodes"] if n["name"] == node_name}
+        assert node_ids and node_ids <= children, (stage, node_name)
+    assert_collapsed_stages(dom)
     assert screenshot.stat().st_size > 20_000  # a drawn graph, not a blank page
     for name, preview_type in PREVIEWS.items():
         assert details[name].get("preview_type") == preview_type, name
@@ -172,4 +197,4 @@ def test_kedro_viz_build_makes_a_static_site_that_loads_the_pipeline(
         server.shutdown()
 
     assert set(LIFECYCLE) <= {p["id"] for p in graph["pipelines"]}
-    assert set(EXPECTED_NODES) <= drawn_node_labels(dom)
+    assert_collapsed_stages(dom)

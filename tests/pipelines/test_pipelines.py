@@ -10,19 +10,13 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
+from kedro.validation.parameter_validator import ParameterValidator
 
+from cirrus.catalog import DEMO_DATA, LIFECYCLE, registered_pipelines
 from cirrus.demo_data.generator import generate_demo_batches
-from cirrus.pipeline_registry import LIFECYCLE
-from cirrus.pipelines import demo_data, drift, evaluation, features, ingestion, training
+from cirrus.feature_spec import FeatureSpec
+from cirrus.parameters import DemoDataParams
 from tests.conftest import SMALL_DEMO, base_parameters
-
-MODULES = {
-    "ingestion": ingestion,
-    "features": features,
-    "training": training,
-    "evaluation": evaluation,
-    "drift": drift,
-}
 
 
 class KeptDataset(MemoryDataset):
@@ -33,12 +27,14 @@ class KeptDataset(MemoryDataset):
 
 
 def _parameters() -> dict[str, Any]:
-    """Every committed parameters block, keyed as Kedro exposes them (`params:<key>`)."""
+    """Every committed parameters block, typed by Kedro's own parameter validation as in a run,
+    keyed as Kedro exposes them (`params:<key>`)."""
     blocks: dict[str, Any] = {}
     for name in ("ingestion", "features", "training", "evaluation", "drift", "demo_data"):
         blocks.update(base_parameters(name))
+    typed = ParameterValidator(registered_pipelines()).validate_raw_params(blocks)
     params = {}
-    for key, value in blocks.items():
+    for key, value in typed.items():
         params[f"params:{key}"] = value
         if isinstance(value, dict):
             params.update({f"params:{key}.{sub}": v for sub, v in value.items()})
@@ -48,7 +44,7 @@ def _parameters() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def catalog() -> DataCatalog:
     """An in-memory catalog holding small raw data, the parameters and a PII salt."""
-    reference, current = generate_demo_batches(SMALL_DEMO)
+    reference, current = generate_demo_batches(DemoDataParams.parse(SMALL_DEMO))
     datasets = {name: MemoryDataset(value) for name, value in _parameters().items()}
     datasets.update(
         raw_reference=MemoryDataset(reference),
@@ -61,8 +57,9 @@ def catalog() -> DataCatalog:
 @pytest.fixture(scope="module")
 def lifecycle_run(catalog: DataCatalog) -> DataCatalog:
     """Run the five pipelines in order, each on its own, keeping every output in memory."""
+    pipelines = registered_pipelines()
     for name in LIFECYCLE:
-        pipeline = MODULES[name].create_pipeline()
+        pipeline = pipelines[name]
         for output in pipeline.all_outputs():
             if output not in catalog:
                 catalog[output] = KeptDataset()
@@ -70,18 +67,31 @@ def lifecycle_run(catalog: DataCatalog) -> DataCatalog:
     return catalog
 
 
-def test_every_pipeline_is_registered_with_a_tag_of_its_name() -> None:
-    for name, module in MODULES.items():
-        pipeline = module.create_pipeline()
-        assert all(name in node.tags for node in pipeline.nodes), name
-    assert demo_data.create_pipeline().all_outputs() == {"raw_reference", "raw_current"}
+def test_every_pipeline_is_registered_as_a_namespace_and_tag_of_its_name() -> None:
+    pipelines = registered_pipelines()
+
+    assert set(pipelines) == {DEMO_DATA, *LIFECYCLE, "__default__"}
+    for name in (DEMO_DATA, *LIFECYCLE):
+        nodes = pipelines[name].nodes
+        assert nodes, name
+        assert all(name in node.tags and node.namespace == name for node in nodes), name
+    assert pipelines[DEMO_DATA].all_outputs() == {"raw_reference", "raw_current"}
 
 
-def test_pipelines_chain_only_through_declared_datasets() -> None:
-    combined = sum((MODULES[n].create_pipeline() for n in LIFECYCLE), Pipeline([]))
+def test_the_default_pipeline_is_the_lifecycle_without_the_demo_data() -> None:
+    pipelines = registered_pipelines()
+    lifecycle = sum((pipelines[name] for name in LIFECYCLE), Pipeline([]))
+
+    assert set(pipelines["__default__"].nodes) == set(lifecycle.nodes)
+    assert not set(pipelines["__default__"].nodes) & set(pipelines[DEMO_DATA].nodes)
+
+
+def test_namespaces_keep_the_declared_dataset_names() -> None:
+    combined = registered_pipelines()["__default__"]
     free_inputs = {i for i in combined.inputs() if not i.startswith("params:")}
 
     assert free_inputs == {"raw_reference", "raw_current", "pii_salt"}
+    assert not [name for name in combined.datasets() if name.split(".")[0] in LIFECYCLE]
 
 
 def test_ingestion_outputs_typed_pii_safe_tables(lifecycle_run: DataCatalog) -> None:
@@ -98,7 +108,8 @@ def test_features_are_fitted_on_training_rows_only(lifecycle_run: DataCatalog) -
     train = lifecycle_run.load("train_rows")
     test = lifecycle_run.load("test_rows")
 
-    assert spec["n_training_rows"] == len(train)
+    assert isinstance(spec, FeatureSpec)
+    assert spec.n_training_rows == len(train)
     assert not set(train["application_id"]) & set(test["application_id"])
 
 

@@ -17,4 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             )
         ],
         tags="demo_data",
+        # A Kedro-Viz stage and `kedro run --namespaces demo_data`; dataset names stay as declared.
+        namespace="demo_data",
+        prefix_datasets_with_namespace=False,
     )

@@ -33,4 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         tags="drift",
+        # A Kedro-Viz stage and `kedro run --namespaces drift`; dataset names stay as declared.
+        namespace="drift",
+        prefix_datasets_with_namespace=False,
     )

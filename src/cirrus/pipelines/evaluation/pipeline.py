@@ -71,4 +71,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         tags="evaluation",
+        # A Kedro-Viz stage and `kedro run --namespaces evaluation`; dataset names stay as declared.
+        namespace="evaluation",
+        prefix_datasets_with_namespace=False,
     )

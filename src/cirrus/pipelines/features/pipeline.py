@@ -47,4 +47,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         tags="features",
+        # A Kedro-Viz stage and `kedro run --namespaces features`; dataset names stay as declared.
+        namespace="features",
+        prefix_datasets_with_namespace=False,
     )

@@ -35,4 +35,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         tags="ingestion",
+        # A Kedro-Viz stage and `kedro run --namespaces ingestion`; dataset names stay as declared.
+        namespace="ingestion",
+        prefix_datasets_with_namespace=False,
     )

@@ -23,4 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         tags="training",
+        # A Kedro-Viz stage and `kedro run --namespaces training`; dataset names stay as declared.
+        namespace="training",
+        prefix_datasets_with_namespace=False,
     )
