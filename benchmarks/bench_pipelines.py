@@ -30,12 +30,14 @@ from typing import Any
 import yaml
 from plain_baseline import catalog_paths
 
+from cirrus.catalog import LIFECYCLE
 from cirrus.demo_data.generator import generate_demo_batches
+from cirrus.parameters import DemoDataParams
 from cirrus.storage import DATA_LAYERS
 
 PROJECT = Path(__file__).resolve().parents[1]
 PLAIN = Path(__file__).resolve().parent / "plain_baseline.py"
-STAGES = ("ingestion", "features", "training", "evaluation", "drift")
+STAGES = LIFECYCLE
 VARIANTS = ("kedro", "plain", "hand")
 PLAIN_VARIANTS = {"plain": "cirrus", "hand": "hand"}
 ARTIFACTS = ("training_metrics", "evaluation_metrics", "drift_summary")
@@ -150,7 +152,7 @@ def copy_project(target: Path) -> Path:
 def write_raw_data(project: Path, rows: int) -> float:
     """Generate the demo batches and write them where catalog.yml expects them; return secs."""
     start = time.perf_counter()
-    reference, current = generate_demo_batches(demo_params(rows))
+    reference, current = generate_demo_batches(DemoDataParams.parse(demo_params(rows)))
     paths = catalog_paths(project, ("raw_reference", "raw_current"))
     for name, frame in (("raw_reference", reference), ("raw_current", current)):
         frame.to_csv(paths[name], index=False)

@@ -30,7 +30,6 @@ from typing import Any
 import pandas as pd
 import yaml
 
-STAGES = ("ingestion", "features", "training", "evaluation", "drift")
 VARIANTS = {"cirrus": "baseline_cirrus", "hand": "baseline_hand"}
 TIMINGS_PREFIX = "BENCH_TIMINGS "
 SALT_ENV = "CIRRUS_PII_SALT"
@@ -106,7 +105,9 @@ class Context:
     raw: dict[str, Path]
     store: Store
     salt: str | None = None
+    project: Path = Path()
     timings: dict[str, float] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)  # what a variant derives once per run
 
 
 def load_params(project: Path) -> dict[str, Any]:
@@ -146,7 +147,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", choices=sorted(VARIANTS), required=True)
-    parser.add_argument("--stage", choices=[*STAGES, "all", "startup"], required=True)
+    parser.add_argument(
+        "--stage", required=True, help="a stage of the variant (its STAGES), all, or startup"
+    )
     parser.add_argument("--project", type=Path, required=True, help="project copy with conf/")
     parser.add_argument("--out", type=Path, required=True, help="folder of the artifacts")
     return parser.parse_args(argv)
@@ -163,10 +166,13 @@ def main(argv: list[str] | None = None) -> None:
         raw=raw_paths(args.project),
         store=Store(args.out),
         salt=os.environ.get(SALT_ENV),
+        project=args.project,
     )
     ctx.timings["imports_and_config"] = time.perf_counter() - start
+    if args.stage not in (*variant.STAGES, "all", "startup"):
+        raise SystemExit(f"--stage {args.stage}: expected one of {[*variant.STAGES]}, all, startup")
     if args.stage != "startup":
-        names = list(STAGES) if args.stage == "all" else [args.stage]
+        names = list(variant.STAGES) if args.stage == "all" else [args.stage]
         run_stages(variant.STAGES, names, ctx)
     print(TIMINGS_PREFIX + json.dumps(ctx.timings), flush=True)
 
