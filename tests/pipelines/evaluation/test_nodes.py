@@ -9,9 +9,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from sklearn import metrics as skm
 
+from cirrus.feature_spec import FeatureSpec
+from cirrus.modeling import predict_rows
+from cirrus.parameters import ConfigError, EvaluationParams
 from cirrus.pipelines.evaluation.nodes import (
+    CURVE_POINTS,
     QualityGateFailed,
+    _thin,
     check_quality_gate,
     compute_metrics,
     plot_calibration,
@@ -21,26 +27,44 @@ from cirrus.pipelines.evaluation.nodes import (
     plot_predicted_vs_actual,
     plot_residuals,
     plot_roc_curve,
-    predict_rows,
+    pr_points,
+    roc_points,
 )
 from tests import unit_fixtures as fx
 
 evaluation_params = fx.evaluation_params
 
-REGRESSION_SPEC = {
-    "task": "regression",
-    "classes": None,
-    "id_column": "application_id",
-    "event_time_column": "application_time",
-    "target": "interest_rate",
-}
+
+def _spec(task: str, classes: list[str] | None, target: str) -> FeatureSpec:
+    """A minimal spec of a task: what evaluation reads (ids, task, target and classes)."""
+    return FeatureSpec(
+        id_column="application_id",
+        event_time_column="application_time",
+        task=task,
+        target=target,
+        classes=classes,
+        numeric=[],
+        log=[],
+        ratios={},
+        date_parts={},
+        missing_indicators=[],
+        categories={},
+        rare_levels={},
+        categorical_features=[],
+        feature_columns=[],
+        drift_columns=[],
+        n_training_rows=0,
+    )
 
 
-def _scored(task: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+REGRESSION_SPEC = _spec("regression", None, "interest_rate")
+
+
+def _scored(task: str) -> tuple[FeatureSpec, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Spec, training features, test predictions and importance of a trained model."""
     spec, train, test = fx.feature_tables(task)
     model, _, importance = fx.trained_model(task)
-    predictions = predict_rows(model, test, spec, fx.load_parameters("evaluation")["evaluation"])
+    predictions = predict_rows(model, test, spec, fx.evaluation())
     return spec, train, predictions, importance
 
 
@@ -69,14 +93,14 @@ def _annotations(figure: go.Figure) -> list[str]:
 # --- predictions and metrics ------------------------------------------------------------------
 
 
-def test_predict_rows_scores_every_held_out_row(evaluation_params):
+def test_predict_rows_scores_every_held_out_row():
     # Arrange
     spec, _, test = fx.feature_tables("binary")
     model, _, _ = fx.trained_model("binary")
-    evaluation_params["threshold"] = 0.3
+    settings = fx.evaluation(threshold=0.3)
 
     # Act
-    predictions = predict_rows(model, test, spec, evaluation_params)
+    predictions = predict_rows(model, test, spec, settings)
 
     # Assert
     assert len(predictions) == len(test)
@@ -88,17 +112,18 @@ def test_predict_rows_scores_every_held_out_row(evaluation_params):
     assert 0 < predictions["prediction"].sum() < len(test)
 
 
-def test_binary_model_beats_the_baseline(binary, evaluation_params):
+def test_binary_model_beats_the_baseline(binary):
     # Arrange
     spec, train, predictions, _ = binary
+    settings = fx.evaluation(threshold=0.4)
 
     # Act
-    metrics = compute_metrics(predictions, train, spec, evaluation_params)
+    metrics = compute_metrics(predictions, train, spec, settings)
 
     # Assert
     assert metrics["task"] == "binary"
     assert metrics["n_test_rows"] == len(predictions)
-    assert metrics["threshold"] == evaluation_params["threshold"]
+    assert metrics["threshold"] == 0.4
     assert metrics["baseline"]["roc_auc"] == pytest.approx(0.5)
     assert metrics["model"]["roc_auc"] > 0.5
     assert metrics["beats_baseline"]["roc_auc"] is True
@@ -114,7 +139,7 @@ def test_binary_model_beats_the_baseline(binary, evaluation_params):
     }
 
 
-def test_perfect_binary_scores_give_perfect_ranking_metrics(evaluation_params):
+def test_perfect_binary_scores_give_perfect_ranking_metrics():
     # Arrange
     spec, train, _ = fx.feature_tables("binary")
     predictions = pd.DataFrame(
@@ -122,7 +147,7 @@ def test_perfect_binary_scores_give_perfect_ranking_metrics(evaluation_params):
     )
 
     # Act
-    metrics = compute_metrics(predictions, train, spec, evaluation_params)
+    metrics = compute_metrics(predictions, train, spec, fx.evaluation())
 
     # Assert
     assert metrics["model"]["roc_auc"] == 1.0
@@ -131,13 +156,13 @@ def test_perfect_binary_scores_give_perfect_ranking_metrics(evaluation_params):
     assert metrics["model"]["recall"] == 1.0
 
 
-def test_regression_metrics_are_computed(evaluation_params):
+def test_regression_metrics_are_computed():
     # Arrange: errors 0, 0, 0, 1 around a mean of 2.5
     predictions = _regression_predictions([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 5.0])
     train = pd.DataFrame({"interest_rate": [2.0, 3.0]})
 
     # Act
-    metrics = compute_metrics(predictions, train, REGRESSION_SPEC, evaluation_params)
+    metrics = compute_metrics(predictions, train, REGRESSION_SPEC, fx.evaluation())
 
     # Assert
     assert metrics["threshold"] is None
@@ -148,12 +173,12 @@ def test_regression_metrics_are_computed(evaluation_params):
     assert metrics["beats_baseline"] == {"rmse": True, "mae": True, "r2": True}
 
 
-def test_trained_regression_model_metrics(evaluation_params):
+def test_trained_regression_model_metrics():
     # Arrange
     spec, train, predictions, _ = _scored("regression")
 
     # Act
-    metrics = compute_metrics(predictions, train, spec, evaluation_params)
+    metrics = compute_metrics(predictions, train, spec, fx.evaluation())
 
     # Assert
     assert set(metrics["model"]) == {"rmse", "mae", "r2"}
@@ -162,12 +187,12 @@ def test_trained_regression_model_metrics(evaluation_params):
     assert metrics["beats_baseline"]["rmse"] is True
 
 
-def test_multiclass_metrics_against_class_share_baseline(evaluation_params):
+def test_multiclass_metrics_against_class_share_baseline():
     # Arrange
     spec, train, predictions, _ = _scored("multiclass")
 
     # Act
-    metrics = compute_metrics(predictions, train, spec, evaluation_params)
+    metrics = compute_metrics(predictions, train, spec, fx.evaluation())
 
     # Assert
     assert set(metrics["model"]) == {"accuracy", "macro_f1", "log_loss"}
@@ -183,56 +208,60 @@ def test_multiclass_metrics_against_class_share_baseline(evaluation_params):
 def test_quality_gate_passes_when_bounds_hold(binary, evaluation_params):
     # Arrange
     spec, train, predictions, _ = binary
-    metrics = compute_metrics(predictions, train, spec, evaluation_params)
-    evaluation_params["quality_gate"]["binary"] = {
-        "roc_auc": {"min": metrics["model"]["roc_auc"] - 0.01}
-    }
+    metrics = compute_metrics(predictions, train, spec, fx.evaluation())
+    minimum = metrics["model"]["roc_auc"] - 0.01
+    evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": minimum}}
+    settings = EvaluationParams.parse(evaluation_params)
 
     # Act
-    result = check_quality_gate(metrics, evaluation_params)
+    result = check_quality_gate(metrics, settings)
 
     # Assert
     assert result["passed"] is True
     assert result["task"] == "binary"
-    assert "roc_auc" in result["rules"]
+    assert result["rules"] == {"roc_auc": {"min": minimum, "max": None}}
 
 
 def test_quality_gate_failure_names_metric_value_and_threshold(binary, evaluation_params):
     # Arrange
     spec, train, predictions, _ = binary
-    metrics = compute_metrics(predictions, train, spec, evaluation_params)
+    metrics = compute_metrics(predictions, train, spec, fx.evaluation())
     achieved = metrics["model"]["roc_auc"]
     minimum = round(achieved + 0.05, 2)
     evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": minimum}}
+    settings = EvaluationParams.parse(evaluation_params)
 
     # Act / Assert
     with pytest.raises(QualityGateFailed) as excinfo:
-        check_quality_gate(metrics, evaluation_params)
+        check_quality_gate(metrics, settings)
     message = str(excinfo.value)
     assert f"roc_auc = {achieved:.4f} is below the minimum {minimum}" in message
-    assert "conf/base/parameters_evaluation.yml" in message
+    assert "(conf/base/parameters_evaluation.yml, evaluation.quality_gate.binary)" in message
 
 
 def test_quality_gate_maximum_is_enforced(binary, evaluation_params):
     # Arrange
     spec, train, predictions, _ = binary
-    metrics = compute_metrics(predictions, train, spec, evaluation_params)
+    metrics = compute_metrics(predictions, train, spec, fx.evaluation())
     evaluation_params["quality_gate"]["binary"] = {"log_loss": {"max": 0.01}}
+    settings = EvaluationParams.parse(evaluation_params)
 
     # Act / Assert
     with pytest.raises(QualityGateFailed, match=r"log_loss = [0-9.]+ is above the maximum 0\.01"):
-        check_quality_gate(metrics, evaluation_params)
+        check_quality_gate(metrics, settings)
 
 
-def test_quality_gate_rejects_a_metric_of_another_task(binary, evaluation_params):
+def test_quality_gate_metric_of_another_task_is_refused_when_parsed(evaluation_params):
     # Arrange
-    spec, train, predictions, _ = binary
-    metrics = compute_metrics(predictions, train, spec, evaluation_params)
     evaluation_params["quality_gate"]["binary"] = {"r2": {"min": 0.1}}
 
     # Act / Assert
-    with pytest.raises(QualityGateFailed, match=r"quality_gate\.binary\.r2 is not a binary metric"):
-        check_quality_gate(metrics, evaluation_params)
+    with pytest.raises(ConfigError) as excinfo:
+        EvaluationParams.parse(evaluation_params)
+    message = str(excinfo.value)
+    assert "conf/base/parameters_evaluation.yml" in message
+    assert "'evaluation.quality_gate': 'binary.r2' is not a binary metric" in message
+    assert "known: ['roc_auc', 'pr_auc', 'log_loss'" in message
 
 
 def _metrics_without_lift() -> dict[str, Any]:
@@ -245,35 +274,35 @@ def _metrics_without_lift() -> dict[str, Any]:
     }
 
 
-def test_quality_gate_requires_beating_the_baseline(evaluation_params):
+def test_quality_gate_requires_beating_the_baseline():
     # Arrange
-    evaluation_params["quality_gate"] = {}
+    settings = fx.evaluation(quality_gate={})
 
     # Act / Assert
     with pytest.raises(QualityGateFailed, match=r"roc_auc = 0\.5000 does not beat the trivial"):
-        check_quality_gate(_metrics_without_lift(), evaluation_params)
+        check_quality_gate(_metrics_without_lift(), settings)
 
 
-def test_quality_gate_baseline_check_can_be_disabled(evaluation_params):
+def test_quality_gate_baseline_check_can_be_disabled():
     # Arrange
-    evaluation_params.update(quality_gate={}, must_beat_baseline=False)
+    settings = fx.evaluation(quality_gate={}, must_beat_baseline=False)
 
     # Act
-    result = check_quality_gate(_metrics_without_lift(), evaluation_params)
+    result = check_quality_gate(_metrics_without_lift(), settings)
 
     # Assert
     assert result["passed"] is True
 
 
-def test_quality_gate_does_not_change_the_metrics(binary, evaluation_params):
+def test_quality_gate_does_not_change_the_metrics(binary):
     # Arrange
     spec, train, predictions, _ = binary
-    metrics = compute_metrics(predictions, train, spec, evaluation_params)
+    metrics = compute_metrics(predictions, train, spec, fx.evaluation())
     before = copy.deepcopy(metrics)
-    evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": 0.0}}
+    settings = fx.evaluation(quality_gate={"binary": {"roc_auc": {"min": 0.0}}})
 
     # Act
-    check_quality_gate(metrics, evaluation_params)
+    check_quality_gate(metrics, settings)
 
     # Assert
     assert metrics == before
@@ -329,29 +358,30 @@ def test_binary_confusion_matrix_counts_every_row(binary):
     assert list(heatmap.x) == ["0", "1"]
 
 
-def test_binary_calibration_plot_has_points_in_unit_square(binary, evaluation_params):
+def test_binary_calibration_plot_has_points_in_unit_square(binary):
     # Arrange
     spec, _, predictions, _ = binary
+    settings = fx.evaluation(calibration_bins=5)
 
     # Act
-    figure = plot_calibration(predictions, spec, evaluation_params)
+    figure = plot_calibration(predictions, spec, settings)
 
     # Assert
     points = figure.data[0]
-    assert 1 <= len(points.x) <= evaluation_params["calibration_bins"]
+    assert 1 <= len(points.x) <= 5
     assert ((np.asarray(points.x) >= 0) & (np.asarray(points.x) <= 1)).all()
     assert ((np.asarray(points.y) >= 0) & (np.asarray(points.y) <= 1)).all()
     assert figure.data[-1].name == "perfect"
 
 
-def test_calibration_points_are_bin_means(evaluation_params):
+def test_calibration_points_are_bin_means():
     # Arrange: two bins; scores 0.1/0.2 in the low bin, 0.8/0.9 in the high one
-    spec = {"task": "binary", "classes": ["0", "1"]}
+    spec = _spec("binary", ["0", "1"], "defaulted")
     predictions = pd.DataFrame({"label": [0.0, 1.0, 1.0, 1.0], "score": [0.1, 0.2, 0.8, 0.9]})
-    evaluation_params["calibration_bins"] = 2
+    settings = fx.evaluation(calibration_bins=2)
 
     # Act
-    points = plot_calibration(predictions, spec, evaluation_params).data[0]
+    points = plot_calibration(predictions, spec, settings).data[0]
 
     # Assert
     np.testing.assert_allclose(points.x, [0.15, 0.85])
@@ -367,7 +397,7 @@ def test_multiclass_roc_has_one_curve_per_class():
 
     # Assert
     names = [trace.name.split(" ")[0] for trace in figure.data]
-    assert names == [*spec["classes"], "chance"]
+    assert names == [*spec.classes, "chance"]
 
 
 @pytest.mark.parametrize("plot", [plot_roc_curve, plot_pr_curve, plot_confusion_matrix])
@@ -383,12 +413,12 @@ def test_classification_plots_do_not_apply_to_regression(plot):
     assert any("Not applicable" in text for text in _annotations(figure))
 
 
-def test_calibration_does_not_apply_to_regression(evaluation_params):
+def test_calibration_does_not_apply_to_regression():
     # Arrange
     predictions = _regression_predictions([1.0, 2.0, 3.0], [1.5, 2.0, 2.5])
 
     # Act
-    figure = plot_calibration(predictions, REGRESSION_SPEC, evaluation_params)
+    figure = plot_calibration(predictions, REGRESSION_SPEC, fx.evaluation())
 
     # Assert
     assert len(figure.data) == 0
@@ -424,16 +454,214 @@ def test_regression_plots_do_not_apply_to_classification(binary, plot):
     assert any("regression" in text for text in _annotations(figure))
 
 
-def test_feature_importance_plot_shows_top_features_best_on_top(binary, evaluation_params):
+def test_feature_importance_plot_shows_top_features_best_on_top(binary):
     # Arrange
     _, _, _, importance = binary
-    evaluation_params["top_features"] = 5
+    settings = fx.evaluation(top_features=5)
 
     # Act
-    figure = plot_feature_importance(importance, evaluation_params)
+    figure = plot_feature_importance(importance, settings)
 
     # Assert
     bars = figure.data[0]
     assert len(bars.y) == 5
     assert bars.y[-1] == importance["feature"].iloc[0]
     assert list(bars.y) == importance["feature"].head(5).tolist()[::-1]
+
+
+# --- curve tables for dvc plots ---------------------------------------------------------------
+
+# Four held-out rows with one mis-ranked pair: sklearn's curves of it are known exactly.
+TINY_LABELS = [0.0, 0.0, 1.0, 1.0]
+TINY_SCORES = [0.1, 0.4, 0.35, 0.8]
+BINARY_SPEC = _spec("binary", ["good", "bad"], "defaulted")
+MULTICLASS_SPEC = _spec("multiclass", ["A", "B", "C"], "risk_grade")
+
+
+def _tiny_binary() -> pd.DataFrame:
+    return pd.DataFrame({"label": TINY_LABELS, "score": TINY_SCORES})
+
+
+def _multiclass_predictions(n: int, seed: int = 0) -> pd.DataFrame:
+    """Random labels of three classes with noisy class probabilities that favour the label."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, size=n)
+    raw = rng.random((n, 3)) + np.eye(3)[labels]
+    proba = raw / raw.sum(axis=1, keepdims=True)
+    frame = pd.DataFrame({"label": labels.astype(float)})
+    for index, name in enumerate(MULTICLASS_SPEC.classes):
+        frame[f"score_{name}"] = proba[:, index]
+    return frame
+
+
+def _large_binary(n: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=n)
+    scores = np.clip(0.3 * labels + rng.random(n) * 0.7, 0, 1)
+    return pd.DataFrame({"label": labels.astype(float), "score": scores})
+
+
+def test_thin_returns_a_short_frame_unchanged():
+    # Arrange
+    frame = pd.DataFrame({"x": np.arange(5.0), "y": np.arange(5.0) ** 2}, index=list("abcde"))
+
+    # Act
+    thinned = _thin(frame, max_points=5)
+
+    # Assert
+    pd.testing.assert_frame_equal(thinned, frame)
+
+
+def test_thin_keeps_first_last_and_evenly_spaced_rows():
+    # Arrange
+    frame = pd.DataFrame({"position": np.arange(1000)})
+
+    # Act
+    thinned = _thin(frame, max_points=200)
+
+    # Assert
+    kept = thinned["position"].to_numpy()
+    assert len(kept) == 200
+    assert kept[0] == 0
+    assert kept[-1] == 999
+    gaps = np.diff(kept)
+    assert (gaps > 0).all()
+    assert gaps.max() - gaps.min() <= 1
+    assert thinned.index.tolist() == kept.tolist()
+
+
+@pytest.mark.parametrize(("n_rows", "max_points"), [(10, 7), (201, 200), (57, 3)])
+def test_thin_never_keeps_more_than_max_points(n_rows: int, max_points: int):
+    # Arrange
+    frame = pd.DataFrame({"position": np.arange(n_rows)})
+
+    # Act
+    thinned = _thin(frame, max_points)
+
+    # Assert
+    kept = thinned["position"].tolist()
+    assert len(kept) <= max_points
+    assert kept[0] == 0
+    assert kept[-1] == n_rows - 1
+    assert kept == sorted(set(kept))
+
+
+def test_binary_roc_points_are_sklearns_curve_named_by_the_positive_class():
+    # Arrange
+    predictions = _tiny_binary()
+
+    # Act
+    points = roc_points(predictions, BINARY_SPEC)
+
+    # Assert: sklearn's roc_curve of the four rows, positive class named from the spec
+    assert list(points.columns) == ["class", "fpr", "tpr"]
+    assert points["class"].tolist() == ["bad"] * 5
+    assert points["fpr"].tolist() == [0.0, 0.0, 0.5, 0.5, 1.0]
+    assert points["tpr"].tolist() == [0.0, 0.5, 0.5, 1.0, 1.0]
+
+
+def test_binary_pr_points_are_sklearns_curve_named_by_the_positive_class():
+    # Arrange
+    predictions = _tiny_binary()
+
+    # Act
+    points = pr_points(predictions, BINARY_SPEC)
+
+    # Assert: sklearn's precision_recall_curve of the four rows, in (recall, precision) columns
+    assert list(points.columns) == ["class", "recall", "precision"]
+    assert points["class"].tolist() == ["bad"] * 5
+    pairs = sorted(zip(points["recall"], points["precision"], strict=True))
+    assert pairs == [(0.0, 1.0), (0.5, 0.5), (0.5, 1.0), (1.0, 0.5), (1.0, 0.666667)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pr_points keeps sklearn's recall-decreasing row order: "
+    "precision_recall_curve(...)[1::-1] swaps the columns, not the rows",
+)
+def test_pr_points_run_in_recall_increasing_order():
+    # Arrange
+    predictions = _tiny_binary()
+
+    # Act
+    points = pr_points(predictions, BINARY_SPEC)
+
+    # Assert
+    assert points["recall"].tolist() == [0.0, 0.5, 0.5, 1.0, 1.0]
+    assert points["precision"].tolist() == [1.0, 1.0, 0.5, 0.666667, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("table", "curve", "columns"),
+    [
+        (roc_points, lambda y, s: skm.roc_curve(y, s)[:2], ("fpr", "tpr")),
+        (pr_points, lambda y, s: skm.precision_recall_curve(y, s)[1::-1], ("recall", "precision")),
+    ],
+)
+def test_multiclass_curve_points_have_one_curve_per_class(table, curve, columns):
+    # Arrange
+    predictions = _multiclass_predictions(60)
+    labels = predictions["label"].to_numpy()
+
+    # Act
+    points = table(predictions, MULTICLASS_SPEC)
+
+    # Assert
+    assert list(points.columns) == ["class", *columns]
+    assert list(dict.fromkeys(points["class"])) == ["A", "B", "C"]
+    for index, name in enumerate(MULTICLASS_SPEC.classes):
+        x, y = curve(labels == index, predictions[f"score_{name}"].to_numpy())
+        mine = points[points["class"] == name]
+        np.testing.assert_allclose(mine[columns[0]], x, atol=1e-6)
+        np.testing.assert_allclose(mine[columns[1]], y, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("table", "columns"),
+    [(roc_points, ["class", "fpr", "tpr"]), (pr_points, ["class", "recall", "precision"])],
+)
+def test_curve_points_of_a_regression_are_empty(table, columns):
+    # Arrange
+    predictions = _regression_predictions([1.0, 2.0, 3.0], [1.5, 2.0, 2.5])
+
+    # Act
+    points = table(predictions, REGRESSION_SPEC)
+
+    # Assert
+    assert points.empty
+    assert list(points.columns) == columns
+
+
+def test_binary_curve_points_are_capped_on_large_inputs():
+    # Arrange
+    predictions = _large_binary()
+    full_roc = skm.roc_curve(predictions["label"], predictions["score"])[0]
+
+    # Act
+    roc = roc_points(predictions, BINARY_SPEC)
+    pr = pr_points(predictions, BINARY_SPEC)
+
+    # Assert
+    assert len(full_roc) > CURVE_POINTS
+    assert 0 < len(roc) <= CURVE_POINTS
+    assert 0 < len(pr) <= CURVE_POINTS
+    assert roc[["fpr", "tpr"]].iloc[0].tolist() == [0.0, 0.0]
+    assert roc[["fpr", "tpr"]].iloc[-1].tolist() == [1.0, 1.0]
+    assert roc["fpr"].is_monotonic_increasing
+    assert roc["tpr"].is_monotonic_increasing
+
+
+def test_multiclass_curve_points_are_capped_per_class():
+    # Arrange
+    predictions = _multiclass_predictions(20_000)
+
+    # Act
+    roc = roc_points(predictions, MULTICLASS_SPEC)
+    pr = pr_points(predictions, MULTICLASS_SPEC)
+
+    # Assert
+    for points in (roc, pr):
+        counts = points["class"].value_counts()
+        assert sorted(counts.index) == ["A", "B", "C"]
+        assert (counts <= CURVE_POINTS).all()
+        assert (counts > CURVE_POINTS // 2).all()
