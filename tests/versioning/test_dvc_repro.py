@@ -158,3 +158,49 @@ def test_plots_render_from_the_declared_tables(dvc_project) -> None:
     assert expected <= set(shown)
     roc = shown["data/08_reporting/roc_points.csv"][0]["content"]["data"]["values"]
     assert len(roc) > 10 and {"fpr", "tpr"} <= set(roc[0])
+
+
+def _edit_source(project: Path, module: str, old: str, new: str) -> None:
+    """Replace text in a source file of the project copy (it must be there)."""
+    path = project / "src" / "cirrus" / module
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_a_docstring_edit_in_features_nodes_reruns_only_features(dvc_project) -> None:
+    project, _ = dvc_project
+    run(project, "dvc", "repro")  # settle whatever earlier cases left
+    _edit_source(
+        project,
+        "pipelines/features/nodes.py",
+        '"""Feature nodes:',
+        '"""Feature nodes (docstring edited):',
+    )
+
+    changed = changed_stages(project)
+    output = run(project, "dvc", "repro").stdout
+
+    assert changed == {"features"}
+    # Its outputs are byte-identical, so nothing downstream reruns.
+    assert ran_stages(output) == ["features"]
+    assert changed_stages(project) == set()
+
+
+def test_an_evaluation_plot_edit_never_reruns_drift(dvc_project) -> None:
+    project, _ = dvc_project
+    run(project, "dvc", "repro")
+    _edit_source(
+        project,
+        "pipelines/evaluation/nodes.py",
+        'title="ROC curve (held-out rows)"',
+        'title="ROC curve of the held-out rows"',
+    )
+
+    changed = changed_stages(project)
+    output = run(project, "dvc", "repro").stdout
+
+    assert changed == {"evaluation"}
+    assert ran_stages(output) == ["evaluation"]
+    plot = json.loads((project / "data/08_reporting/plots/roc_curve.json").read_text())
+    assert plot["layout"]["title"]["text"] == "ROC curve of the held-out rows"

@@ -63,7 +63,12 @@ def test_stages_follow_the_pipelines_with_exact_params_deps_outs_and_metrics() -
     ]
     assert "data/06_models/model.txt" in stages["training"]["outs"]
     assert "data/06_models/model.txt" in stages["evaluation"]["deps"]
-    assert "src/cirrus/pipelines/features/nodes.py" in stages["training"]["deps"]  # via modeling
+    # Narrow code deps: the shared modules a stage uses, never another pipeline's nodes.
+    assert "src/cirrus/modeling.py" in stages["training"]["deps"]
+    assert "src/cirrus/feature_spec.py" in stages["training"]["deps"]
+    for stage, deps in ((name, s["deps"]) for name, s in stages.items()):
+        foreign = [d for d in deps if d.startswith("src/cirrus/pipelines/")]
+        assert all(d.startswith(f"src/cirrus/pipelines/{stage}/") for d in foreign), stage
     assert {"data/08_reporting/evaluation_metrics.json": {"cache": False}} in stages["evaluation"][
         "metrics"
     ]

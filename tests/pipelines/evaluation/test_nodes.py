@@ -574,23 +574,6 @@ def test_binary_pr_points_are_sklearns_curve_named_by_the_positive_class():
     assert pairs == [(0.0, 1.0), (0.5, 0.5), (0.5, 1.0), (1.0, 0.5), (1.0, 0.666667)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pr_points keeps sklearn's recall-decreasing row order: "
-    "precision_recall_curve(...)[1::-1] swaps the columns, not the rows",
-)
-def test_pr_points_run_in_recall_increasing_order():
-    # Arrange
-    predictions = _tiny_binary()
-
-    # Act
-    points = pr_points(predictions, BINARY_SPEC)
-
-    # Assert
-    assert points["recall"].tolist() == [0.0, 0.5, 0.5, 1.0, 1.0]
-    assert points["precision"].tolist() == [1.0, 1.0, 0.5, 0.666667, 0.5]
-
-
 @pytest.mark.parametrize(
     ("table", "curve", "columns"),
     [
