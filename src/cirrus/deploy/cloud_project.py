@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from kedro.config import MissingConfigException, OmegaConfigLoader
-from kedro.framework.project import find_pipelines
 from kedro.io import DataCatalog
 from omegaconf.errors import InterpolationResolutionError
 
+from cirrus.catalog import registered_pipelines
 from cirrus.deploy.deploy_yml import DEPLOY_KEY, parse_deploy
 from cirrus.deploy.plan import DeploymentPlan, build_plan
 from cirrus.settings import CONFIG_LOADER_ARGS
@@ -44,4 +44,4 @@ def load_plan(project_root: Path, env: str = CLOUD_ENV) -> DeploymentPlan:
     deploy = parse_deploy(declared)
     root = storage_root(config)
     catalog = DataCatalog.from_config(without_credentials(dict(config["catalog"])))
-    return build_plan(deploy, find_pipelines(raise_errors=True), catalog, root)
+    return build_plan(deploy, registered_pipelines(), catalog, root)
