@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
-from cirrus.catalog import location_of
+from cirrus.catalog import is_stored_input, location_of
 from cirrus.deploy.deploy_yml import (
     DEPLOY_FILE,
     DeployConfig,
@@ -22,7 +22,6 @@ from cirrus.deploy.deploy_yml import (
     StepResources,
     Targets,
 )
-from cirrus.hooks import PII_SALT_DATASET
 from cirrus.storage import STORAGE_ROOT_ENV
 
 # What the image runs; a step appends its selector (`--pipelines training`). The Dockerfile's
@@ -31,8 +30,6 @@ STEP_ENTRYPOINT = ("kedro", "run", "--env", "cloud")
 # The Dockerfile's WORKDIR: the project inside the image, for targets that must `cd` into it.
 IMAGE_PROJECT_DIR = "/home/cirrus/app"
 RUNTIME_ENV = {"KEDRO_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
-# Inputs the runner provides itself rather than reading from storage.
-PROVIDED_INPUTS = ("parameters", PII_SALT_DATASET)
 
 
 class PlanError(DeployConfigError):
@@ -153,7 +150,7 @@ def _check_step_overrides(config: DeployConfig, names: list[str]) -> None:
         )
 
 
-def _is_persisted_under(catalog: DataCatalog, name: str, storage_root: str) -> str | None:
+def _why_not_shared(catalog: DataCatalog, name: str, storage_root: str) -> str | None:
     """Why a dataset cannot cross steps in the cloud, or None when it can."""
     path = location_of(catalog, name)
     if path is None:
@@ -167,20 +164,15 @@ def _is_persisted_under(catalog: DataCatalog, name: str, storage_root: str) -> s
 def _check_storage(groups: Mapping[str, Pipeline], catalog: DataCatalog, storage_root: str) -> None:
     """Refuse any dataset read or written by a step that a cloud machine could not reach."""
     for name, pipeline in groups.items():
-        external = {d for d in pipeline.inputs() if not _provided(d)}
+        external = {d for d in pipeline.inputs() if is_stored_input(d)}
         for dataset in sorted(external | pipeline.all_outputs()):
-            problem = _is_persisted_under(catalog, dataset, storage_root)
+            problem = _why_not_shared(catalog, dataset, storage_root)
             if problem:
                 raise PlanError(
                     f"Dataset '{dataset}' of step '{name}' cannot be used across cloud steps: "
                     f"{problem}. Declare it in conf/base/catalog.yml under "
                     "${globals:data_root}/ (or change deploy.grouping)"
                 )
-
-
-def _provided(dataset: str) -> bool:
-    """Parameters and the salt come from the runner, not from storage."""
-    return dataset.startswith("params:") or dataset in PROVIDED_INPUTS
 
 
 def _dependencies(groups: Mapping[str, Pipeline]) -> dict[str, tuple[str, ...]]:
@@ -223,7 +215,7 @@ def build_plan(
             name=name,
             selector=selectors[name],
             depends_on=depends_on[name],
-            inputs=tuple(sorted(d for d in groups[name].inputs() if not _provided(d))),
+            inputs=tuple(sorted(d for d in groups[name].inputs() if is_stored_input(d))),
             outputs=tuple(sorted(groups[name].all_outputs())),
             resources=config.resources_for(name),
         )
