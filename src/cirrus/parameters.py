@@ -376,8 +376,18 @@ class RegistryParams(Block):
     stage: str = "prod"
     metrics_file: str = "data/08_reporting/evaluation_metrics.json"
     metric: str = Field(description="dotted path inside the metrics file, e.g. model.roc_auc")
-    higher_is_better: bool = True
+    higher_is_better: bool | None = Field(
+        default=None, description="unset: the metric's own direction (cirrus/metrics.py)"
+    )
     min_improvement: float = Field(default=0.0, ge=0)
+
+    def metric_higher_is_better(self) -> bool:
+        """The comparison direction: as declared, else the direction of the metric's name."""
+        if self.higher_is_better is not None:
+            return self.higher_is_better
+        from cirrus.metrics import higher_is_better
+
+        return higher_is_better(self.metric.rsplit(".", 1)[-1])
 
 
 class DemoBatch(Strict):

@@ -119,3 +119,15 @@ def test_first_model_is_promoted_without_a_champion() -> None:
 
     assert decision.promote is True
     assert "no model in stage 'prod' yet" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("metric", "challenger", "promote"),
+    [("model.roc_auc", 0.82, True), ("model.roc_auc", 0.78, False), ("model.rmse", 0.78, True)],
+)
+def test_unset_direction_follows_the_metric(metric: str, challenger: float, promote: bool) -> None:
+    params = RegistryParams(artifact="m", metric=metric, min_improvement=0.005)
+
+    decision = decide(challenger, 0.80, params)
+
+    assert decision.promote is promote

@@ -43,8 +43,9 @@ def decide(challenger: float, champion: float | None, params: RegistryParams) ->
     name = params.metric
     if champion is None:
         return Decision(True, f"no model in stage '{params.stage}' yet", challenger, None)
-    gain = challenger - champion if params.higher_is_better else champion - challenger
-    direction = "higher" if params.higher_is_better else "lower"
+    higher = params.metric_higher_is_better()
+    gain = challenger - champion if higher else champion - challenger
+    direction = "higher" if higher else "lower"
     verdict = (
         f"{name} {challenger:.4f} vs champion {champion:.4f}: {direction} is better, "
         f"improvement {gain:+.4f}, required at least {params.min_improvement:.4f}"
