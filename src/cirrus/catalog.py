@@ -7,6 +7,7 @@ The one module that reads Kedro datasets' private attributes (`_filepath`, `_pro
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,13 @@ def registered_pipelines() -> dict[str, Pipeline]:
 
 
 def stage_pipelines() -> dict[str, Pipeline]:
-    """The registered pipelines in stage order: the demo data, then the lifecycle."""
-    pipelines = registered_pipelines()
-    return {name: pipelines[name] for name in (DEMO_DATA, *LIFECYCLE) if name in pipelines}
+    """Each stage's pipeline in stage order (the demo data, then the lifecycle), built from its
+    package: unlike Kedro's registry inside `kedro run --pipelines x`, always all of them."""
+    package = __name__.split(".")[0]
+    return {
+        name: importlib.import_module(f"{package}.pipelines.{name}").create_pipeline()
+        for name in (DEMO_DATA, *LIFECYCLE)
+    }
 
 
 def dataset_producers(pipelines: dict[str, Pipeline] | None = None) -> dict[str, str]:

@@ -9,6 +9,7 @@ import click
 import yaml
 
 from cirrus.deploy.export import BUILD_DIR, TARGETS
+from cirrus.parameters import ConfigError
 from cirrus.versioning.dvc_yaml import (
     DVC_FILE,
     DvcGenerationError,
@@ -64,7 +65,7 @@ def promote_model(ref: str) -> None:
     params = parse_promotion(committed_config(root)["parameters"].get("registry"))
     try:
         decision, version = promote(root, params, ref)
-    except (FileNotFoundError, KeyError) as error:
+    except (FileNotFoundError, KeyError, ConfigError) as error:
         raise click.ClickException(str(error)) from None
     if version is None:
         raise click.ClickException(f"Not promoted: {decision.reason}.")
@@ -79,7 +80,6 @@ def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
     """Export the pipelines to cloud runners, from conf/base/deploy.yml and conf/<env>/."""
     from cirrus.deploy.cloud_project import load_plan
     from cirrus.deploy.export import export
-    from cirrus.parameters import ConfigError
 
     root = Path.cwd()
     chosen = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))

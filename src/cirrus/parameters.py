@@ -375,11 +375,28 @@ class RegistryParams(Block):
     artifact: str
     stage: str = "prod"
     metrics_file: str = "data/08_reporting/evaluation_metrics.json"
-    metric: str = Field(description="dotted path inside the metrics file, e.g. model.roc_auc")
+    metric: str | None = Field(
+        default=None,
+        description="dotted path inside the metrics file, e.g. model.roc_auc; unset: the "
+        "task's primary metric (cirrus/metrics.py)",
+    )
     higher_is_better: bool | None = Field(
         default=None, description="unset: the metric's own direction (cirrus/metrics.py)"
     )
     min_improvement: float = Field(default=0.0, ge=0)
+
+    def for_task(self, task: str | None) -> RegistryParams:
+        """The block with its metric resolved: as declared, else the task's primary metric."""
+        if self.metric is not None:
+            return self
+        from cirrus.metrics import PRIMARY_METRIC
+
+        if task not in PRIMARY_METRIC:
+            raise ConfigError(
+                f"registry.metric is unset in {REGISTRY_FILE} and {self.metrics_file} names no "
+                f"task ({task!r}); set registry.metric, e.g. model.roc_auc"
+            )
+        return self.model_copy(update={"metric": f"model.{PRIMARY_METRIC[task]}"})
 
     def metric_higher_is_better(self) -> bool:
         """The comparison direction: as declared, else the direction of the metric's name."""
@@ -387,7 +404,7 @@ class RegistryParams(Block):
             return self.higher_is_better
         from cirrus.metrics import higher_is_better
 
-        return higher_is_better(self.metric.rsplit(".", 1)[-1])
+        return higher_is_better(str(self.metric).rsplit(".", 1)[-1])
 
 
 class DemoBatch(Strict):

@@ -57,6 +57,8 @@ def check_drift_columns(drift: DriftParams, contract: DatasetContract) -> None:
 
 def check_registry_metric(registry: RegistryParams, contract: DatasetContract) -> None:
     """A registry metric under `model.` or `baseline.` must be one the task computes."""
+    if registry.metric is None:  # the task's primary metric
+        return
     section, _, name = registry.metric.partition(".")
     metrics = TASK_METRICS[contract.task]
     if section in ("model", "baseline") and name not in metrics:

@@ -48,7 +48,7 @@ STAGE_NODES = {
     "drift": "run_evidently_drift_report",
 }
 # Datasets passed between stages, drawn between the collapsed stages.
-STAGE_BOUNDARIES = ("reference_table", "feature_spec", "model", "evaluation_metrics")
+STAGE_BOUNDARIES = ("reference_table", "feature_spec", "model", "test_predictions")
 
 
 def chromium() -> str:

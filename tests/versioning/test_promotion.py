@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cirrus.parameters import RegistryParams
+from cirrus.metrics import PRIMARY_METRIC
+from cirrus.parameters import ConfigError, RegistryParams
 from cirrus.versioning.promotion import decide
 from tests.conftest import base_parameters, make_project
 
@@ -34,7 +35,7 @@ def sh(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
 def commit_model(repo: Path, model_text: str, roc_auc: float, message: str) -> None:
     """Track a model with DVC, push it, and commit it with its metrics."""
     (repo / MODEL).write_text(model_text)
-    (repo / METRICS).write_text(json.dumps({"model": {"roc_auc": roc_auc}}))
+    (repo / METRICS).write_text(json.dumps({"task": "binary", "model": {"roc_auc": roc_auc}}))
     sh(repo, "dvc", "add", MODEL)
     sh(repo, "dvc", "push")
     sh(repo, "git", "add", "-A")
@@ -131,3 +132,14 @@ def test_unset_direction_follows_the_metric(metric: str, challenger: float, prom
     decision = decide(challenger, 0.80, params)
 
     assert decision.promote is promote
+
+
+def test_unset_metric_is_the_tasks_primary_metric() -> None:
+    params = RegistryParams(artifact="m")
+
+    resolved = {task: params.for_task(task).metric for task in PRIMARY_METRIC}
+
+    assert resolved == {task: f"model.{name}" for task, name in PRIMARY_METRIC.items()}
+    assert params.for_task("regression").metric_higher_is_better() is False
+    with pytest.raises(ConfigError, match="parameters_registry.yml"):
+        params.for_task(None)

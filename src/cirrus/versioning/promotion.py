@@ -92,15 +92,17 @@ def promote(repo: Path, params: RegistryParams, ref: str = "HEAD") -> tuple[Deci
     from gto.exceptions import ArtifactNotFound
 
     commit = _git(repo, "rev-parse", ref).strip()
+    challenger_metrics = metrics_at(repo, commit, params.metrics_file)
+    params = params.for_task(challenger_metrics.get("task"))
     challenger = metric_value(
-        metrics_at(repo, commit, params.metrics_file), params.metric, f"{params.metrics_file}@{ref}"
+        challenger_metrics, str(params.metric), f"{params.metrics_file}@{ref}"
     )
     current = champion_ref(repo, params)
     champion = None
     if current is not None:
         where = f"{params.metrics_file}@{current[0]}"
         champion = metric_value(
-            metrics_at(repo, current[1], params.metrics_file), params.metric, where
+            metrics_at(repo, current[1], params.metrics_file), str(params.metric), where
         )
     decision = decide(challenger, champion, params)
     if not decision.promote:
