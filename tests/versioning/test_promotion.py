@@ -141,5 +141,5 @@ def test_unset_metric_is_the_tasks_primary_metric() -> None:
 
     assert resolved == {task: f"model.{name}" for task, name in PRIMARY_METRIC.items()}
     assert params.for_task("regression").metric_higher_is_better() is False
-    with pytest.raises(ConfigError, match="parameters_registry.yml"):
+    with pytest.raises(ConfigError, match=r"parameters_registry\.yml"):
         params.for_task(None)
