@@ -1,0 +1,1 @@
+"""Runs: all-or-nothing outputs (staged, then published together) and one writer at a time."""
