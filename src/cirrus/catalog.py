@@ -8,7 +8,7 @@ The one module that reads Kedro datasets' private attributes (`_filepath`, `_pro
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.pipeline import Pipeline
@@ -92,3 +92,21 @@ def dataset_producers(pipelines: dict[str, Pipeline] | None = None) -> dict[str,
     """Which stage pipeline writes each dataset."""
     stages = stage_pipelines() if pipelines is None else pipelines
     return {output: name for name, pipe in stages.items() for output in pipe.all_outputs()}
+
+
+def filesystem_of(dataset: Any) -> Any | None:
+    """The fsspec filesystem a file-backed dataset reads and writes through, if any."""
+    return getattr(dataset, "_fs", None)
+
+
+def stored_path(dataset: Any) -> str | None:
+    """The path of an unversioned file-backed dataset on its own filesystem (no protocol)."""
+    if getattr(dataset, "_version", None) or getattr(dataset, "_fs", None) is None:
+        return None
+    filepath = getattr(dataset, "_filepath", None)
+    return None if filepath is None else str(filepath)
+
+
+def relocate(dataset: Any, path: str) -> None:
+    """Point a file-backed dataset's reads and writes at another path on the same filesystem."""
+    dataset._filepath = PurePosixPath(path)

@@ -1,16 +1,14 @@
-"""Project hooks: the PII salt from credentials, fail-fast parameter checks, safe outputs."""
+"""Project hooks: the PII salt from credentials, fail-fast parameter checks, all-or-nothing
+outputs under one writer at a time."""
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import fsspec
 from kedro.framework.hooks import hook_impl
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
@@ -18,12 +16,17 @@ from kedro.pipeline import Pipeline
 from cirrus.catalog import (
     ALL_PARAMETERS,
     PII_SALT_DATASET,
+    filesystem_of,
     local_filepath,
-    remote_location,
+    relocate,
     stored_inputs,
+    stored_path,
 )
 from cirrus.inputs import require_inputs
 from cirrus.preflight import check_blocks, parse_unread_blocks, require_blocks
+from cirrus.runs.lock import STATE_DIR, RunLock, RunLockError
+from cirrus.runs.pause import pause_if
+from cirrus.runs.staging import Staging, new_run_id, recover
 
 logger = logging.getLogger(__name__)
 PII_SALT_ENV = "CIRRUS_PII_SALT"
@@ -70,15 +73,6 @@ class InputsCheckHooks:
         require_inputs(catalog, stored_inputs(pipeline), "Input data missing for this run")
 
 
-@dataclass(frozen=True)
-class RemoteOutput:
-    """An output object on object storage and, when it existed before the run, its copy."""
-
-    fs: Any
-    path: str
-    backup: str | None
-
-
 class StorageRootHooks:
     """Where every dataset lives under an object-storage root, refuse a run that reads or
     writes a local file: on a cloud runner that file would vanish with the machine."""
@@ -109,104 +103,135 @@ class StorageRootHooks:
                 )
 
 
-class SafeOutputsHooks:
-    """Make a run all-or-nothing for its outputs: a failed run restores the previous ones.
+class AllOrNothingHooks:
+    """A run's outputs appear together, only when it succeeds, even if the process is killed.
 
-    Kedro saves each node's outputs as soon as the node finishes, so without this a run that
-    fails late (a quality gate, a drift error) would leave new and old outputs mixed. Local files
-    are copied to a temporary folder; objects on S3, GCS or Azure are copied next to themselves
-    on the same store (a server-side copy, no download).
+    Before the first node: take the data root's lock (a second run refuses at once), repair
+    what a killed run left (`cirrus.runs.staging.recover`), then point every persisted output at
+    its staging place. After the last node: publish the staged set with a journal. On failure:
+    discard it; the previous outputs were never touched.
     """
 
     def __init__(self) -> None:
-        self._backup_dir: Path | None = None
-        self._outputs: dict[str, Path] = {}
-        self._remote: list[RemoteOutput] = []
+        self._staging: Staging | None = None
+        self._lock: RunLock | None = None
+        self._finals: dict[str, tuple[Any, str]] = {}
+        self._root = "data"
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Remember the data root; repair a local one now, if no run is active on it."""
+        root = str(context.config_loader["globals"].get("data_root", "data"))
+        if "://" not in root:
+            root = (Path(context.project_path) / root).as_posix()
+        self._root = root
+        if "://" in root:
+            return  # object storage: repaired by the next run, which has its credentials
+        fs = fsspec.filesystem("file")
+        if not fs.exists(f"{root}/{STATE_DIR}"):
+            return
+        try:
+            lock = RunLock(fs, root, new_run_id()).acquire()
+        except RunLockError:
+            return  # a run is active: it repairs the root itself
+        try:
+            for line in recover(fs, root):
+                logger.warning("Repaired %s: %s.", root, line)
+        finally:
+            lock.release()
+
+    def _outputs(self, pipeline: Pipeline, catalog: Any) -> tuple[Any, str, dict[str, Any]]:
+        """The filesystem and root path of the data, and the run's outputs stored on it."""
+        root_fs, root_path = fsspec.core.url_to_fs(self._root)
+        outputs = {}
+        for name in sorted(pipeline.all_outputs()):
+            dataset = catalog.get(name) if name in catalog else None
+            path = stored_path(dataset) if dataset is not None else None
+            fs = filesystem_of(dataset) if dataset is not None else None
+            if path is None or fs is None:
+                continue
+            if fs.protocol != root_fs.protocol:
+                logger.warning(
+                    "Output '%s' is not on the data root's store: written directly.", name
+                )
+                continue
+            if root_fs.protocol not in ("file", ("file", "local")):
+                root_fs = fs  # the datasets' own client carries the store's credentials
+            outputs[name] = dataset
+        return root_fs, root_path.rstrip("/"), outputs
 
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
-        """Copy every existing output of this run aside."""
-        self._backup_dir = Path(tempfile.mkdtemp(prefix="cirrus-outputs-"))
-        self._outputs = {}
-        self._remote = []
-        token = uuid.uuid4().hex[:12]
-        for name in sorted(pipeline.all_outputs()):
-            if name not in catalog:
-                continue
-            dataset = catalog.get(name)
-            path = local_filepath(dataset)
-            if path is not None:
-                self._back_up_local(name, path)
-            elif (location := remote_location(dataset)) is not None:
-                self._remote.append(_back_up_remote(*location, token))
-
-    def _back_up_local(self, name: str, path: Path) -> None:
-        """Remember a local output and copy it to the backup folder if it exists."""
-        assert self._backup_dir is not None
-        self._outputs[name] = path
-        if path.exists():
-            target = self._backup_dir / name
-            if path.is_dir():
-                shutil.copytree(path, target)
-            else:
-                shutil.copy2(path, target)
+        """Lock the root, repair it, and stage every output of this run."""
+        fs, root, outputs = self._outputs(pipeline, catalog)
+        run_id = new_run_id()
+        self._lock = RunLock(fs, root, run_id).acquire()
+        try:
+            for line in recover(fs, root):
+                logger.warning("Repaired %s: %s.", root, line)
+            self._staging = Staging(
+                fs, root, run_id, on_move=lambda count: pause_if("publish", str(count))
+            )
+            finals = {name: str(stored_path(dataset)) for name, dataset in outputs.items()}
+            staged = self._staging.plan(finals.values())
+        except BaseException:
+            self._release()
+            raise
+        self._finals = {name: (outputs[name], final) for name, final in finals.items()}
+        for dataset, final in self._finals.values():
+            relocate(dataset, staged[final])
 
     @hook_impl
-    def on_pipeline_error(self, error: Exception) -> None:
-        """Put the previous outputs back and remove outputs the failed run created."""
-        if self._backup_dir is None:
-            return
-        for name, path in self._outputs.items():
-            backup = self._backup_dir / name
-            _remove(path)
-            if backup.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(backup), str(path))
-        for output in self._remote:
-            _restore_remote(output)
-        restored = len(self._outputs) + len(self._remote)
-        logger.warning("Run failed: restored %d previous output(s).", restored)
-        self._discard_backup()
+    def before_node_run(self, node: Any) -> None:
+        """A named point tests can hold the run at."""
+        pause_if("node", node.name)
+
+    @hook_impl
+    def before_dataset_loaded(self, dataset_name: str) -> None:
+        """A named point tests can hold the run at."""
+        pause_if("load", dataset_name)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        """A named point tests can hold the run at."""
+        pause_if("saved", dataset_name)
 
     @hook_impl
     def after_pipeline_run(self) -> None:
-        """The run succeeded: drop the copies."""
-        self._discard_backup()
+        """The run succeeded: publish its outputs together."""
+        if self._staging is None:
+            return
+        try:
+            published = self._staging.publish()
+            logger.info("Published %d output(s) of run %s.", published, self._staging.run_id)
+        finally:
+            self._restore_paths()
+            self._release()
 
-    def _discard_backup(self) -> None:
-        """Delete the backups of this run."""
-        if self._backup_dir is not None:
-            shutil.rmtree(self._backup_dir, ignore_errors=True)
-        for output in self._remote:
-            if output.backup is not None:
-                output.fs.rm(output.backup, recursive=True)
-        self._backup_dir = None
-        self._outputs = {}
-        self._remote = []
+    @hook_impl
+    def on_pipeline_error(self, error: Exception) -> None:
+        """The run failed: drop what it staged; the previous outputs are untouched."""
+        if self._staging is None:
+            return
+        try:
+            self._staging.discard()
+            logger.warning(
+                "Run failed: no output was changed (staged outputs of run %s discarded).",
+                self._staging.run_id,
+            )
+        finally:
+            self._restore_paths()
+            self._release()
 
+    def _restore_paths(self) -> None:
+        """Point the datasets back at their final places (the catalog may be reused)."""
+        for dataset, final in self._finals.values():
+            relocate(dataset, final)
+        self._finals = {}
+        self._staging = None
 
-def _back_up_remote(fs: Any, path: str, token: str) -> RemoteOutput:
-    """Copy an existing object aside on its own store; nothing to copy for a new output."""
-    fs.invalidate_cache()
-    if not fs.exists(path):
-        return RemoteOutput(fs, path, None)
-    backup = f"{path}.backup-{token}"
-    fs.copy(path, backup, recursive=fs.isdir(path))
-    return RemoteOutput(fs, path, backup)
-
-
-def _restore_remote(output: RemoteOutput) -> None:
-    """Replace what the failed run wrote with the copy taken before it."""
-    output.fs.invalidate_cache()
-    if output.fs.exists(output.path):
-        output.fs.rm(output.path, recursive=True)
-    if output.backup is not None:
-        output.fs.copy(output.backup, output.path, recursive=output.fs.isdir(output.backup))
-
-
-def _remove(path: Path) -> None:
-    """Delete a file or folder if it exists."""
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
+    def _release(self) -> None:
+        """Give the root's lock back."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

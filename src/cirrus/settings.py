@@ -3,18 +3,18 @@
 from kedro.config import OmegaConfigLoader
 
 from cirrus.hooks import (
+    AllOrNothingHooks,
     InputsCheckHooks,
     ParametersCheckHooks,
     PiiSaltHooks,
-    SafeOutputsHooks,
     StorageRootHooks,
 )
 from cirrus.storage import resolve_storage_root
 
 # pluggy calls hooks last-registered first: the storage, parameter and input checks run before
-# outputs are backed up.
+# the run takes the data root's lock and stages its outputs.
 HOOKS = (
-    SafeOutputsHooks(),
+    AllOrNothingHooks(),
     PiiSaltHooks(),
     InputsCheckHooks(),
     ParametersCheckHooks(),

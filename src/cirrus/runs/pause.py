@@ -1,0 +1,28 @@
+"""Named points where a run can be held, so tests can kill it there (`CIRRUS_PAUSE_AT`).
+
+`CIRRUS_PAUSE_AT=<kind>:<name>` holds the process at that point until it is killed; kinds are
+`node` (before a node runs), `load` (before a dataset is read), `saved` (after a dataset is
+written) and `publish` (after that many outputs were moved into place; 0 is right after the
+journal). `CIRRUS_PAUSE_FILE` is created when the point is reached. Unset, nothing happens.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+PAUSE_AT_ENV = "CIRRUS_PAUSE_AT"
+PAUSE_FILE_ENV = "CIRRUS_PAUSE_FILE"
+
+
+def pause_if(kind: str, name: str) -> None:
+    """Hold the process forever when `CIRRUS_PAUSE_AT` names this point."""
+    wanted = os.environ.get(PAUSE_AT_ENV)
+    if not wanted or wanted not in (f"{kind}:{name}", f"{kind}:{name.rsplit('.', 1)[-1]}"):
+        return
+    marker = os.environ.get(PAUSE_FILE_ENV)
+    if marker:
+        Path(marker).write_text(f"{kind}:{name} {os.getpid()}\n")
+    while True:  # until killed
+        time.sleep(1)
