@@ -1,9 +1,11 @@
 """Named points where a run can be held, so tests can kill it there (`CIRRUS_PAUSE_AT`).
 
-`CIRRUS_PAUSE_AT=<kind>:<name>` holds the process at that point until it is killed; kinds are
-`node` (before a node runs), `load` (before a dataset is read), `saved` (after a dataset is
-written) and `publish` (after that many outputs were moved into place; 0 is right after the
-journal). `CIRRUS_PAUSE_FILE` is created when the point is reached. Unset, nothing happens.
+`CIRRUS_PAUSE_AT=<kind>:<name>` holds the process at that point; kinds are `node` (before a node
+runs), `load` (before a dataset is read), `saved` (after a dataset is written) and `publish`
+(after that many outputs were moved into place; 0 is right after the journal). When the point is
+reached, the file named by `CIRRUS_PAUSE_FILE` is created and the run waits until that file is
+deleted (or forever, without one), so a test can kill it there or let it go on. Unset, nothing
+happens.
 """
 
 from __future__ import annotations
@@ -24,5 +26,5 @@ def pause_if(kind: str, name: str) -> None:
     marker = os.environ.get(PAUSE_FILE_ENV)
     if marker:
         Path(marker).write_text(f"{kind}:{name} {os.getpid()}\n")
-    while True:  # until killed
-        time.sleep(1)
+    while not marker or Path(marker).exists():  # until killed, or released by the test
+        time.sleep(0.1)
