@@ -1,23 +1,72 @@
-"""Project commands, available as `kedro cirrus ...` inside the project."""
+"""Project commands: `kedro cirrus ...`, and `kedro run` with readable errors.
+
+Kedro takes the project's `cli` group before its own commands, so the `run` defined here replaces
+Kedro's: the same options, help and behaviour (it calls Kedro's own command), except that an
+error of a known kind (`cirrus.errors`) ends the run with its message instead of a traceback.
+The `kedro cirrus` commands do the same.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 import click
 import yaml
+from kedro.framework.cli.project import run as kedro_run
 
 from cirrus.deploy.export import BUILD_DIR, TARGETS
-from cirrus.parameters import ConfigError
+from cirrus.errors import TRACEBACK_ENV, message_of, readable_error, traceback_requested
 from cirrus.versioning.dvc_yaml import (
     DVC_FILE,
-    DvcGenerationError,
     build_dvc_config,
     describe_differences,
     render,
 )
 from cirrus.versioning.project_view import load_project_view
+
+RUN_HINT = f"Run again with --verbose (or {TRACEBACK_ENV}=1) to see the full traceback."
+CIRRUS_HINT = f"Set {TRACEBACK_ENV}=1 to see the full traceback."
+
+
+class ReadableError(click.ClickException):
+    """A known error, shown as `Error: <message>` and a one-line hint instead of a traceback."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print the message, then the hint, on stderr."""
+        click.echo(f"Error: {self.format_message()}", file=file, err=True)
+        click.secho(self.hint, file=file, err=True, dim=True)
+
+
+@contextmanager
+def readable_errors(hint: str, verbose: bool = False) -> Iterator[None]:
+    """Turn an error of a known kind into its message; let anything else (or all, when a
+    traceback is asked for) propagate with its traceback."""
+    try:
+        yield
+    except click.exceptions.ClickException:
+        raise
+    except Exception as error:
+        known = readable_error(error)
+        if known is None or verbose or traceback_requested():
+            raise
+        raise ReadableError(message_of(known), hint) from None
+
+
+class ReadableErrorsGroup(click.Group):
+    """A command group whose commands all report known errors by their message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the chosen subcommand under `readable_errors`."""
+        with readable_errors(CIRRUS_HINT):
+            return super().invoke(ctx)
 
 
 @click.group(name="cirrus-project")
@@ -25,7 +74,34 @@ def cli() -> None:
     """Cirrus project commands."""
 
 
-@cli.group()
+def _run(verbose: bool, **options: Any) -> Any:
+    """Kedro's own `run`, with known errors reported by their message."""
+    with readable_errors(RUN_HINT, verbose):
+        return click.get_current_context().invoke(kedro_run.callback, **options)
+
+
+# Kedro's `run`, same options and help, plus --verbose; Kedro finds it under this name both
+# in `kedro run` (the `cli` group) and in `python -m cirrus` (`find_run_command`).
+run = click.Command(
+    name="run",
+    callback=_run,
+    params=[
+        *kedro_run.params,
+        click.Option(
+            ["--verbose"],
+            is_flag=True,
+            help=f"Show the full traceback when the run fails (or set {TRACEBACK_ENV}=1).",
+        ),
+    ],
+    help=kedro_run.help,
+    epilog=kedro_run.epilog,
+    short_help=kedro_run.short_help,
+    context_settings=kedro_run.context_settings,
+)
+cli.add_command(run)
+
+
+@cli.group(cls=ReadableErrorsGroup)
 def cirrus() -> None:
     """Cirrus: DVC stages, model promotion and cloud exports."""
 
@@ -35,10 +111,7 @@ def cirrus() -> None:
 def dvc_yaml(check: bool) -> None:
     """Generate dvc.yaml from the pipelines and conf/base/catalog.yml."""
     root = Path.cwd()
-    try:
-        config = build_dvc_config(load_project_view(root))
-    except DvcGenerationError as error:
-        raise click.ClickException(str(error)) from None
+    config = build_dvc_config(load_project_view(root))
     target = root / DVC_FILE
     if not check:
         target.write_text(render(config))
@@ -65,8 +138,8 @@ def promote_model(ref: str) -> None:
     params = parse_promotion(committed_config(root)["parameters"].get("registry"))
     try:
         decision, version = promote(root, params, ref)
-    except (FileNotFoundError, KeyError, ConfigError) as error:
-        raise click.ClickException(str(error)) from None
+    except (FileNotFoundError, KeyError) as error:
+        raise click.ClickException(message_of(error)) from None
     if version is None:
         raise click.ClickException(f"Not promoted: {decision.reason}.")
     click.echo(f"Promoted {params.artifact}@{version} to '{params.stage}': {decision.reason}.")
@@ -83,11 +156,8 @@ def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
 
     root = Path.cwd()
     chosen = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))
-    try:
-        plan = load_plan(root, env)
-        for target in chosen:
-            written = export(target, plan, root / out / target)
-            names = ", ".join(os.path.relpath(path, root) for path in written)
-            click.echo(f"{target}: {len(plan.steps)} steps -> {names}")
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+    plan = load_plan(root, env)
+    for target in chosen:
+        written = export(target, plan, root / out / target)
+        names = ", ".join(os.path.relpath(path, root) for path in written)
+        click.echo(f"{target}: {len(plan.steps)} steps -> {names}")

@@ -53,18 +53,56 @@ def decide(challenger: float, champion: float | None, params: RegistryParams) ->
     return Decision(gain >= params.min_improvement and gain > 0, verdict, challenger, champion)
 
 
+class PromotionError(RuntimeError):
+    """Promotion cannot start: no git repository, an unknown ref, or git itself is missing."""
+
+
+class GitCommandError(PromotionError):
+    """A git command failed; the message has git's own explanation."""
+
+
 def _git(repo: Path, *args: str) -> str:
-    """Run git in the repository and return its output."""
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout
+    """Run git in the repository and return its output; a failure says what went wrong."""
+    try:
+        result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise PromotionError(
+            "git is not installed (or not on PATH): promotion compares metrics committed in git"
+        ) from None
+    if result.returncode == 0:
+        return result.stdout
+    if "not a git repository" in result.stderr.lower():
+        raise PromotionError(
+            f"not a git repository: {repo} (promotion compares the metrics committed in git: "
+            "`git init`, then commit dvc.lock and the metrics of a run)"
+        )
+    detail = result.stderr.strip() or f"exit code {result.returncode}"
+    raise GitCommandError(f"`git {' '.join(args)}` failed in {repo}: {detail}")
+
+
+def resolve_commit(repo: Path, ref: str) -> str:
+    """The commit a ref names, or an error naming the ref (and saying when nothing is committed)."""
+    _git(repo, "rev-parse", "--git-dir")  # a clear error outside a repository
+    try:
+        return _git(repo, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}").strip()
+    except GitCommandError:
+        pass
+    try:
+        _git(repo, "rev-parse", "--verify", "HEAD")
+    except GitCommandError:
+        raise PromotionError(
+            f"unknown git ref '{ref}': nothing is committed yet in {repo}"
+        ) from None
+    raise PromotionError(
+        f"unknown git ref '{ref}' in {repo} (give a commit, branch or tag, e.g. --ref HEAD~1)"
+    )
 
 
 def metrics_at(repo: Path, ref: str, metrics_file: str) -> dict[str, Any]:
     """The metrics file as committed at a git ref (metrics live in git, DVC cache: false)."""
     try:
         return json.loads(_git(repo, "show", f"{ref}:{metrics_file}"))
-    except subprocess.CalledProcessError:
+    except GitCommandError:
         raise FileNotFoundError(
             f"{metrics_file} is not committed at {ref}: run the pipeline (dvc repro) and "
             "commit dvc.lock and the metrics before promoting."
@@ -91,7 +129,7 @@ def promote(repo: Path, params: RegistryParams, ref: str = "HEAD") -> tuple[Deci
     from gto.api import assign, find_latest_version, register
     from gto.exceptions import ArtifactNotFound
 
-    commit = _git(repo, "rev-parse", ref).strip()
+    commit = resolve_commit(repo, ref)
     challenger_metrics = metrics_at(repo, commit, params.metrics_file)
     params = params.for_task(challenger_metrics.get("task"))
     challenger = metric_value(
