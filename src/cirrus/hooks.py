@@ -27,6 +27,7 @@ from cirrus.preflight import check_blocks, parse_unread_blocks, require_blocks
 from cirrus.runs.lock import STATE_DIR, RunLock, RunLockError
 from cirrus.runs.pause import pause_if
 from cirrus.runs.staging import Staging, new_run_id, recover
+from cirrus.storage import StorageRootError
 
 logger = logging.getLogger(__name__)
 PII_SALT_ENV = "CIRRUS_PII_SALT"
@@ -96,7 +97,7 @@ class StorageRootHooks:
                 continue
             path = local_filepath(catalog.get(name))
             if path is not None:
-                raise ValueError(
+                raise StorageRootError(
                     f"Dataset '{name}' is a local file ({path}), but this environment keeps "
                     f"every dataset under {self._root}: give it a filepath under "
                     "${globals:data_root}/ in conf/base/catalog.yml (or conf/<env>/catalog.yml)"
