@@ -12,6 +12,7 @@ from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec
 from cirrus.modeling import predict_rows
 from cirrus.parameters import ConfigError, DriftParams
 from cirrus.pipelines.drift.nodes import (
+    column_methods,
     column_results,
     drift_frame,
     run_drift_report,
@@ -416,3 +417,66 @@ def test_real_report_with_mann_whitney_flags_the_shifted_column():
     # Assert
     assert summary["columns"][SHIFTED]["drifted"] is True
     assert summary["columns"]["age"]["drifted"] is False
+
+
+# --- declared numeric columns are tested as numeric --------------------------------------------
+
+
+def _sparse_integer_scenario() -> dict[str, Any]:
+    """A declared-numeric column with three values; the current batch holds one new value."""
+    scenario = _scenario(shift=1.0, labelled=False)
+    rng = np.random.default_rng(3)
+    for side in ("reference_features", "current_features"):
+        frame = scenario[side]
+        frame["num_delinquencies"] = rng.integers(0, 3, len(frame)).astype("float64")
+    scenario["current_features"].loc[0, "num_delinquencies"] = 3.0
+    return scenario
+
+
+def test_a_sparse_integer_column_declared_numeric_is_tested_as_numeric():
+    # Arrange: left to itself, Evidently would test these few values with chi-square, and flag
+    from evidently.legacy.calculations.stattests.registry import get_stattest
+
+    scenario = _sparse_integer_scenario()
+    reference = scenario["reference_features"]["num_delinquencies"]
+    current = scenario["current_features"]["num_delinquencies"]
+    default = get_stattest(reference, current, "num", None)
+    default_result = default.func(reference, current, "num", 0.05)
+
+    # Act
+    _, summary = run_drift_report(settings=fx.drift(), **scenario)
+
+    # Assert
+    assert default.name == "chisquare" and bool(default_result[1]) is True
+    column = summary["columns"]["num_delinquencies"]
+    assert column["method"] in ("ks", "K-S p_value")  # Evidently's numeric test at this size
+    assert column["drifted"] is False
+    assert "num_delinquencies" not in summary["drifted_features"]
+
+
+def test_a_declared_method_still_wins_over_the_numeric_default():
+    # Arrange
+    scenario = _sparse_integer_scenario()
+    settings = fx.drift(per_column_method={"num_delinquencies": "psi"})
+
+    # Act
+    _, summary = run_drift_report(settings=settings, **scenario)
+
+    # Assert
+    assert summary["columns"]["num_delinquencies"]["method"] in ("psi", "PSI")
+    assert summary["columns"]["loan_amount"]["method"] in ("ks", "K-S p_value")
+
+
+def test_column_methods_follow_the_reference_size_and_a_global_numeric_method():
+    # Arrange
+    spec = SPEC.model_copy(update={"numeric": ["a", "b"]})
+
+    # Act
+    small = column_methods(spec, fx.drift(), 800)
+    large = column_methods(spec, fx.drift(per_column_method={"b": "psi"}), 5000)
+    declared = column_methods(spec, fx.drift(num_method="psi"), 5000)
+
+    # Assert
+    assert small == {"a": "ks", "b": "ks"}
+    assert large == {"a": "wasserstein", "b": "psi"}
+    assert declared == {}
