@@ -93,11 +93,16 @@ def kedro(
     )
 
 
+# Not outputs: the raw inputs, the runs' own state (lock, journals, staging) and the reports a
+# failed run keeps for diagnosis.
+NOT_OUTPUTS = ("01_raw", ".cirrus", "rejected")
+
+
 def output_digests(project: Path) -> dict[str, str]:
-    """SHA-256 of every file under data/ except the raw inputs."""
+    """SHA-256 of every output file under data/ (see NOT_OUTPUTS)."""
     digests = {}
     for path in sorted((project / "data").rglob("*")):
-        if path.is_file() and "01_raw" not in path.parts:
+        if path.is_file() and not set(NOT_OUTPUTS) & set(path.parts):
             digests[str(path.relative_to(project))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
 

@@ -3,6 +3,7 @@ outputs under one writer at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -18,6 +19,7 @@ from cirrus.catalog import (
     PII_SALT_DATASET,
     filesystem_of,
     local_filepath,
+    location_of,
     relocate,
     stored_inputs,
     stored_path,
@@ -27,6 +29,7 @@ from cirrus.preflight import check_blocks, parse_unread_blocks, require_blocks
 from cirrus.runs.lock import STATE_DIR, RunLock, RunLockError
 from cirrus.runs.pause import pause_if
 from cirrus.runs.staging import Staging, new_run_id, recover
+from cirrus.runs.summary import run_summary
 from cirrus.storage import StorageRootError
 
 logger = logging.getLogger(__name__)
@@ -102,6 +105,38 @@ class StorageRootHooks:
                     f"every dataset under {self._root}: give it a filepath under "
                     "${globals:data_root}/ in conf/base/catalog.yml (or conf/<env>/catalog.yml)"
                 )
+
+
+# Where a failed run's reports go (under the data root), and which staged outputs they are.
+REJECTED_DIR = "08_reporting/rejected"
+SUMMARY_LOCATIONS = ("evaluation_metrics", "drift_summary", "drift_report")
+
+
+def _is_diagnostic(relative: str) -> bool:
+    """Reports and metrics of a run: kept when the run fails, to see why."""
+    layer, _, rest = relative.partition("/")
+    if layer == "08_reporting":
+        return not rest.startswith("rejected/")
+    return layer == "06_models" and rest.endswith((".json", ".csv"))
+
+
+def _append_to_message(error: BaseException, text: str) -> None:
+    """Add a sentence to an error's one-string message (others are left as they are)."""
+    if len(error.args) == 1 and isinstance(error.args[0], str):
+        error.args = (f"{error.args[0]} {text}",)
+
+
+def _log_summary(catalog: Any, names: set[str]) -> None:
+    """Log the run summary from the outputs this run published."""
+    outputs = {}
+    for name in ("evaluation_metrics", "quality_gate_result", "drift_summary"):
+        if name in names:
+            with contextlib.suppress(Exception):  # a summary must never fail a finished run
+                outputs[name] = catalog.load(name)
+    locations = {name: location_of(catalog, name) for name in SUMMARY_LOCATIONS if name in names}
+    lines = run_summary(outputs, locations)
+    if lines:
+        logger.info("Run summary:\n  %s", "\n  ".join(lines))
 
 
 class AllOrNothingHooks:
@@ -198,31 +233,45 @@ class AllOrNothingHooks:
         pause_if("saved", dataset_name)
 
     @hook_impl
-    def after_pipeline_run(self) -> None:
-        """The run succeeded: publish its outputs together."""
+    def after_pipeline_run(self, catalog: Any) -> None:
+        """The run succeeded: publish its outputs together, then say what came out."""
         if self._staging is None:
             return
+        names = set(self._finals)
         try:
             published = self._staging.publish()
             logger.info("Published %d output(s) of run %s.", published, self._staging.run_id)
         finally:
             self._restore_paths()
             self._release()
+        _log_summary(catalog, names)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception) -> None:
-        """The run failed: drop what it staged; the previous outputs are untouched."""
+        """The run failed: keep its reports aside for diagnosis, drop the rest it staged."""
         if self._staging is None:
             return
         try:
+            target = f"{self._staging.root}/{REJECTED_DIR}"
+            note = f"Run {self._staging.run_id} failed: {type(error).__name__}: {error}\n"
+            kept = self._staging.keep(target, _is_diagnostic, note)
             self._staging.discard()
             logger.warning(
                 "Run failed: no output was changed (staged outputs of run %s discarded).",
                 self._staging.run_id,
             )
+            if kept:
+                where = self._rejected_location(target)
+                logger.warning("The failed run's metrics, plots and reason are in %s.", where)
+                _append_to_message(error, f"(The failed run's reports are in {where}.)")
         finally:
             self._restore_paths()
             self._release()
+
+    def _rejected_location(self, target: str) -> str:
+        """The rejected-run folder as a person would type it (URL on object storage)."""
+        protocol = self._root.split("://", 1)[0] if "://" in self._root else None
+        return f"{protocol}://{target}" if protocol else target
 
     def _restore_paths(self) -> None:
         """Point the datasets back at their final places (the catalog may be reused)."""

@@ -171,3 +171,27 @@ def test_the_intent_lists_every_planned_move_before_anything_is_written(store) -
     assert sorted(move["final"] for move in intent["moves"]) == sorted(
         f"{root}/{name}" for name in FILES
     )
+
+
+def test_a_failed_runs_reports_are_kept_aside_with_the_reason(store) -> None:
+    # Arrange
+    fs, root = store
+    staging = Staging(fs, root, "rejected")
+    staged = staging.plan(
+        [f"{root}/08_reporting/evaluation_metrics.json", f"{root}/03_primary/a.parquet"]
+    )
+    for final, path in staged.items():
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        fs.pipe_file(path, b"rejected-" + final.rsplit("/", 1)[1].encode())
+
+    # Act
+    kept = staging.keep(
+        f"{root}/08_reporting/rejected", lambda rel: rel.startswith("08_reporting/"), "gate failed"
+    )
+    staging.discard()
+
+    # Assert
+    assert kept == [f"{root}/08_reporting/rejected/evaluation_metrics.json"]
+    assert fs.cat_file(kept[0]) == b"rejected-evaluation_metrics.json"
+    assert fs.cat_file(f"{root}/08_reporting/rejected/reason.txt") == b"gate failed"
+    assert fs.cat_file(f"{root}/03_primary/a.parquet") == b"old-03_primary/a.parquet"

@@ -163,6 +163,24 @@ class Staging:
             _remove(self.fs, move.staged)
         self._clean()
 
+    def keep(self, target: str, wanted: Callable[[str], bool], note: str) -> list[str]:
+        """Copy the staged outputs whose path under the root `wanted` accepts into `target`
+        (replacing what an earlier failed run kept there), with `note` as `reason.txt`."""
+        self.fs.invalidate_cache()
+        kept = []
+        _remove(self.fs, target)
+        for move in self.moves:
+            relative = move.final[len(self.root) + 1 :] if move.final.startswith(self.root) else ""
+            if not relative or not wanted(relative) or not self.fs.exists(move.staged):
+                continue
+            destination = f"{target}/{relative.split('/', 1)[-1]}"
+            self.fs.makedirs(posixpath.dirname(destination), exist_ok=True)
+            self.fs.copy(move.staged, destination, recursive=True)
+            kept.append(destination)
+        if kept:
+            self.fs.pipe_file(f"{target}/reason.txt", note.encode())
+        return kept
+
     def _clean(self) -> None:
         """Remove the run's journal, intent and staging folders."""
         staging_dir = f"{state_dir(self.root)}/{STAGING_DIR}"
