@@ -1,0 +1,194 @@
+"""Dataset classes for raw files.
+
+`CheckedCSVDataset` is kedro-datasets' `pandas.CSVDataset` (same arguments, same `load_args`)
+that refuses a file pandas would read wrongly or explain badly:
+
+- an empty (0-byte) file: "... is an empty file", not pandas' "No columns to parse from file";
+- a row with too few fields (a last line cut short): pandas pads it with NaN silently;
+- a quoted field never closed, or a row with too many fields: pandas' ParserError, reworded.
+
+Each error names the file and the line. The field counts are checked on the last 64 KiB of the
+file (where a cut transfer ends), so the check costs two small reads; only when something there
+looks wrong, or pandas failed, is the whole file scanned to find the first damaged line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+from kedro.io.core import PROTOCOL_DELIMITER, DatasetError, get_filepath_str
+from kedro_datasets.pandas import CSVDataset
+
+TAIL_BYTES = 64 * 1024
+# `load_args` under which the lines of the file are not the rows of the table (or pandas is
+# told to tolerate bad lines): the field counts are then left unchecked.
+_UNCHECKED_ARGS = (
+    "chunksize",
+    "comment",
+    "delim_whitespace",
+    "dialect",
+    "iterator",
+    "lineterminator",
+    "nrows",
+    "skipfooter",
+    "skiprows",
+)
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+
+
+def first_damage(lines: Iterable[str], dialect: dict[str, Any]) -> tuple[int, str] | None:
+    """The first damaged line of CSV text and what is wrong with it, or None.
+
+    The first non-blank row (the header) sets the number of fields every row must have. Line
+    numbers are those of the file (1 = the first line), where the damaged row starts.
+    """
+    reader = csv.reader(lines, strict=True, **dialect)
+    expected: int | None = None
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as error:
+            if "unexpected end of data" in str(error):
+                return line, "a quoted field starting on this line is never closed"
+            return line, f"it cannot be read as CSV ({error})"
+        if not row:  # a blank line: pandas skips it
+            continue
+        if expected is None:
+            expected = len(row)
+        elif len(row) != expected:
+            return line, f"the row has {len(row)} field(s), the header has {expected}"
+
+
+def _rows(text: str, dialect: dict[str, Any]) -> list[list[str]]:
+    """The non-blank rows of a piece of CSV text (raises csv.Error on broken quoting)."""
+    return [row for row in csv.reader(io.StringIO(text, newline=""), strict=True, **dialect) if row]
+
+
+class CheckedCSVDataset(CSVDataset):
+    """A CSV file refused, naming the file and line, when it is empty, cut off or damaged."""
+
+    def load(self) -> pd.DataFrame:
+        """Load like `pandas.CSVDataset`, after checking the file is whole."""
+        path = get_filepath_str(self._get_load_path(), self._protocol)
+        if self._fs.exists(path) and self._fs.size(path) == 0:
+            raise DatasetError(
+                f"{self._where(path)} is an empty file (0 bytes): expected a header line "
+                "and at least one row"
+            )
+        try:
+            frame = super().load()
+        except DatasetError as error:
+            cause = error.__cause__
+            if isinstance(cause, pd.errors.EmptyDataError):
+                raise DatasetError(
+                    f"{self._where(path)} is an empty file: only blank lines, no header line"
+                ) from None
+            if isinstance(cause, pd.errors.ParserError):
+                raise DatasetError(self._parser_error(path, cause)) from None
+            raise
+        dialect = self._dialect(path)
+        if dialect is not None and self._tail_looks_damaged(path, dialect):
+            damage = self._scan(path, dialect)
+            if damage is not None:
+                raise DatasetError(self._damaged(path, *damage))
+        return frame
+
+    def _where(self, path: str) -> str:
+        """The file as a person finds it: its path, or its URL on object storage."""
+        if self._protocol == "file":
+            return f"'{path}'"
+        return f"'{self._protocol}{PROTOCOL_DELIMITER}{path}'"
+
+    def _damaged(self, path: str, line: int, problem: str) -> str:
+        return (
+            f"Damaged CSV file {self._where(path)}, line {line}: {problem}. The file looks cut "
+            "off or corrupted; replace it with a complete copy"
+        )
+
+    def _parser_error(self, path: str, error: Exception) -> str:
+        """pandas' parse error as the damaged line, when the file can be scanned to find it."""
+        dialect = self._dialect(path)
+        damage = self._scan(path, dialect) if dialect is not None else None
+        if damage is not None:
+            return self._damaged(path, *damage)
+        return f"{self._where(path)} cannot be read as CSV: {error}"
+
+    def _encoding(self) -> str:
+        return self._load_args.get("encoding") or "utf-8"
+
+    def _dialect(self, path: str) -> dict[str, Any] | None:
+        """The csv-module dialect of pandas' `load_args`, or None when lines cannot be checked."""
+        args = self._load_args
+        if any(args.get(name) not in (None, False) for name in _UNCHECKED_ARGS):
+            return None
+        if args.get("on_bad_lines", "error") != "error":
+            return None
+        if args.get("header", "infer") not in ("infer", 0, None):
+            return None
+        compression = args.get("compression", "infer")
+        if compression not in (None, "infer") or (
+            compression == "infer" and path.lower().endswith(_COMPRESSED)
+        ):
+            return None
+        try:
+            if "\n".encode(self._encoding()) != b"\n":  # UTF-16 and the like
+                return None
+        except LookupError:
+            return None
+        delimiter = args.get("sep", args.get("delimiter", ","))
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
+            return None  # None (sniffed) or a regular expression
+        dialect: dict[str, Any] = {
+            "delimiter": delimiter,
+            "quotechar": args.get("quotechar", '"'),
+            "doublequote": args.get("doublequote", True),
+            "escapechar": args.get("escapechar"),
+            "skipinitialspace": args.get("skipinitialspace", False),
+        }
+        if "quoting" in args:
+            dialect["quoting"] = args["quoting"]
+        return dialect
+
+    def _tail_looks_damaged(self, path: str, dialect: dict[str, Any]) -> bool:
+        """Whether a row near the end has another number of fields than the header.
+
+        Cheap and cautious: a window starting inside a quoted field may look damaged when it
+        is not, so a suspicion is always confirmed by a scan of the whole file.
+        """
+        size = self._fs.size(path)
+        if not size:
+            return False
+        with self._fs.open(path, mode="rb") as file:
+            head = file.read(min(size, TAIL_BYTES))
+            start = max(0, size - TAIL_BYTES)
+            file.seek(start)
+            tail = file.read()
+        if start > 0:  # drop the partial line the window starts in
+            tail = tail[tail.find(b"\n") + 1 :] if b"\n" in tail else b""
+        encoding = self._encoding()
+        try:
+            header = _rows(head.decode(encoding, errors="replace"), dialect)[:1]
+            rows = _rows(tail.decode(encoding, errors="replace"), dialect)
+        except csv.Error:
+            return True
+        if not header:
+            return False
+        return any(len(row) != len(header[0]) for row in rows)
+
+    def _scan(self, path: str, dialect: dict[str, Any]) -> tuple[int, str] | None:
+        """The first damaged line of the whole file, or None."""
+        with self._fs.open(path, mode="rb") as raw:
+            text = io.TextIOWrapper(
+                raw,
+                encoding=self._encoding(),
+                errors=self._load_args.get("encoding_errors", "strict"),
+                newline="",
+            )
+            return first_damage(text, dialect)

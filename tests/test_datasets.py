@@ -1,0 +1,190 @@
+"""Tests of the raw-file datasets: a CSV that is empty, cut off or damaged is refused, naming the
+file and the line; a whole file loads exactly as kedro-datasets' pandas.CSVDataset loads it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog
+from kedro.io.core import DatasetError
+from kedro_datasets.pandas import CSVDataset
+
+from cirrus.datasets import TAIL_BYTES, CheckedCSVDataset, first_damage
+
+HEADER = "id,name,amount,when"
+
+
+def _rows(n: int) -> list[str]:
+    return [f"A{i},name {i},{i}.5,2025-01-01 10:00:00" for i in range(n)]
+
+
+def _write(path: Path, lines: list[str], end: str = "\n") -> Path:
+    path.write_text("\n".join(lines) + end)
+    return path
+
+
+def _load_error(path: Path | str, **kwargs) -> str:
+    """The message of the DatasetError that loading the file must raise."""
+    with pytest.raises(DatasetError) as excinfo:
+        CheckedCSVDataset(filepath=str(path), **kwargs).load()
+    return str(excinfo.value)
+
+
+def test_a_whole_file_loads_as_pandas_csv_dataset_loads_it(tmp_path: Path) -> None:
+    # Arrange: a quoted field with the delimiter and a line break in it, load_args in use
+    path = _write(tmp_path / "raw.csv", [HEADER, *_rows(3), 'A9,"Lee, Ann\nJr",1.0,'])
+    load_args = {"dtype": {"id": "string"}, "parse_dates": ["when"]}
+
+    # Act
+    checked = CheckedCSVDataset(filepath=str(path), load_args=load_args).load()
+    plain = CSVDataset(filepath=str(path), load_args=load_args).load()
+
+    # Assert
+    pd.testing.assert_frame_equal(checked, plain)
+    assert checked["name"].iloc[-1] == "Lee, Ann\nJr"
+
+
+def test_a_last_line_cut_short_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    # Arrange: the last row lost its last two fields (pandas would fill them with NaN)
+    path = _write(tmp_path / "raw.csv", [HEADER, *_rows(5), "A5,name 5"], end="")
+
+    # Act
+    message = _load_error(path)
+
+    # Assert
+    assert f"Damaged CSV file '{path}', line 7:" in message
+    assert "the row has 2 field(s), the header has 4" in message
+    assert "cut off" in message
+
+
+def test_an_unterminated_quote_is_refused_naming_the_line_it_opens_on(tmp_path: Path) -> None:
+    # Arrange: a multi-line record first, so rows and lines differ
+    lines = [HEADER, 'A0,"two\nlines",1.5,', *_rows(2), 'A7,"Ann Lee']
+    path = _write(tmp_path / "raw.csv", lines, end="")
+
+    # Act
+    message = _load_error(path)
+
+    # Assert: the header is line 1, the two-line record lines 2-3, then lines 4-5
+    assert f"'{path}', line 6: a quoted field starting on this line is never closed" in message
+
+
+def test_a_row_with_too_many_fields_names_its_line(tmp_path: Path) -> None:
+    # Arrange
+    lines = [HEADER, *_rows(3), "A3,name,1.0,2025-01-01,extra", *_rows(2)]
+    path = _write(tmp_path / "raw.csv", lines)
+
+    # Act
+    message = _load_error(path)
+
+    # Assert
+    assert f"'{path}', line 5: the row has 5 field(s), the header has 4" in message
+
+
+def test_a_cut_line_at_the_end_of_a_large_file_is_found(tmp_path: Path) -> None:
+    # Arrange: larger than the window read at the end of the file
+    rows = _rows(4000)
+    path = _write(tmp_path / "raw.csv", [HEADER, *rows, "A4000,name 4000,1"], end="")
+    assert path.stat().st_size > 2 * TAIL_BYTES
+
+    # Act
+    message = _load_error(path)
+
+    # Assert
+    assert f"line {len(rows) + 2}: the row has 3 field(s), the header has 4" in message
+
+
+def test_a_quoted_field_across_the_window_start_is_no_false_alarm(tmp_path: Path) -> None:
+    # Arrange: a long quoted field with many line breaks, whose lines look like short rows
+    # from inside the window read at the end of the file
+    long_field = "\n".join(f"note {i}, more" for i in range(TAIL_BYTES // 10))
+    lines = [HEADER, *_rows(100), f'A100,"{long_field}",1.0,2025-01-01', *_rows(3)]
+    path = _write(tmp_path / "raw.csv", lines)
+
+    # Act
+    frame = CheckedCSVDataset(filepath=str(path)).load()
+
+    # Assert
+    assert len(frame) == 104
+    assert frame["name"].iloc[100] == long_field
+
+
+def test_an_empty_file_says_empty_file_with_the_dataset_and_path(tmp_path: Path) -> None:
+    # Arrange
+    path = tmp_path / "raw.csv"
+    path.write_bytes(b"")
+    catalog = DataCatalog(datasets={"raw_current": CheckedCSVDataset(filepath=str(path))})
+
+    # Act
+    with pytest.raises(DatasetError) as excinfo:
+        catalog.load("raw_current")
+
+    # Assert
+    message = str(excinfo.value)
+    assert message.startswith(f"raw_current: '{path}' is an empty file (0 bytes)")
+    assert "No columns to parse" not in message
+
+
+def test_a_file_of_blank_lines_is_an_empty_file(tmp_path: Path) -> None:
+    # Arrange
+    path = tmp_path / "raw.csv"
+    path.write_text("\n\n\n")
+
+    # Act
+    message = _load_error(path)
+
+    # Assert
+    assert f"'{path}' is an empty file: only blank lines, no header line" in message
+
+
+def test_load_args_set_the_dialect_of_the_check(tmp_path: Path) -> None:
+    # Arrange: semicolons, and a comma inside a field that is not a delimiter here
+    path = tmp_path / "raw.csv"
+    path.write_text("id;name;amount\nA0;Lee, Ann;1.5\nA1;Bo")
+
+    # Act
+    message = _load_error(path, load_args={"sep": ";"})
+
+    # Assert
+    assert "line 3: the row has 2 field(s), the header has 3" in message
+
+
+def test_a_cut_file_on_object_storage_is_named_by_its_url() -> None:
+    # Arrange: fsspec's in-memory filesystem stands for a bucket
+    key = f"/bucket-{uuid.uuid4().hex}/raw.csv"
+    fsspec.filesystem("memory").pipe(key, b"id,amount\nA0,1.5\nA1,2.5\nA2")
+
+    # Act
+    with pytest.raises(DatasetError) as excinfo:
+        CheckedCSVDataset(filepath=f"memory://{key}").load()
+
+    # Assert
+    message = str(excinfo.value)
+    assert f"Damaged CSV file 'memory://{key}', line 4: the row has 1 field(s)" in message
+
+
+def test_saving_and_loading_round_trip(tmp_path: Path) -> None:
+    # Arrange
+    frame = pd.DataFrame({"id": ["A0", "A1"], "note": ['say "hi"', "a,b"]})
+    dataset = CheckedCSVDataset(filepath=str(tmp_path / "raw.csv"))
+
+    # Act
+    dataset.save(frame)
+
+    # Assert
+    pd.testing.assert_frame_equal(dataset.load(), frame)
+
+
+def test_first_damage_counts_physical_lines_and_skips_blank_ones() -> None:
+    # Arrange
+    text = 'a,b\n\n1,"x\ny"\n2\n'
+
+    # Act
+    damage = first_damage(text.splitlines(keepends=True), {"delimiter": ","})
+
+    # Assert
+    assert damage == (5, "the row has 1 field(s), the header has 2")
