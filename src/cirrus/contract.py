@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from cirrus.parameters import INGESTION_FILE, Block, ConfigError, Strict, Task
 
@@ -36,8 +36,16 @@ class FeatureColumns(Strict):
         return [*self.numeric, *self.categorical, *self.datetime]
 
 
+ISO_8601 = "ISO8601"
+
+
 class ColumnRule(Strict):
-    """Validation rule of one column."""
+    """Validation rule of one column.
+
+    `allow_inf` lets a float column hold `inf` and `-inf` (refused by default). `format` is
+    the text format of a datetime column in the raw file: `ISO8601` (the default) or a strptime
+    pattern such as `%d/%m/%Y %H:%M`.
+    """
 
     dtype: DType | None = None
     nullable: bool = True
@@ -45,6 +53,28 @@ class ColumnRule(Strict):
     min: float | None = None
     max: float | None = None
     allowed: list[Any] | None = None
+    allow_inf: bool = False
+    format: str | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _a_datetime_format(cls, value: str | None) -> str | None:
+        """A format is ISO8601 or a strptime pattern (it holds a % directive)."""
+        if value is not None and value != ISO_8601 and "%" not in value:
+            raise ValueError(
+                f"format {value!r} is neither {ISO_8601!r} nor a strptime pattern "
+                "such as '%d/%m/%Y %H:%M'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _settings_fit_the_dtype(self) -> ColumnRule:
+        """Refuse a setting that cannot apply to the declared dtype."""
+        if self.format is not None and self.dtype not in (None, "datetime"):
+            raise ValueError(f"format applies to datetime columns only, not dtype {self.dtype!r}")
+        if self.allow_inf and self.dtype not in (None, "float"):
+            raise ValueError(f"allow_inf applies to float columns only, not dtype {self.dtype!r}")
+        return self
 
 
 class DatasetContract(Block):

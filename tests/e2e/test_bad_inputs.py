@@ -71,7 +71,78 @@ def test_empty_file(trained_project: Path, project_factory) -> None:
     project = project_factory(trained_project)
     (project / RAW).write_text("")
 
-    _run_and_expect_failure(project, "credit_applications.csv", "No columns to parse")
+    flat = _run_and_expect_failure(
+        project, "raw_reference:", f"{project / RAW}' is an empty file (0 bytes)"
+    )
+    assert "No columns to parse" not in flat
+
+
+def test_current_file_cut_mid_line(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    text = (project / RAW_CURRENT).read_text()
+    cut = text[: len(text) - 40]  # the last row loses its last fields, as in a broken copy
+    (project / RAW_CURRENT).write_text(cut)
+    last_line = cut.count("\n") + 1
+    fields = cut.splitlines()[-1].count(",") + 1
+
+    _run_and_expect_failure(
+        project,
+        "raw_current:",
+        f"Damaged CSV file '{project / RAW_CURRENT}', line {last_line}:",
+        f"the row has {fields} field(s), the header has 21",
+    )
+
+
+def test_quote_never_closed_on_the_last_line(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    text = (project / RAW_CURRENT).read_text()
+    last = text.splitlines()[-1].split(",")
+    last[2] = '"' + last[2]  # the applicant's name opens a quote the cut file never closes
+    (project / RAW_CURRENT).write_text(text + ",".join(last[:3]))
+    last_line = text.count("\n") + 1
+
+    _run_and_expect_failure(
+        project,
+        "raw_current:",
+        f"'{project / RAW_CURRENT}', line {last_line}: a quoted field starting on this line "
+        "is never closed",
+    )
+
+
+def test_inf_in_a_numeric_column(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    _edit_raw(
+        project,
+        lambda f: f.assign(annual_income=f["annual_income"].where(f.index != 4, float("inf"))),
+        RAW_CURRENT,
+    )
+
+    _run_and_expect_failure(
+        project,
+        "raw_current",
+        "column 'annual_income': failed finite",
+        "in 1 row(s) (e.g. ['inf'])",
+        "allow_inf: true",
+    )
+
+
+def test_event_times_in_another_date_format(trained_project: Path, project_factory) -> None:
+    project = project_factory(trained_project)
+    _edit_raw(
+        project,
+        lambda f: f.assign(
+            application_time=pd.to_datetime(f["application_time"]).dt.strftime("%d/%m/%Y %H:%M")
+        ),
+    )
+    rows = len(pd.read_csv(project / RAW))
+
+    flat = _run_and_expect_failure(
+        project,
+        "raw_reference",
+        f"column 'application_time': {rows} value(s) not in the expected format ISO 8601",
+        "they look like '%d/%m/%Y %H:%M'",
+    )
+    assert "['object']" not in flat
 
 
 def test_header_only_file(trained_project: Path, project_factory) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.contract import DataContractViolation, DatasetContract
+from cirrus.contract import ContractError, DataContractViolation, DatasetContract
 from cirrus.parameters import ConfigError, IngestionSplit
 from cirrus.pipelines.ingestion.nodes import (
     salted_hash,
@@ -116,7 +117,7 @@ def test_missing_column_error_names_column_and_dataset(raw_applications, contrac
 
     # Act / Assert
     with pytest.raises(DataContractViolation) as excinfo:
-        validate_raw_reference(raw, contract)
+        validate_raw_reference(raw, contract, fx.SALT)
     assert "'raw_reference'" in str(excinfo.value)
     assert "['credit_score']" in str(excinfo.value)
 
@@ -127,7 +128,7 @@ def test_missing_column_in_current_names_the_current_dataset(raw_applications, c
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match=r"'raw_current'.*\['channel'\]"):
-        validate_raw_current(raw, contract)
+        validate_raw_current(raw, contract, fx.SALT)
 
 
 def test_wrong_type_error_names_the_column(raw_applications, contract):
@@ -189,7 +190,7 @@ def test_target_column_absent_allowed_for_current(raw_applications, contract):
     raw = raw_applications.drop(columns=["defaulted"])
 
     # Act
-    validated = validate_raw_current(raw, contract)
+    validated = validate_raw_current(raw, contract, fx.SALT)
 
     # Assert
     assert "defaulted" in validated
@@ -203,7 +204,7 @@ def test_target_column_absent_rejected_for_reference(raw_applications, contract)
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match=r"\['defaulted'\]"):
-        validate_raw_reference(raw, contract)
+        validate_raw_reference(raw, contract, fx.SALT)
 
 
 def test_other_non_nullable_columns_stay_required_for_current(raw_applications, contract):
@@ -213,13 +214,13 @@ def test_other_non_nullable_columns_stay_required_for_current(raw_applications, 
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match="column 'loan_amount': failed not_nullable"):
-        validate_raw_current(raw, contract)
+        validate_raw_current(raw, contract, fx.SALT)
 
 
 def test_empty_frame_rejected(raw_applications, contract):
     # Act / Assert
     with pytest.raises(DataContractViolation, match="'raw_reference' has no rows"):
-        validate_raw_reference(raw_applications.iloc[:0], contract)
+        validate_raw_reference(raw_applications.iloc[:0], contract, fx.SALT)
 
 
 def test_range_violations_are_named(raw_applications, contract):
@@ -277,7 +278,7 @@ def test_an_id_in_both_files_keeps_its_latest_record(contract, split):
     moved_id = later["application_id"].iloc[0]
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split)
 
     # Assert
     assert moved_id not in set(ref["application_id"])
@@ -294,6 +295,154 @@ def test_numeric_allowed_labels_accept_a_numeric_target(raw_applications, contra
 
     # Assert
     assert len(validated) == len(raw_applications)
+
+
+def test_inf_in_a_float_column_is_refused_naming_the_column(raw_applications, contract):
+    # Arrange
+    raw = raw_applications.head(100).copy()
+    raw.loc[[1, 2], "annual_income"] = [np.inf, -np.inf]
+
+    # Act
+    message = _violation(raw, contract)
+
+    # Assert
+    assert "column 'annual_income': failed finite" in message
+    assert "in 2 row(s) (e.g. ['inf', '-inf'])" in message
+    assert "allow_inf: true" in message
+    assert "column 'loan_amount'" not in message
+
+
+def test_inf_passes_where_the_rule_allows_it(raw_applications, contract_params):
+    # Arrange
+    contract_params["columns"]["annual_income"] = {"min": 0, "allow_inf": True}
+    contract = DatasetContract.parse(contract_params)
+    raw = raw_applications.head(100).copy()
+    raw.loc[1, "annual_income"] = np.inf
+
+    # Act
+    validated = validate_raw(raw, contract, source="raw_reference")
+
+    # Assert
+    assert validated.loc[1, "annual_income"] == np.inf
+
+
+def _as_csv_text(raw: pd.DataFrame, time_format: str) -> pd.DataFrame:
+    """The frame as read from a CSV whose event times are written in `time_format`."""
+    times = pd.to_datetime(raw["application_time"]).dt.strftime(time_format)
+    return raw.assign(application_time=times.astype(object))
+
+
+def test_datetime_text_in_another_format_names_found_and_expected(raw_applications, contract):
+    # Arrange: day-first times where ISO 8601 is expected
+    raw = _as_csv_text(raw_applications.head(200), "%d/%m/%Y %H:%M")
+
+    # Act
+    message = _violation(raw, contract)
+
+    # Assert
+    assert "column 'application_time': 200 value(s) not in the expected format ISO 8601" in message
+    assert "they look like '%d/%m/%Y %H:%M'" in message
+    assert "contract.columns.application_time" in message
+    assert "object" not in message
+
+
+def test_datetime_text_in_the_declared_format_is_parsed_with_it(raw_applications, contract_params):
+    # Arrange
+    contract_params["columns"]["application_time"] = {"format": "%d/%m/%Y %H:%M"}
+    contract = DatasetContract.parse(contract_params)
+    raw = raw_applications.head(200)
+    expected = pd.to_datetime(raw["application_time"]).dt.floor("min")
+
+    # Act
+    validated = validate_raw(_as_csv_text(raw, "%d/%m/%Y %H:%M"), contract, source="raw_reference")
+
+    # Assert: day first, as declared (2025-01-02 is not read as February 1st)
+    assert validated["application_time"].tolist() == expected.tolist()
+
+
+def test_missing_times_in_a_nullable_datetime_column_are_nulls(raw_applications, contract_params):
+    # Arrange: a nullable datetime feature written as ISO text, blanks as pandas writes them
+    contract_params["features"]["datetime"].append("first_payment_time")
+    contract = DatasetContract.parse(contract_params)
+    raw = raw_applications.head(4).assign(
+        first_payment_time=["2025-02-01", "NaT", None, "2025-03-01T10:30:00"]
+    )
+
+    # Act
+    validated = validate_raw(raw, contract, source="raw_reference")
+
+    # Assert
+    assert validated["first_payment_time"].tolist()[::3] == [
+        pd.Timestamp("2025-02-01"),
+        pd.Timestamp("2025-03-01 10:30"),
+    ]
+    assert validated["first_payment_time"].isna().tolist() == [False, True, True, False]
+
+
+def test_a_format_on_a_column_of_another_dtype_is_refused(contract_params):
+    # Arrange
+    contract_params["columns"]["age"]["format"] = "%Y"
+
+    # Act / Assert
+    with pytest.raises(ContractError) as excinfo:
+        DatasetContract.parse(contract_params)
+    assert "'contract.columns.age': format applies to datetime columns only" in str(excinfo.value)
+
+
+def test_a_format_that_is_no_strptime_pattern_is_refused(contract_params):
+    # Arrange
+    contract_params["columns"]["application_time"] = {"format": "dd/mm/yyyy"}
+
+    # Act / Assert
+    with pytest.raises(ContractError, match=r"'contract\.columns\.application_time\.format'"):
+        DatasetContract.parse(contract_params)
+
+
+def test_allow_inf_on_a_text_column_is_refused(contract_params):
+    # Arrange
+    contract_params["columns"]["application_id"]["allow_inf"] = True
+
+    # Act / Assert
+    with pytest.raises(ContractError, match="allow_inf applies to float columns only"):
+        DatasetContract.parse(contract_params)
+
+
+# --- validation nodes: PII treated before anything is written ---------------------------------
+
+
+def test_validation_nodes_return_tables_with_pii_treated(raw_applications, contract):
+    # Arrange
+    first_email = raw_applications["email"].iloc[0]
+
+    # Act
+    reference = validate_raw_reference(raw_applications, contract, fx.SALT)
+    current = validate_raw_current(raw_applications.drop(columns="defaulted"), contract, fx.SALT)
+
+    # Assert: the name dropped, the email the salted SHA-256 it always was
+    for table in (reference, current):
+        assert "applicant_name" not in table
+        assert not set(raw_applications["email"]) & set(table["email"])
+        assert (
+            table["email"].iloc[0] == hashlib.sha256(f"{fx.SALT}{first_email}".encode()).hexdigest()
+        )
+
+
+def test_pii_rules_are_checked_on_the_raw_values(raw_applications, contract_params):
+    # Arrange: a rule on the dropped column only holds if validation sees it before the drop
+    contract_params["columns"]["applicant_name"] = {"nullable": False}
+    contract = DatasetContract.parse(contract_params)
+    raw = raw_applications.head(100).copy()
+    raw.loc[4, "applicant_name"] = None
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match="column 'applicant_name': failed not_nullable"):
+        validate_raw_reference(raw, contract, fx.SALT)
+
+
+def test_validation_nodes_need_the_salt_to_hash(raw_applications, contract):
+    # Act / Assert
+    with pytest.raises(DataContractViolation, match="CIRRUS_PII_SALT"):
+        validate_raw_current(raw_applications, contract, None)
 
 
 # --- treat_pii --------------------------------------------------------------------------------
@@ -326,6 +475,22 @@ def test_same_value_and_salt_give_same_hash():
     assert hashed[0] == hashed[2]
     assert hashed[0] != hashed[1]
     assert salted_hash(emails, "pepper").equals(hashed)
+
+
+def test_hash_is_the_sha256_of_salt_then_value():
+    # Arrange
+    emails = pd.Series(["ann@example.com", "bob@example.com"], dtype="string", index=[7, 3])
+
+    # Act
+    hashed = salted_hash(emails, "pepper")
+
+    # Assert
+    assert hashed.tolist() == [
+        hashlib.sha256(b"pepperann@example.com").hexdigest(),
+        hashlib.sha256(b"pepperbob@example.com").hexdigest(),
+    ]
+    assert hashed.index.tolist() == [7, 3]
+    assert hashed.dtype == "string"
 
 
 def test_different_salt_gives_different_hash():
@@ -378,12 +543,13 @@ def test_drop_only_pii_needs_no_salt(raw_applications, contract_params):
 
 
 def _validated_batches(contract: DatasetContract) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A validated reference batch (2025) and a validated, unlabelled current batch (2026)."""
-    reference = fx.validated_reference()
+    """A validated reference batch (2025) and a validated, unlabelled current batch (2026), as
+    the validation nodes return them: PII already treated."""
+    reference = treat_pii(fx.validated_reference(), contract, fx.SALT)
     current_raw = fx.applications(
         n_rows=600, seed=fx.SEED + 1, start="2026-01-01", end="2026-03-01", id_offset=fx.N_ROWS
     )
-    current = validate_raw_current(current_raw.drop(columns=["defaulted"]), contract)
+    current = validate_raw_current(current_raw.drop(columns=["defaulted"]), contract, fx.SALT)
     return reference, current
 
 
@@ -392,16 +558,27 @@ def test_files_mode_keeps_each_file_on_its_side(contract, split):
     reference, current = _validated_batches(contract)
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split)
 
     # Assert
     assert len(ref) == len(reference)
     assert len(cur) == len(current)
     assert not set(ref["application_id"]) & set(cur["application_id"])
+    assert list(ref.columns) == list(reference.columns)
+    assert list(cur.columns) == list(current.columns)
+
+
+def test_the_split_passes_treated_pii_through_unchanged(contract, split):
+    # Arrange: the validation nodes already hashed the emails
+    reference, current = _validated_batches(contract)
+
+    # Act
+    ref, cur = split_reference_current(reference, current, contract, split)
+
+    # Assert: not hashed a second time
+    assert ref["email"].tolist() == reference["email"].tolist()
+    assert cur["email"].tolist() == current["email"].tolist()
     assert "applicant_name" not in ref
-    assert "applicant_name" not in cur
-    assert ref["email"].str.fullmatch(r"[0-9a-f]{64}").all()
-    assert cur["email"].str.fullmatch(r"[0-9a-f]{64}").all()
 
 
 def test_files_mode_keeps_a_shared_id_once_on_the_side_of_its_latest_record(contract, split):
@@ -411,7 +588,7 @@ def test_files_mode_keeps_a_shared_id_once_on_the_side_of_its_latest_record(cont
     current.loc[current.index[:5], "application_id"] = shared
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split)
 
     # Assert: the current rows are the later records, so they win
     assert set(shared) <= set(cur["application_id"])
@@ -427,7 +604,7 @@ def test_duplicate_ids_dropped_keeping_last(contract, split):
     duplicated_id = correction["application_id"].iloc[0]
 
     # Act
-    ref, _ = split_reference_current(reference, current, contract, split, fx.SALT)
+    ref, _ = split_reference_current(reference, current, contract, split)
 
     # Assert
     rows = ref[ref["application_id"] == duplicated_id]
@@ -443,7 +620,7 @@ def test_event_time_mode_respects_the_cutoff(contract):
     cutoff = pd.Timestamp(CUTOFF)
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split)
 
     # Assert
     assert (ref["application_time"] < cutoff).all()
@@ -465,7 +642,7 @@ def test_event_time_mode_keeps_the_last_version_of_a_duplicated_id(contract):
     duplicated_id = original["application_id"].iloc[0]
 
     # Act
-    ref, cur = split_reference_current(reference, current, contract, split, fx.SALT)
+    ref, cur = split_reference_current(reference, current, contract, split)
 
     # Assert
     assert duplicated_id not in set(ref["application_id"])
@@ -503,7 +680,7 @@ def test_cutoff_before_every_row_leaves_no_reference(contract):
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match="No reference rows left"):
-        split_reference_current(reference, current, contract, split, fx.SALT)
+        split_reference_current(reference, current, contract, split)
 
 
 def test_single_class_target_is_rejected(contract, split):
@@ -513,7 +690,7 @@ def test_single_class_target_is_rejected(contract, split):
 
     # Act / Assert
     with pytest.raises(DataContractViolation) as excinfo:
-        split_reference_current(reference, current, contract, split, fx.SALT)
+        split_reference_current(reference, current, contract, split)
     message = str(excinfo.value)
     assert "Target 'defaulted'" in message
     assert "1 class(es) ['0']" in message
@@ -528,7 +705,7 @@ def test_multiclass_with_two_classes_is_rejected(split):
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match=r"needs at least 3"):
-        split_reference_current(reference, reference.iloc[:0], contract, split, fx.SALT)
+        split_reference_current(reference, reference.iloc[:0], contract, split)
 
 
 def test_positive_class_must_be_a_target_class(contract, contract_params, split):
@@ -538,4 +715,4 @@ def test_positive_class_must_be_a_target_class(contract, contract_params, split)
 
     # Act / Assert
     with pytest.raises(DataContractViolation, match="positive_class 'yes' is not among"):
-        split_reference_current(reference, current, unknown_positive, split, fx.SALT)
+        split_reference_current(reference, current, unknown_positive, split)

@@ -1,15 +1,24 @@
-"""Ingestion nodes: validate raw data against the contract, treat PII, split reference/current."""
+"""Ingestion nodes: validate raw data against the contract and treat its PII in the same step
+(so no raw PII value is ever written past 01_raw), then split reference/current."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import warnings
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandas.tseries.api import guess_datetime_format
 from pandera.errors import SchemaErrors
 
-from cirrus.contract import CONTRACT_FILE, ColumnRule, DataContractViolation, DatasetContract
+from cirrus.contract import (
+    CONTRACT_FILE,
+    ISO_8601,
+    ColumnRule,
+    DataContractViolation,
+    DatasetContract,
+)
 from cirrus.parameters import IngestionSplit
 
 _PANDERA_DTYPES = {
@@ -21,9 +30,18 @@ _PANDERA_DTYPES = {
 }
 
 
+# What pandas reads as a missing time: such text is a null, not a value in another format.
+_MISSING_TIME_TEXT = ["", "NaT", "nat", "NAT", "nan", "NaN", "NAN", "None", "<NA>"]
+_FINITE = pa.Check(
+    lambda values: ~np.isinf(values),
+    name="finite",
+    error="finite (inf and -inf are refused unless the column's rule sets allow_inf: true)",
+)
+
+
 def _checks_for(rule: ColumnRule) -> list[pa.Check]:
-    """Pandera checks that express a column rule's range and allowed values."""
-    checks = []
+    """Pandera checks that express a column rule's finiteness, range and allowed values."""
+    checks = [_FINITE] if rule.dtype == "float" and not rule.allow_inf else []
     if rule.min is not None:
         checks.append(pa.Check.greater_than_or_equal_to(rule.min))
     if rule.max is not None:
@@ -70,13 +88,78 @@ def _labels_as_text(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFr
     return frame.assign(**{contract.target: as_text})
 
 
+def _expected_format(rule: ColumnRule) -> str:
+    """The datetime format a rule expects, as a person reads it."""
+    if rule.format in (None, ISO_8601):
+        return "ISO 8601 (e.g. '2025-01-31' or '2025-01-31 14:30:00')"
+    return repr(rule.format)
+
+
+def _format_found(values: pd.Series) -> str:
+    """The format(s) pandas guesses for text in another format: those that read every value of
+    a sample (so '13/02/2025' settles whether '01/02/2025' is day or month first)."""
+    sample = values.drop_duplicates().head(200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns about day-first guesses
+        guesses = [
+            guess_datetime_format(value, dayfirst=dayfirst)
+            for value in sample.head(20)
+            for dayfirst in (False, True)
+        ]
+        candidates = list(dict.fromkeys(g for g in guesses if g is not None))
+        fitting = [
+            candidate
+            for candidate in candidates
+            if pd.to_datetime(sample, format=candidate, errors="coerce").notna().all()
+        ]
+    found = fitting or candidates[:1]
+    if not found:
+        return "pandas recognises no date format in them"
+    return f"they look like {' or '.join(repr(f) for f in found)}"
+
+
+def _parse_datetimes(frame: pd.DataFrame, contract: DatasetContract, source: str) -> pd.DataFrame:
+    """Parse the text of datetime columns in the format their rule expects (ISO 8601 unless
+    `format` says otherwise); refuse values in another format, saying which format they have.
+
+    Columns already holding times (a Parquet input) or no text are left to the schema.
+    """
+    parsed: dict[str, pd.Series] = {}
+    problems = []
+    for column in frame.columns:
+        rule = contract.rule_for(column)
+        values = frame[column]
+        if rule.dtype != "datetime" or not (
+            values.dtype == object or isinstance(values.dtype, pd.StringDtype)
+        ):
+            continue
+        times = pd.to_datetime(values, format=rule.format or ISO_8601, errors="coerce")
+        text = values.astype("string").str.strip()
+        failing = times.isna() & values.notna() & ~text.isin(_MISSING_TIME_TEXT)
+        if failing.any():
+            examples = text[failing].drop_duplicates().head(3).tolist()
+            problems.append(
+                f"column '{column}': {int(failing.sum())} value(s) not in the expected format "
+                f"{_expected_format(rule)}; {_format_found(text[failing])} (e.g. {examples}); set "
+                f"'format' in contract.columns.{column} of {CONTRACT_FILE} if that is intended"
+            )
+        elif pd.api.types.is_datetime64_any_dtype(times):
+            parsed[column] = times
+    if problems:
+        raise DataContractViolation(
+            f"Dataset '{source}' violates the contract: {'; '.join(problems)}"
+        )
+    return frame.assign(**parsed)
+
+
 def validate_raw(
     raw: pd.DataFrame, contract: DatasetContract, source: str, labelled: bool = True
 ) -> pd.DataFrame:
     """Validate and type a raw table against the contract; keep only the declared columns.
 
     An unlabelled table (a current batch whose outcomes are not known yet) may lack the target
-    column or hold nulls in it.
+    column or hold nulls in it. The result still holds the raw PII columns: the nodes treat them
+    before anything is written (`validate_raw_reference`, `validate_raw_current`).
     """
     if raw.empty:
         raise DataContractViolation(f"Dataset '{source}' has no rows; expected at least one.")
@@ -88,7 +171,9 @@ def validate_raw(
             f"Dataset '{source}' is missing column(s) {missing} declared in the contract; "
             f"it has {sorted(map(str, raw.columns))}."
         )
-    declared = _labels_as_text(raw[contract.known_columns], contract)
+    declared = _parse_datetimes(
+        _labels_as_text(raw[contract.known_columns], contract), contract, source
+    )
     schema = build_schema(contract)
     if not labelled:
         schema = schema.update_column(contract.target, nullable=True)
@@ -100,27 +185,35 @@ def validate_raw(
         ) from None
 
 
-def validate_raw_reference(raw: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
-    """Validate the labelled reference data (dataset `raw_reference`)."""
-    return validate_raw(raw, contract, source="raw_reference", labelled=True)
+def validate_raw_reference(
+    raw: pd.DataFrame, contract: DatasetContract, pii_salt: str | None
+) -> pd.DataFrame:
+    """Validate the labelled reference data (dataset `raw_reference`) and treat its PII."""
+    validated = validate_raw(raw, contract, source="raw_reference", labelled=True)
+    return treat_pii(validated, contract, pii_salt)
 
 
-def validate_raw_current(raw: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
-    """Validate the current batch (dataset `raw_current`), whose labels may be unknown yet."""
-    return validate_raw(raw, contract, source="raw_current", labelled=False)
+def validate_raw_current(
+    raw: pd.DataFrame, contract: DatasetContract, pii_salt: str | None
+) -> pd.DataFrame:
+    """Validate the current batch (dataset `raw_current`), whose labels may be unknown yet, and
+    treat its PII."""
+    validated = validate_raw(raw, contract, source="raw_current", labelled=False)
+    return treat_pii(validated, contract, pii_salt)
 
 
 def salted_hash(values: pd.Series, salt: str) -> pd.Series:
-    """Replace values with a salted SHA-256 digest (nulls stay null)."""
-
-    def digest(value: Any) -> str:
-        return hashlib.sha256(f"{salt}{value}".encode()).hexdigest()
-
-    return values.map(digest, na_action="ignore").astype("string")
+    """Replace values with the SHA-256 digest of salt + value, as text (nulls stay null)."""
+    present = values.notna().to_numpy()
+    digests = np.full(len(values), pd.NA, dtype=object)
+    digests[present] = [
+        hashlib.sha256(f"{salt}{value}".encode()).hexdigest() for value in values[present]
+    ]
+    return pd.Series(digests, index=values.index, name=values.name, dtype="string")
 
 
 def treat_pii(frame: pd.DataFrame, contract: DatasetContract, salt: str | None) -> pd.DataFrame:
-    """Drop or hash the contract's PII columns."""
+    """Drop or hash the contract's PII columns (the salt is needed only to hash)."""
     to_drop = [c for c, how in contract.pii.items() if how == "drop"]
     to_hash = [c for c, how in contract.pii.items() if how == "hash"]
     if to_hash and not salt:
@@ -168,9 +261,11 @@ def split_reference_current(
     current: pd.DataFrame,
     contract: DatasetContract,
     split: IngestionSplit,
-    pii_salt: str | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Treat PII, drop duplicate ids and split rows into reference (training) and current."""
+    """Drop duplicate ids and split rows into reference (training) and current.
+
+    Both inputs are validated tables whose PII is already treated.
+    """
     # One rule for both modes: the latest record of an id wins, wherever it came from.
     union = latest_per_id(
         pd.concat(
@@ -184,7 +279,6 @@ def split_reference_current(
     else:
         union = union.drop(columns="_from_current")
         is_current = union[contract.event_time_column] >= pd.Timestamp(split.current_from)
-    union = treat_pii(union, contract, pii_salt)
     ref = union[~is_current].reset_index(drop=True)
     cur = union[is_current].reset_index(drop=True)
     if ref.empty:

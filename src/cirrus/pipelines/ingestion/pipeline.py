@@ -1,4 +1,8 @@
-"""Ingestion pipeline: raw files -> validated, typed, PII-safe reference and current tables."""
+"""Ingestion pipeline: raw files -> validated, typed, PII-safe reference and current tables.
+
+PII is dropped or hashed by the validation nodes, so their outputs (the first files ingestion
+writes) hold no raw PII value.
+"""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -6,18 +10,18 @@ from .nodes import split_reference_current, validate_raw_current, validate_raw_r
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Wire validation of both raw inputs and the reference/current split."""
+    """Wire validation and PII treatment of both raw inputs, then the reference/current split."""
     return Pipeline(
         [
             Node(
                 validate_raw_reference,
-                inputs=["raw_reference", "params:contract"],
+                inputs=["raw_reference", "params:contract", "pii_salt"],
                 outputs="validated_reference",
                 name="validate_raw_reference",
             ),
             Node(
                 validate_raw_current,
-                inputs=["raw_current", "params:contract"],
+                inputs=["raw_current", "params:contract", "pii_salt"],
                 outputs="validated_current",
                 name="validate_raw_current",
             ),
@@ -28,10 +32,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "validated_current",
                     "params:contract",
                     "params:ingestion.split",
-                    "pii_salt",
                 ],
                 outputs=["reference_table", "current_table"],
-                name="treat_pii_and_split_reference_current",
+                name="split_reference_current",
             ),
         ],
         tags="ingestion",
