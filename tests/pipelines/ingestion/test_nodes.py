@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from cirrus.contract import ContractError, DataContractViolation, DatasetContract
 from cirrus.parameters import ConfigError, IngestionSplit
 from cirrus.pipelines.ingestion.nodes import (
+    report_ingestion,
     salted_hash,
     split_reference_current,
     treat_pii,
@@ -344,6 +346,22 @@ def test_datetime_text_in_another_format_names_found_and_expected(raw_applicatio
     assert "they look like '%d/%m/%Y %H:%M'" in message
     assert "contract.columns.application_time" in message
     assert "object" not in message
+
+
+def test_the_format_found_is_settled_by_values_late_in_the_column(raw_applications, contract):
+    # Arrange: 290 distinct times that read either day or month first, then day-first ones
+    times = pd.Series(pd.date_range("2025-01-01", periods=300, freq="37min"))
+    times[290:] = pd.Timestamp("2025-01-25 10:00")
+    raw = raw_applications.head(300).assign(
+        application_time=times.dt.strftime("%d/%m/%Y %H:%M").astype(object)
+    )
+
+    # Act
+    message = _violation(raw, contract)
+
+    # Assert
+    assert "they look like '%d/%m/%Y %H:%M' (e.g." in message
+    assert "%m/%d/%Y" not in message
 
 
 def test_datetime_text_in_the_declared_format_is_parsed_with_it(raw_applications, contract_params):
@@ -716,3 +734,227 @@ def test_positive_class_must_be_a_target_class(contract, contract_params, split)
     # Act / Assert
     with pytest.raises(DataContractViolation, match="positive_class 'yes' is not among"):
         split_reference_current(reference, current, unknown_positive, split)
+
+
+# --- tables without time or id, the fraction split, and what a split must leave ----------------
+
+
+def _without(contract_params: dict[str, Any], *roles: str) -> DatasetContract:
+    """The committed contract with the event-time and/or id column taken away."""
+    params = dict(contract_params)
+    for role in roles:
+        column = params[role]
+        params[role] = None
+        params["columns"] = {k: v for k, v in params["columns"].items() if k != column}
+        params["features"] = {
+            kind: [c for c in columns if c != column]
+            for kind, columns in params["features"].items()
+        }
+    return DatasetContract.parse(params)
+
+
+def test_fraction_mode_takes_the_declared_share_by_id_the_same_way_each_run(contract):
+    # Arrange: one file behind both raw entries
+    reference, _ = _validated_batches(contract)
+    split = fx.split(mode="fraction", current_share=0.2)
+
+    # Act
+    ref, cur = split_reference_current(reference, reference.copy(), contract, split)
+    again_ref, again_cur = split_reference_current(reference, reference.copy(), contract, split)
+
+    # Assert
+    assert len(ref) + len(cur) == len(reference)
+    assert 0.15 < len(cur) / len(reference) < 0.25
+    assert not set(ref["application_id"]) & set(cur["application_id"])
+    pd.testing.assert_frame_equal(cur, again_cur)
+    pd.testing.assert_frame_equal(ref, again_ref)
+
+
+def test_fraction_mode_keeps_an_id_on_its_side_whatever_else_the_file_holds(contract):
+    # Arrange
+    reference, _ = _validated_batches(contract)
+    split = fx.split(mode="fraction", current_share=0.3, seed=3)
+    half = reference.iloc[: len(reference) // 2]
+
+    # Act
+    _, cur_all = split_reference_current(reference, reference, contract, split)
+    _, cur_half = split_reference_current(half, half, contract, split)
+    _, other_seed = split_reference_current(
+        reference, reference, contract, fx.split(mode="fraction", current_share=0.3, seed=4)
+    )
+
+    # Assert
+    in_half = set(half["application_id"])
+    assert set(cur_half["application_id"]) == set(cur_all["application_id"]) & in_half
+    assert set(other_seed["application_id"]) != set(cur_all["application_id"])
+
+
+def test_fraction_mode_without_id_or_time_hashes_whole_rows(contract_params):
+    # Arrange
+    contract = _without(contract_params, "event_time_column", "id_column")
+    reference = treat_pii(
+        validate_raw(fx.applications(n_rows=800), contract, source="raw_reference"),
+        contract,
+        fx.SALT,
+    )
+    split = fx.split(mode="fraction", current_share=0.25)
+
+    # Act
+    ref, cur = split_reference_current(reference, reference.copy(), contract, split)
+
+    # Assert: one copy split (no row twice), about a quarter current
+    assert len(ref) + len(cur) == len(reference)
+    assert 0.18 < len(cur) / len(reference) < 0.32
+    assert "application_time" not in ref.columns
+
+
+def test_without_time_the_last_row_of_an_id_in_file_order_wins(contract_params):
+    # Arrange: a corrected copy of a row, later in the reference file
+    contract = _without(contract_params, "event_time_column")
+    raw = fx.applications(n_rows=400).drop(columns=["application_time"])
+    correction = raw.iloc[[5]].assign(loan_amount=4321.0)
+    raw = pd.concat([raw, correction], ignore_index=True)
+    reference = treat_pii(validate_raw(raw, contract, source="raw_reference"), contract, fx.SALT)
+    split = fx.split(mode="fraction", current_share=0.2)
+
+    # Act
+    ref, cur = split_reference_current(reference, reference.copy(), contract, split)
+    union = pd.concat([ref, cur])
+
+    # Assert
+    rows = union[union["application_id"] == correction["application_id"].iloc[0]]
+    assert rows["loan_amount"].tolist() == [4321.0]
+    assert len(union) == len(raw) - 1
+
+
+def test_files_mode_with_the_same_rows_in_both_says_why_and_what_to_use(contract):
+    # Arrange: what one file behind both raw entries gives
+    reference, _ = _validated_batches(contract)
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation) as excinfo:
+        split_reference_current(reference, reference.copy(), contract, fx.split())
+    message = str(excinfo.value)
+    assert "hold the same rows, but ingestion.split.mode is 'files'" in message
+    assert "every duplicated id resolves to the current copy" in message
+    assert "'fraction' (with current_share" in message and "'event_time' (with" in message
+
+
+def test_an_empty_current_batch_is_refused_naming_the_split_and_the_counts(contract):
+    # Arrange: a cut after every row
+    reference, current = _validated_batches(contract)
+    split = fx.split(mode="event_time", current_from="2030-01-01")
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation) as excinfo:
+        split_reference_current(reference, current, contract, split)
+    message = str(excinfo.value)
+    n_rows = len(reference) + len(current)
+    assert "No current rows left after the split" in message
+    assert "ingestion.split.mode: event_time, current_from: '2030-01-01'" in message
+    assert f"{n_rows} reference row(s), 0 current row(s)" in message
+
+
+def test_an_empty_reference_is_refused_naming_the_split_and_the_counts(contract):
+    # Arrange
+    reference, current = _validated_batches(contract)
+    split = fx.split(mode="event_time", current_from="2000-01-01")
+
+    # Act / Assert
+    with pytest.raises(DataContractViolation) as excinfo:
+        split_reference_current(reference, current, contract, split)
+    message = str(excinfo.value)
+    assert "ingestion.split.mode: event_time, current_from: '2000-01-01'" in message
+    assert f"0 reference row(s), {len(reference) + len(current)} current row(s)" in message
+
+
+def test_an_event_time_column_holding_numbers_names_the_key(raw_applications, contract):
+    # Arrange: step numbers where times are declared
+    raw = raw_applications.assign(application_time=range(len(raw_applications)))
+
+    # Act
+    message = _violation(raw, contract)
+
+    # Assert
+    assert "column 'application_time' holds numbers (int64, e.g. [0, 1, 2])" in message
+    assert "contract.event_time_column makes it a datetime" in message
+    assert "event_time_column: null with ingestion.split.mode: fraction" in message
+
+
+def test_dropped_duplicate_ids_are_counted_in_the_report(contract, split):
+    # Arrange: two corrected copies of reference rows
+    reference, current = _validated_batches(contract)
+    reference = pd.concat([reference, reference.iloc[[3, 7]]], ignore_index=True)
+    ref, cur = split_reference_current(reference, current, contract, split)
+
+    # Act
+    report = report_ingestion(reference, current, ref, cur, contract, split)
+
+    # Assert
+    assert report["duplicate_id_rows_dropped"] == 2
+    assert report["reference_rows"] == len(reference) - 2
+    assert report["current_rows"] == len(current)
+    assert report["split"] == {"mode": "files", "seed": 42}
+
+
+def test_one_file_behind_both_entries_is_read_once_in_the_report(contract):
+    # Arrange
+    reference, _ = _validated_batches(contract)
+    split = fx.split(mode="fraction", current_share=0.2)
+    ref, cur = split_reference_current(reference, reference.copy(), contract, split)
+
+    # Act
+    report = report_ingestion(reference, reference.copy(), ref, cur, contract, split)
+
+    # Assert
+    assert report["same_rows_in_both"] is True
+    assert report["duplicate_id_rows_dropped"] == 0
+    assert report["reference_rows"] + report["current_rows"] == len(reference)
+
+
+# --- the split block --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["143", "2026", "yesterday", 143])
+def test_a_current_from_that_is_no_date_names_the_key(split_params: dict[str, Any], value: Any):
+    # Arrange
+    split_params.update(mode="event_time", current_from=value)
+
+    # Act / Assert
+    with pytest.raises(ConfigError) as excinfo:
+        IngestionSplit.parse(split_params)
+    message = str(excinfo.value)
+    assert f"'ingestion.split.current_from': {str(value)!r} is not an ISO date" in message
+    assert INGESTION_FILE in message
+
+
+def test_an_unquoted_yaml_date_is_the_date_it_reads_as(split_params: dict[str, Any]):
+    # Arrange
+    split_params.update(yaml.safe_load("{mode: event_time, current_from: 2026-10-01}"))
+
+    # Act
+    split = IngestionSplit.parse(split_params)
+
+    # Assert
+    assert split.current_from == "2026-10-01"
+
+
+def test_fraction_mode_requires_its_share(split_params: dict[str, Any]):
+    # Arrange
+    split_params.update(mode="fraction")
+
+    # Act / Assert
+    with pytest.raises(ConfigError) as excinfo:
+        IngestionSplit.parse(split_params)
+    assert "'ingestion.split': current_share is required when mode is 'fraction'" in str(
+        excinfo.value
+    )
+
+
+def test_a_share_outside_fraction_mode_is_refused(split_params: dict[str, Any]):
+    # Arrange
+    split_params.update(mode="files", current_share=0.2)
+
+    # Act / Assert
+    with pytest.raises(ConfigError, match="current_share applies to mode 'fraction' only"):
+        IngestionSplit.parse(split_params)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,10 @@ from cirrus.contract import (
     DatasetContract,
 )
 from cirrus.parameters import IngestionSplit
+
+logger = logging.getLogger(__name__)
+# Marks, in the union of both inputs, the rows that came from raw_current.
+_FROM_CURRENT = "_from_current"
 
 _PANDERA_DTYPES = {
     "int": "Int64",
@@ -97,8 +103,10 @@ def _expected_format(rule: ColumnRule) -> str:
 
 def _format_found(values: pd.Series) -> str:
     """The format(s) pandas guesses for text in another format: those that read every value of
-    a sample (so '13/02/2025' settles whether '01/02/2025' is day or month first)."""
-    sample = values.drop_duplicates().head(200)
+    a sample spread over the column (so '13/02/2025' settles whether '01/02/2025' is day or
+    month first)."""
+    distinct = values.drop_duplicates()
+    sample = distinct.iloc[np.unique(np.linspace(0, len(distinct) - 1, 200).astype(int))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas warns about day-first guesses
         guesses = [
@@ -116,6 +124,37 @@ def _format_found(values: pd.Series) -> str:
     if not found:
         return "pandas recognises no date format in them"
     return f"they look like {' or '.join(repr(f) for f in found)}"
+
+
+def _datetime_role(column: str, contract: DatasetContract) -> str:
+    """Where the contract makes a column a datetime, as a dotted key."""
+    if column == contract.event_time_column:
+        return "contract.event_time_column"
+    if column in contract.features.datetime:
+        return "contract.features.datetime"
+    return f"contract.columns.{column}.dtype"
+
+
+def _refuse_numbers_as_times(frame: pd.DataFrame, contract: DatasetContract, source: str) -> None:
+    """A datetime column holding numbers (a step count, an epoch) is refused, naming the key:
+    pandas would read the numbers as nanoseconds since 1970."""
+    problems = []
+    for column in frame.columns:
+        values = frame[column]
+        if contract.rule_for(column).dtype != "datetime":
+            continue
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            examples = values.dropna().drop_duplicates().head(3).tolist()
+            problems.append(
+                f"column '{column}' holds numbers ({values.dtype}, e.g. {examples}), not dates "
+                f"or times, but {_datetime_role(column, contract)} makes it a datetime"
+            )
+    if problems:
+        raise DataContractViolation(
+            f"Dataset '{source}' violates the contract: {'; '.join(problems)}. Give the column "
+            f"dates or times, or, in {CONTRACT_FILE}, declare it as a numeric feature (for the "
+            "event time: event_time_column: null with ingestion.split.mode: fraction)."
+        )
 
 
 def _parse_datetimes(frame: pd.DataFrame, contract: DatasetContract, source: str) -> pd.DataFrame:
@@ -171,6 +210,7 @@ def validate_raw(
             f"Dataset '{source}' is missing column(s) {missing} declared in the contract; "
             f"it has {sorted(map(str, raw.columns))}."
         )
+    _refuse_numbers_as_times(raw[contract.known_columns], contract, source)
     declared = _parse_datetimes(
         _labels_as_text(raw[contract.known_columns], contract), contract, source
     )
@@ -227,8 +267,13 @@ def treat_pii(frame: pd.DataFrame, contract: DatasetContract, salt: str | None) 
 
 
 def latest_per_id(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
-    """Keep the latest row of each id (by event time, then file order): corrections win."""
-    ordered = frame.sort_values(contract.event_time_column, kind="stable")
+    """Keep the latest row of each id (by event time when declared, then file order):
+    corrections win. Without an id column, every row is kept."""
+    if contract.id_column is None:
+        return frame.reset_index(drop=True)
+    ordered = frame
+    if contract.event_time_column is not None:
+        ordered = frame.sort_values(contract.event_time_column, kind="stable")
     latest = ordered.drop_duplicates(subset=contract.id_column, keep="last")
     return latest.sort_index().reset_index(drop=True)
 
@@ -256,6 +301,37 @@ def _check_target_classes(frame: pd.DataFrame, contract: DatasetContract, source
         )
 
 
+def _same_rows(reference: pd.DataFrame, current: pd.DataFrame) -> bool:
+    """Whether both inputs hold the same rows (one file behind both raw entries)."""
+    return reference.shape == current.shape and reference.equals(current)
+
+
+def _hashed_share(frame: pd.DataFrame, contract: DatasetContract, split: IngestionSplit):
+    """Which rows are current in mode `fraction`: those whose salted hash (of the id, or of the
+    whole row without an id column) falls in the declared share. The same id always lands on the
+    same side, whatever other rows the file holds; copies of a row (without an id) too."""
+    keys = frame[[contract.id_column]] if contract.id_column else frame
+    salt = hashlib.sha256(f"cirrus-split-{split.seed}".encode()).hexdigest()[:16]
+    hashes = pd.util.hash_pandas_object(keys.astype(str), index=False, hash_key=salt)
+    return pd.Series(hashes.to_numpy() / 2.0**64 < split.current_share, index=frame.index)
+
+
+def _at_or_after(times: pd.Series, current_from: str) -> pd.Series:
+    """Rows at or after the cut (a naive cut is read in the column's time zone, if any)."""
+    cut = pd.Timestamp(current_from)
+    zone = getattr(times.dt, "tz", None)
+    if zone is not None and cut.tzinfo is None:
+        cut = cut.tz_localize(zone)
+    return times >= cut
+
+
+SAME_DATA_ADVICE = (
+    "For one file behind both raw entries, set ingestion.split.mode to 'fraction' (with "
+    "current_share, e.g. 0.2: a share of the rows, chosen by id) or 'event_time' (with "
+    f"current_from: rows at or after it are current) in {CONTRACT_FILE}."
+)
+
+
 def split_reference_current(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -264,26 +340,83 @@ def split_reference_current(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drop duplicate ids and split rows into reference (training) and current.
 
-    Both inputs are validated tables whose PII is already treated.
+    Both inputs are validated tables whose PII is already treated. When both hold the same
+    rows (one file behind both raw entries, modes `event_time` and `fraction`), one copy is
+    split. Refused before training: a split that leaves no reference or no current row.
     """
-    # One rule for both modes: the latest record of an id wins, wherever it came from.
-    union = latest_per_id(
-        pd.concat(
-            [reference.assign(_from_current=False), current.assign(_from_current=True)],
-            ignore_index=True,
-        ),
-        contract,
-    )
+    same = _same_rows(reference, current)
+    if same and split.mode == "files":
+        raise DataContractViolation(
+            "raw_reference and raw_current hold the same rows, but ingestion.split.mode is "
+            "'files': every duplicated id resolves to the current copy, so no reference row "
+            f"would be left. {SAME_DATA_ADVICE}"
+        )
+    parts = [reference.assign(**{_FROM_CURRENT: False})]
+    if not same:
+        parts.append(current.assign(**{_FROM_CURRENT: True}))
+    union = pd.concat(parts, ignore_index=True)
+    # One rule for every mode: the latest record of an id wins, wherever it came from.
+    n_rows = len(union)
+    union = latest_per_id(union, contract)
+    dropped = n_rows - len(union)
+    if dropped:
+        logger.info(
+            "Dropped %d row(s) of %d with a duplicated id '%s' (the latest of each id is kept).",
+            dropped,
+            n_rows,
+            contract.id_column,
+        )
     if split.mode == "files":
-        is_current = union.pop("_from_current")
+        is_current = union.pop(_FROM_CURRENT)
     else:
-        union = union.drop(columns="_from_current")
-        is_current = union[contract.event_time_column] >= pd.Timestamp(split.current_from)
+        union = union.drop(columns=_FROM_CURRENT)
+        if split.mode == "event_time":
+            is_current = _at_or_after(union[contract.event_time_column], str(split.current_from))
+        else:
+            is_current = _hashed_share(union, contract, split)
     ref = union[~is_current].reset_index(drop=True)
     cur = union[is_current].reset_index(drop=True)
+    counts = f"{len(ref)} reference row(s), {len(cur)} current row(s)"
     if ref.empty:
+        why = (
+            " (every id of raw_reference is also in raw_current, whose copy wins: do both "
+            "entries read the same data?)"
+            if split.mode == "files" and len(reference)
+            else ""
+        )
+        advice = f" {SAME_DATA_ADVICE}" if why else ""
         raise DataContractViolation(
-            f"No reference rows left after the split; check ingestion.split in {CONTRACT_FILE}."
+            f"No reference rows left after the split ({split.describe()}): {counts}{why}; "
+            f"check ingestion.split in {CONTRACT_FILE}.{advice}"
         )
     _check_target_classes(ref, contract, "the reference rows")
+    if cur.empty:
+        raise DataContractViolation(
+            f"No current rows left after the split ({split.describe()}): {counts}; the drift "
+            f"report needs a current batch: check ingestion.split in {CONTRACT_FILE}."
+        )
+    logger.info("Split (%s): %s.", split.describe(), counts)
     return ref, cur
+
+
+def report_ingestion(
+    validated_reference: pd.DataFrame,
+    validated_current: pd.DataFrame,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    contract: DatasetContract,
+    split: IngestionSplit,
+) -> dict[str, Any]:
+    """Row counts of ingestion: rows read, duplicate-id rows dropped, reference and current."""
+    same = _same_rows(validated_reference, validated_current)
+    n_read = len(validated_reference) + (0 if same else len(validated_current))
+    return {
+        "split": split.model_dump(exclude_none=True),
+        "raw_reference_rows": len(validated_reference),
+        "raw_current_rows": len(validated_current),
+        "same_rows_in_both": same,
+        "id_column": contract.id_column,
+        "duplicate_id_rows_dropped": n_read - len(reference) - len(current),
+        "reference_rows": len(reference),
+        "current_rows": len(current),
+    }
