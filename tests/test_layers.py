@@ -12,6 +12,7 @@ PIPELINES = sorted(p.name for p in (SRC / "pipelines").iterdir() if (p / "pipeli
 SHARED = (
     "catalog",
     "contract",
+    "datasets",
     "feature_spec",
     "metrics",
     "modeling",

@@ -16,7 +16,7 @@ import yaml
 from azure.storage.blob import BlobServiceClient
 
 from cirrus.storage import STORAGE_ROOT_ENV
-from tests.conftest import RAW_FILES, kedro, make_project, upload_raw, write_raw
+from tests.conftest import NOT_OUTPUTS, RAW_FILES, kedro, make_project, upload_raw, write_raw
 from tests.emulators.servers import (
     azure_server,
     azurite_connection_string,
@@ -82,10 +82,11 @@ def cloud_run(
 
 
 def written_objects(fs: fsspec.AbstractFileSystem, root: str) -> set[str]:
-    """Every object under the root, relative to it."""
+    """Every output object under the root, relative to it (see conftest NOT_OUTPUTS)."""
     fs.invalidate_cache()
     prefix = fs._strip_protocol(root) + "/"
-    return {path.removeprefix(prefix) for path in fs.find(root)}
+    relative = {path.removeprefix(prefix) for path in fs.find(root)}
+    return {path for path in relative if not set(NOT_OUTPUTS) & set(path.split("/"))}
 
 
 def local_data_files(project: Path) -> list[Path]:
@@ -98,7 +99,8 @@ def assert_round_trip(project: Path, fs: fsspec.AbstractFileSystem, root: str) -
     objects = written_objects(fs, root)
     missing = EXPECTED_OUTPUTS - objects
     assert not missing, f"not written to {root}: {sorted(missing)}"
-    assert not [o for o in objects if ".backup-" in o], "a backup copy was left behind"
+    staged = [p for p in fs.find(root) if "/.cirrus/" in p and "/.cirrus/lock" not in p]
+    assert not staged, f"staging or journals left behind: {staged}"
     assert local_data_files(project) == []
     booster = lgb.Booster(model_str=fs.cat_file(f"{root}/06_models/model.txt").decode())
     with fs.open(f"{root}/05_model_input/test.parquet", "rb") as handle:

@@ -84,11 +84,26 @@ def _cirrus_modules(module: ModuleType, seen: set[str]) -> None:
         _cirrus_modules(importlib.import_module(name), seen)
 
 
-def code_dependencies(name: str, pipeline: Pipeline) -> list[str]:
-    """Source of the pipeline's wiring, its node functions and every project module they use."""
+def dataset_modules(pipeline: Pipeline, catalog_config: dict[str, Any]) -> list[str]:
+    """Project modules holding the dataset classes the pipeline reads or writes through."""
+    modules = set()
+    for name in pipeline.datasets():
+        entry = catalog_config.get(name)
+        kind = entry.get("type", "") if isinstance(entry, dict) else ""
+        if kind.startswith(f"{PACKAGE}."):
+            modules.add(kind.rsplit(".", 1)[0])
+    return sorted(modules)
+
+
+def code_dependencies(
+    name: str, pipeline: Pipeline, catalog_config: dict[str, Any] | None = None
+) -> list[str]:
+    """Source of the pipeline's wiring, its node functions, the project's dataset classes it
+    reads or writes through, and every project module they use."""
     seen: set[str] = set()
     wiring = f"{PACKAGE}.pipelines.{name}.pipeline"
-    for module in (wiring, *(node.func.__module__ for node in pipeline.nodes)):
+    used = dataset_modules(pipeline, catalog_config or {})
+    for module in (wiring, *(node.func.__module__ for node in pipeline.nodes), *used):
         _cirrus_modules(importlib.import_module(module), seen)
     # Paths relative to the folder holding the package, i.e. the project's src/.
     package_parent = Path(sys.modules[PACKAGE].__file__).resolve().parent.parent
@@ -154,7 +169,7 @@ def _stage(name: str, pipeline: Pipeline, view: ProjectView) -> dict[str, Any]:
             outs.append(path)
     stage: dict[str, Any] = {
         "cmd": f"kedro run --pipelines {name}",
-        "deps": sorted(set(data_deps)) + code_dependencies(name, pipeline),
+        "deps": sorted(set(data_deps)) + code_dependencies(name, pipeline, view.catalog_config),
     }
     keys = parameter_keys(pipeline)
     if keys:
