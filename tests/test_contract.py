@@ -282,3 +282,78 @@ def test_contract_is_frozen(contract_params: dict[str, Any]):
     # Act / Assert
     with pytest.raises(pydantic.ValidationError):
         contract.target = "risk_grade"
+
+
+# --- tables without time or id; YAML booleans; the event-time column's dtype ----------------
+
+
+def test_a_table_without_event_time_or_id_parses(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params.update(event_time_column=None, id_column=None)
+    contract_params["features"]["datetime"] = []
+    for column in ("application_time", "application_id"):
+        contract_params["columns"].pop(column, None)
+
+    # Act
+    contract = DatasetContract.parse(contract_params)
+
+    # Assert
+    assert contract.event_time_column is None and contract.id_column is None
+    assert None not in contract.known_columns
+    assert contract.known_columns[0] == "age"
+
+
+@pytest.mark.parametrize("spelled", [True, False])
+def test_a_yaml_boolean_positive_class_asks_to_quote_it(
+    contract_params: dict[str, Any], spelled: bool
+):
+    # Arrange: `positive_class: Yes` (or No) unquoted, as YAML reads it
+    contract_params["positive_class"] = spelled
+
+    # Act / Assert
+    with pytest.raises(ContractError) as excinfo:
+        DatasetContract.parse(contract_params)
+    message = str(excinfo.value)
+    assert f"'contract.positive_class': is the boolean {spelled}" in message
+    assert "unquoted yes/no, true/false and on/off are YAML booleans" in message
+    assert 'quote the label as the data holds it, e.g. positive_class: "Yes"' in message
+
+
+def test_yaml_booleans_in_allowed_ask_to_quote_them(contract_params: dict[str, Any]):
+    # Arrange: `allowed: [Yes, No]` unquoted, as YAML reads it
+    parsed = yaml.safe_load("allowed: [Yes, No]")
+    contract_params["columns"]["channel"] = parsed
+
+    # Act / Assert
+    with pytest.raises(ContractError) as excinfo:
+        DatasetContract.parse(contract_params)
+    message = str(excinfo.value)
+    assert "'contract.columns.channel.allowed': holds the boolean(s) [True, False]" in message
+    assert 'quote the values as the data spells them, e.g. ["Yes", "No"]' in message
+    assert FILE in message
+
+
+def test_booleans_in_allowed_of_a_boolean_column_are_kept(contract_params: dict[str, Any]):
+    # Arrange
+    contract_params["columns"]["channel"] = {"dtype": "bool", "allowed": [True, False]}
+
+    # Act
+    contract = DatasetContract.parse(contract_params)
+
+    # Assert
+    assert contract.columns["channel"].allowed == [True, False]
+
+
+def test_an_event_time_column_declared_as_a_number_names_the_key(
+    contract_params: dict[str, Any],
+):
+    # Arrange
+    contract_params["columns"]["application_time"] = {"dtype": "int"}
+
+    # Act / Assert
+    with pytest.raises(ContractError) as excinfo:
+        DatasetContract.parse(contract_params)
+    message = str(excinfo.value)
+    assert "event_time_column 'application_time' must hold dates or times" in message
+    assert "columns.application_time declares dtype 'int'" in message
+    assert "event_time_column: null (and ingestion.split.mode: fraction)" in message

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
 import pytest
 
+from cirrus.contract import DatasetContract
 from cirrus.parameters import (
     ConfigError,
     DemoDataParams,
     FeatureParams,
+    HoldoutParams,
+    IngestionSplit,
     RegistryParams,
 )
 from cirrus.preflight import (
     check_blocks,
     check_drift_columns,
     check_feature_references,
+    check_holdout,
     check_registry_metric,
+    check_split,
+    check_split_sources,
     parse_unread_blocks,
     require_blocks,
 )
@@ -253,3 +260,72 @@ def test_check_blocks_without_a_contract_checks_nothing():
 
     # Act / Assert: no error
     check_blocks(blocks)
+
+
+# --- tables without time: the time hold-out and the split ------------------------------------
+
+
+def _timeless_contract():
+    """The committed contract without its event-time column."""
+    params = fx.contract_for("binary")
+    params["event_time_column"] = None
+    params["features"]["datetime"] = []
+    params["columns"].pop("application_time", None)
+    return DatasetContract.parse(params)
+
+
+def test_time_holdout_without_event_time_names_the_key_and_file():
+    # Arrange
+    holdout = HoldoutParams.parse({**fx.load_parameters("features")["holdout"], "strategy": "time"})
+
+    # Act / Assert
+    with pytest.raises(ConfigError) as excinfo:
+        check_holdout(holdout, _timeless_contract())
+    message = str(excinfo.value)
+    assert f"In {FEATURES_FILE}: 'holdout.strategy' is 'time'" in message
+    assert "the contract declares no event_time_column" in message
+
+
+def test_event_time_split_without_event_time_names_the_key():
+    # Arrange
+    split = IngestionSplit.parse({"mode": "event_time", "current_from": "2025-10-01"})
+
+    # Act / Assert
+    with pytest.raises(ConfigError) as excinfo:
+        check_split(split, _timeless_contract())
+    assert "'ingestion.split.mode' is 'event_time', but the contract declares no" in str(
+        excinfo.value
+    )
+
+
+def test_check_blocks_refuses_the_time_holdout_without_event_time():
+    # Arrange
+    holdout = HoldoutParams.parse({**fx.load_parameters("features")["holdout"], "strategy": "time"})
+    blocks = {"contract": _timeless_contract().model_dump(), "holdout": holdout}
+
+    # Act / Assert
+    with pytest.raises(ConfigError, match=re.escape("'holdout.strategy' is 'time'")):
+        check_blocks(blocks)
+
+
+def test_files_mode_with_one_file_behind_both_entries_says_why_and_what_instead(tmp_path):
+    # Arrange: the same file, once relative and once absolute
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    relative = os.path.relpath(tmp_path / "data.csv")
+
+    # Act / Assert
+    with pytest.raises(ConfigError) as excinfo:
+        check_split_sources(IngestionSplit.parse({}), relative, str(tmp_path / "data.csv"))
+    message = str(excinfo.value)
+    assert "'ingestion.split.mode' is 'files', but raw_reference and raw_current both read" in (
+        message
+    )
+    assert "the current copy of each duplicated id wins" in message
+    assert "'fraction'" in message and "'event_time'" in message
+
+
+def test_files_mode_with_two_files_or_other_modes_with_one_pass():
+    # Act / Assert: no error
+    check_split_sources(IngestionSplit.parse({}), "s3://b/ref.csv", "s3://b/cur.csv")
+    one = "s3://b/all.csv"
+    check_split_sources(IngestionSplit.parse({"mode": "fraction", "current_share": 0.2}), one, one)

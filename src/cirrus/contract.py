@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from cirrus.parameters import INGESTION_FILE, Block, ConfigError, Strict, Task
 
@@ -37,6 +37,7 @@ class FeatureColumns(Strict):
 
 
 ISO_8601 = "ISO8601"
+YAML_BOOLEANS = "unquoted yes/no, true/false and on/off are YAML booleans, not the data's text"
 
 
 class ColumnRule(Strict):
@@ -67,6 +68,20 @@ class ColumnRule(Strict):
             )
         return value
 
+    @field_validator("allowed")
+    @classmethod
+    def _no_yaml_booleans(cls, value: list[Any] | None, info: ValidationInfo) -> Any:
+        """Refuse booleans in `allowed` unless the column is declared boolean: YAML turned an
+        unquoted Yes/No into True/False, which never match the text the data holds."""
+        booleans = [item for item in value or [] if isinstance(item, bool)]
+        if booleans and info.data.get("dtype") != "bool":
+            raise ValueError(
+                f"holds the boolean(s) {booleans}: {YAML_BOOLEANS}; quote the values as the "
+                'data spells them, e.g. ["Yes", "No"] (or declare dtype: bool for a boolean '
+                "column)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _settings_fit_the_dtype(self) -> ColumnRule:
         """Refuse a setting that cannot apply to the declared dtype."""
@@ -85,14 +100,25 @@ class DatasetContract(Block):
     block_error = ContractError
 
     name: str
-    id_column: str
-    event_time_column: str
+    id_column: str | None = None  # None: rows are not de-duplicated
+    event_time_column: str | None = None  # None: a table without time (split mode fraction)
     target: str
     task: Task
     positive_class: Any | None = None
     features: FeatureColumns
     pii: dict[str, PiiTreatment] = Field(default_factory=dict)
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
+
+    @field_validator("positive_class")
+    @classmethod
+    def _not_a_yaml_boolean(cls, value: Any) -> Any:
+        """A YAML boolean is never the label the data holds: ask to quote it."""
+        if isinstance(value, bool):
+            raise ValueError(
+                f"is the boolean {value}: {YAML_BOOLEANS}; quote the label as the data holds "
+                'it, e.g. positive_class: "Yes" (or "True", "1")'
+            )
+        return value
 
     def check_consistency(self) -> None:
         """Reject contracts whose column roles overlap or reference undeclared columns."""
@@ -116,6 +142,14 @@ class DatasetContract(Block):
             )
         if self.positive_class is not None and self.task != "binary":
             raise ValueError("positive_class applies to task 'binary' only")
+        time_rule = self.columns.get(self.event_time_column or "")
+        if time_rule is not None and time_rule.dtype not in (None, "datetime"):
+            raise ValueError(
+                f"event_time_column '{self.event_time_column}' must hold dates or times, but "
+                f"columns.{self.event_time_column} declares dtype '{time_rule.dtype}'; for a "
+                "table without time set event_time_column: null (and ingestion.split.mode: "
+                "fraction)"
+            )
 
     @property
     def known_columns(self) -> list[str]:
@@ -127,7 +161,7 @@ class DatasetContract(Block):
             self.target,
             *self.pii,
         ]
-        return list(dict.fromkeys(ordered))
+        return [column for column in dict.fromkeys(ordered) if column is not None]
 
     def rule_for(self, column: str) -> ColumnRule:
         """The declared rule of a column, completed with defaults from its role."""

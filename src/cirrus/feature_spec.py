@@ -28,8 +28,8 @@ class FeatureSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id_column: str
-    event_time_column: str
+    id_column: str | None = None  # None: the table has no id column
+    event_time_column: str | None = None  # None: the table has no event-time column
     task: Literal["binary", "multiclass", "regression"]
     target: str
     classes: list[str] | None
@@ -44,6 +44,11 @@ class FeatureSpec(BaseModel):
     feature_columns: list[str]
     drift_columns: list[str]
     n_training_rows: int
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The id and event-time columns that the table declares, carried beside the features."""
+        return [c for c in dict.fromkeys((self.id_column, self.event_time_column)) if c]
 
     def levels(self, column: str) -> list[str]:
         """Categories of an encoded column: kept training levels, then __other__, __unknown__."""

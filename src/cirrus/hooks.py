@@ -25,7 +25,13 @@ from cirrus.catalog import (
     stored_path,
 )
 from cirrus.inputs import require_inputs
-from cirrus.preflight import check_blocks, parse_unread_blocks, require_blocks
+from cirrus.preflight import (
+    RAW_DATASETS,
+    check_blocks,
+    check_split_sources,
+    parse_unread_blocks,
+    require_blocks,
+)
 from cirrus.runs.lock import STATE_DIR, RunLock, RunLockError
 from cirrus.runs.pause import pause_if
 from cirrus.runs.staging import Staging, new_run_id, recover
@@ -66,6 +72,9 @@ class ParametersCheckHooks:
         if "contract" not in blocks and "contract" in declared:
             blocks["contract"] = declared["contract"]
         check_blocks(blocks)
+        if "ingestion.split" in blocks and set(RAW_DATASETS) <= pipeline.inputs():
+            locations = (location_of(catalog, name) for name in RAW_DATASETS)
+            check_split_sources(blocks["ingestion.split"], *locations)
 
 
 class InputsCheckHooks:

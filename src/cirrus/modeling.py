@@ -57,8 +57,7 @@ def prediction_frame(
     scores = predict_scores(model_text, features, spec)
     frame = pd.DataFrame(
         {
-            spec.id_column: features[spec.id_column].to_numpy(),
-            spec.event_time_column: features[spec.event_time_column].to_numpy(),
+            **{column: features[column].to_numpy() for column in spec.key_columns},
             "label": features[spec.target].to_numpy(dtype="float64"),
         }
     )

@@ -7,6 +7,7 @@ naming the file and the dotted key.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from functools import cache
 from typing import Any, ClassVar, Literal, TypeVar
@@ -128,22 +129,74 @@ REGISTRY_FILE = "conf/base/parameters_registry.yml"
 DEMO_DATA_FILE = "conf/base/parameters_demo_data.yml"
 
 
+SplitMode = Literal["files", "event_time", "fraction"]
+
+
 class IngestionSplit(Block):
-    """How raw rows become reference (training) and current rows."""
+    """How raw rows become reference (training) and current rows.
+
+    `files`: raw_reference is the reference, raw_current the current batch (two different
+    files). `event_time`: rows at or after `current_from` are current. `fraction`: one file
+    without time; a share `current_share` of the rows is current, chosen by a hash of the id
+    (of the whole row without an id column) salted with `seed`, so reruns give the same split.
+    """
 
     block_key = "ingestion.split"
     block_file = INGESTION_FILE
 
-    mode: Literal["files", "event_time"] = "files"
+    mode: SplitMode = "files"
     current_from: str | None = None
+    current_share: float | None = Field(default=None, gt=0, lt=1)
+    seed: int = 42
+
+    @field_validator("current_from", mode="before")
+    @classmethod
+    def _an_iso_time(cls, value: Any) -> Any:
+        """An ISO date or date-time; an unquoted YAML date is taken as the date it is."""
+        if isinstance(value, datetime.date):  # YAML reads 2026-10-01 unquoted as a date
+            return value.isoformat()
+        if value is None:
+            return value
+        text = str(value).strip()
+        if _iso_time(text) is None:
+            raise ValueError(
+                f"{text!r} is not an ISO date or date-time (e.g. '2026-10-01' or "
+                "'2026-10-01 08:00:00'); rows at or after it are current"
+            )
+        return text
 
     def check_consistency(self) -> None:
-        """The event-time split needs the date it cuts at."""
+        """Each mode needs its own setting, and only that one."""
         if self.mode == "event_time" and self.current_from is None:
             raise ValueError(
                 "current_from is required when mode is 'event_time' "
                 "(an ISO date: rows at or after it are current)"
             )
+        if self.mode == "fraction" and self.current_share is None:
+            raise ValueError(
+                "current_share is required when mode is 'fraction' "
+                "(the share of rows that become current, e.g. 0.2)"
+            )
+        if self.mode != "fraction" and self.current_share is not None:
+            raise ValueError(f"current_share applies to mode 'fraction' only, not {self.mode!r}")
+
+    def describe(self) -> str:
+        """The split setting as a person reads it in the YAML."""
+        if self.mode == "event_time":
+            return f"ingestion.split.mode: event_time, current_from: {self.current_from!r}"
+        if self.mode == "fraction":
+            return f"ingestion.split.mode: fraction, current_share: {self.current_share}"
+        return "ingestion.split.mode: files"
+
+
+def _iso_time(text: str) -> Any:
+    """The time an ISO 8601 date or date-time stands for, or None when it is not one."""
+    import pandas as pd
+
+    if not any(separator in text for separator in "-T:"):
+        return None  # "143", "2026": numbers, not dates
+    parsed = pd.to_datetime(pd.Series([text]), format="ISO8601", errors="coerce").iloc[0]
+    return None if pd.isna(parsed) else parsed
 
 
 class CategoricalEncoding(Strict):

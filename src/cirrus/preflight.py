@@ -7,6 +7,7 @@ its task has) is checked here, so a typo never costs a run.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from cirrus.contract import DatasetContract
@@ -14,12 +15,15 @@ from cirrus.metrics import TASK_METRICS
 from cirrus.parameters import (
     DRIFT_FILE,
     FEATURES_FILE,
+    INGESTION_FILE,
     REGISTRY_FILE,
     Block,
     ConfigError,
     DemoDataParams,
     DriftParams,
     FeatureParams,
+    HoldoutParams,
+    IngestionSplit,
     RegistryParams,
 )
 
@@ -27,6 +31,8 @@ from cirrus.parameters import (
 UNREAD_BLOCKS = {"registry": RegistryParams, "demo_data": DemoDataParams}
 # Drift columns beyond the contract's features.
 MODEL_OUTPUT_COLUMNS = ("prediction", "target")
+# The two raw inputs of ingestion (conf/base/catalog.yml).
+RAW_DATASETS = ("raw_reference", "raw_current")
 
 
 def check_feature_references(features: FeatureParams, contract: DatasetContract) -> None:
@@ -68,6 +74,50 @@ def check_registry_metric(registry: RegistryParams, contract: DatasetContract) -
         )
 
 
+def check_holdout(holdout: HoldoutParams, contract: DatasetContract) -> None:
+    """The `time` hold-out needs the contract's event-time column."""
+    if holdout.strategy == "time" and contract.event_time_column is None:
+        raise ConfigError(
+            f"In {FEATURES_FILE}: 'holdout.strategy' is 'time', but the contract declares no "
+            "event_time_column (conf/base/parameters_ingestion.yml); use 'stratified' or "
+            "'random', or declare the event-time column."
+        )
+
+
+def check_split(split: IngestionSplit, contract: DatasetContract) -> None:
+    """The event-time split needs the contract's event-time column."""
+    if split.mode == "event_time" and contract.event_time_column is None:
+        raise ConfigError(
+            f"In {INGESTION_FILE}: 'ingestion.split.mode' is 'event_time', but the contract "
+            "declares no event_time_column; use mode 'fraction' (with current_share, e.g. 0.2) "
+            "for a table without time, or declare the event-time column."
+        )
+
+
+def _same_place(first: str, second: str) -> bool:
+    """Whether two dataset locations (local paths or URLs) name the same file."""
+    if "://" in first or "://" in second:
+        return first.rstrip("/") == second.rstrip("/")
+    return Path(first).resolve() == Path(second).resolve()
+
+
+def check_split_sources(
+    split: IngestionSplit, reference_location: str | None, current_location: str | None
+) -> None:
+    """Mode `files` with one file behind both raw entries would leave no reference row."""
+    if split.mode != "files" or not reference_location or not current_location:
+        return
+    if _same_place(reference_location, current_location):
+        raise ConfigError(
+            f"In {INGESTION_FILE}: 'ingestion.split.mode' is 'files', but raw_reference and "
+            f"raw_current both read '{reference_location}' (conf/base/catalog.yml): every id "
+            "would then be in both, the current copy of each duplicated id wins, and no "
+            "reference row would be left. For one file, set ingestion.split.mode to 'fraction' "
+            "(with current_share, e.g. 0.2: a share of the rows, chosen by id) or 'event_time' "
+            "(with current_from: rows at or after it are current)."
+        )
+
+
 def parse_unread_blocks(raw: dict[str, Any]) -> dict[str, Any]:
     """Parse the blocks no node reads (registry, demo data) that the parameters declare."""
     return {key: model.parse(raw[key]) for key, model in UNREAD_BLOCKS.items() if key in raw}
@@ -98,3 +148,7 @@ def check_blocks(blocks: dict[str, Any]) -> None:
         check_drift_columns(blocks["drift"], contract)
     if isinstance(blocks.get("registry"), RegistryParams):
         check_registry_metric(blocks["registry"], contract)
+    if isinstance(blocks.get("holdout"), HoldoutParams):
+        check_holdout(blocks["holdout"], contract)
+    if isinstance(blocks.get("ingestion.split"), IngestionSplit):
+        check_split(blocks["ingestion.split"], contract)

@@ -18,6 +18,7 @@ def split_holdout(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split reference rows into training and held-out test rows, as declared."""
     if holdout.strategy == "time":
+        # A contract without an event-time column is refused before any node runs (preflight).
         ordered = reference.sort_values(contract.event_time_column, kind="stable")
         n_test = max(1, round(len(ordered) * holdout.test_size))
         return ordered.iloc[:-n_test].copy(), ordered.iloc[-n_test:].copy()
@@ -98,10 +99,7 @@ def fit_feature_spec(
 
 def build_features(rows: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Apply a fitted feature spec to rows, returning the model-input table."""
-    out: dict[str, Any] = {
-        spec.id_column: rows[spec.id_column].to_numpy(),
-        spec.event_time_column: rows[spec.event_time_column].to_numpy(),
-    }
+    out: dict[str, Any] = {column: rows[column].to_numpy() for column in spec.key_columns}
     for column in spec.numeric:
         out[column] = rows[column].astype("float64").to_numpy()
     for column in spec.categories:

@@ -6,7 +6,12 @@ writes) hold no raw PII value.
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import split_reference_current, validate_raw_current, validate_raw_reference
+from .nodes import (
+    report_ingestion,
+    split_reference_current,
+    validate_raw_current,
+    validate_raw_reference,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -35,6 +40,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["reference_table", "current_table"],
                 name="split_reference_current",
+            ),
+            Node(
+                report_ingestion,
+                inputs=[
+                    "validated_reference",
+                    "validated_current",
+                    "reference_table",
+                    "current_table",
+                    "params:contract",
+                    "params:ingestion.split",
+                ],
+                outputs="ingestion_report",
+                name="report_ingestion_row_counts",
             ),
         ],
         tags="ingestion",
