@@ -103,7 +103,7 @@ cli.add_command(run)
 
 @cli.group(cls=ReadableErrorsGroup)
 def cirrus() -> None:
-    """Cirrus: DVC stages, model promotion and cloud exports."""
+    """Cirrus: a contract from your data, DVC stages, model promotion and cloud exports."""
 
 
 @cirrus.command("dvc-yaml")
@@ -125,6 +125,70 @@ def dvc_yaml(check: bool) -> None:
             f"{DVC_FILE} is stale; run `kedro cirrus dvc-yaml` and commit it:\n{details}"
         )
     click.echo(f"{DVC_FILE} is up to date.")
+
+
+@cirrus.command("init-contract")
+@click.argument("path")
+@click.option("--target", required=True, help="The column to predict.")
+@click.option(
+    "--task",
+    type=click.Choice(["binary", "multiclass", "regression"]),
+    default=None,
+    help="The task; default: inferred from the target's values.",
+)
+@click.option(
+    "--id",
+    "id_column",
+    default=None,
+    help="The id column; default: a unique column named like an id, if there is one.",
+)
+@click.option(
+    "--time",
+    "time_column",
+    default=None,
+    help="The event-time column; default: the only datetime column, if there is one.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the existing contract, split, feature transforms and raw catalog entries.",
+)
+def init_contract(
+    path: str,
+    target: str,
+    task: str | None,
+    id_column: str | None,
+    time_column: str | None,
+    force: bool,
+) -> None:
+    """Write a working configuration for the CSV or Parquet file at PATH (any fsspec URL).
+
+    Infers the dataset contract and the reference/current split
+    (conf/base/parameters_ingestion.yml), feature transforms that fit the data
+    (conf/base/parameters_features.yml) and points raw_reference/raw_current in
+    conf/base/catalog.yml at the file. Existing files that would change are replaced only with
+    --force; on any error nothing is changed.
+    """
+    from cirrus.contract_inference import write_configuration
+
+    written = write_configuration(
+        Path.cwd(),
+        path,
+        target,
+        task=task,
+        id_column=id_column,
+        time_column=time_column,
+        force=force,
+    )
+    for line in written.config.summary():
+        click.echo(line)
+    click.echo(f"Wrote {', '.join(written.files)}.")
+    for warning in written.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(
+        "Check the lines marked `review:` in conf/base/parameters_ingestion.yml, "
+        "then run `kedro run`."
+    )
 
 
 @cirrus.command("promote")
