@@ -10,6 +10,7 @@ import pytest
 
 from cirrus.contract import DatasetContract
 from cirrus.feature_spec import OTHER_LEVEL, UNKNOWN_LEVEL, FeatureSpec
+from cirrus.modeling import prediction_frame
 from cirrus.parameters import ConfigError, FeatureParams, HoldoutParams
 from cirrus.pipelines.features.nodes import (
     build_features,
@@ -17,6 +18,7 @@ from cirrus.pipelines.features.nodes import (
     report_unseen_categories,
     split_holdout,
 )
+from cirrus.pipelines.training.nodes import train_model
 from tests import unit_fixtures as fx
 
 contract_params = fx.contract_params
@@ -463,3 +465,32 @@ def test_unlabelled_rows_get_a_missing_target(rows, contract, feature_params):
     # Assert
     assert features["defaulted"].isna().all()
     assert len(features) == len(current)
+
+
+def test_a_table_without_id_or_time_gets_features_and_predictions_without_them(
+    contract_params, feature_params
+):
+    # Arrange: the committed contract with its id and event-time column taken away
+    contract_params.update(id_column=None, event_time_column=None)
+    contract_params["features"]["datetime"] = []
+    for column in ("application_id", "application_time"):
+        contract_params["columns"].pop(column, None)
+    contract = DatasetContract.parse(contract_params)
+    rows = fx.validated_reference().drop(columns=["application_id", "application_time"])
+    train, test = split_holdout(rows, contract, fx.holdout())
+
+    # Act
+    spec = fit_feature_spec(train, contract, FeatureParams.parse(feature_params))
+    features = build_features(test, spec)
+    model, _, _ = train_model(
+        build_features(train, spec), spec, fx.fast_training(), {"enabled": False}
+    )
+    predictions = prediction_frame(model, features, spec)
+
+    # Assert
+    assert spec.id_column is None and spec.event_time_column is None
+    assert spec.key_columns == []
+    assert spec.date_parts == {}
+    assert list(features.columns) == [*spec.feature_columns, "defaulted"]
+    assert list(predictions.columns) == ["label", "score", "prediction"]
+    assert len(predictions) == len(test)
