@@ -25,7 +25,7 @@ def churn_without_time(n_rows: int = 1200, seed: int = 1) -> pd.DataFrame:
     spend = rng.gamma(4.0, 20.0, n_rows).round(2)
     plan = rng.choice(["basic", "plus", "pro"], n_rows, p=[0.5, 0.3, 0.2])
     calls = rng.poisson(1.5, n_rows)
-    logit = -0.04 * tenure + 0.012 * spend + 0.6 * calls - 0.8 * (plan == "pro") - 0.5
+    logit = -0.07 * tenure + 0.02 * spend + 0.9 * calls - 1.2 * (plan == "pro") - 0.3
     churned = (rng.random(n_rows) < _sigmoid(logit)).astype(int)
     first = pd.Series(rng.choice(FIRST_NAMES, n_rows))
     last = pd.Series(rng.choice(LAST_NAMES, n_rows))

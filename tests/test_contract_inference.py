@@ -470,3 +470,19 @@ def test_a_local_override_of_what_was_written_is_warned_about(project: Path):
         "conf/local/parameters_ingestion.yml overrides ['contract']: its values win over "
         "those written"
     ]
+
+
+def test_a_datetime_column_with_gaps_is_a_feature_not_the_event_time():
+    # Arrange
+    frame = shapes.hourly_regression(n_rows=300)
+    frame.loc[frame.index[::50], "timestamp"] = None
+
+    # Act
+    config = _infer(frame, "demand")
+
+    # Assert
+    assert config.contract["event_time_column"] is None
+    assert config.split["mode"] == "fraction"
+    assert config.contract["features"]["datetime"] == ["timestamp"]
+    assert "nullable" not in config.contract["columns"]["timestamp"]
+    ci.check_configuration(config, frame)

@@ -611,9 +611,19 @@ def infer_configuration(
                 "'2025-01-31' or '2025-01-31 14:00:00'); leave --time out for a split by "
                 "share of rows."
             )
+        if typed[time_column].isna().any():
+            raise ContractInferenceError(
+                f"--time '{time_column}' is empty in {int(typed[time_column].isna().sum())} "
+                "row(s): an event time must be known in every row; leave --time out for a "
+                "split by share of rows."
+            )
         comments["event_time_column"] = "as declared with --time"
     else:
-        candidates = [c for c in formats if not _pii_by_name(c) and typed[c].nunique() > 1]
+        candidates = [
+            c
+            for c in formats
+            if not _pii_by_name(c) and typed[c].nunique() > 1 and typed[c].notna().all()
+        ]
         if len(candidates) == 1:
             time_column = candidates[0]
             comments["event_time_column"] = (
