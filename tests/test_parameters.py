@@ -294,6 +294,141 @@ def test_unknown_search_space_parameter_is_refused():
     assert "did you mean 'num_leaves'?" in message
 
 
+# --- training and evaluation: settings that accept auto ---------------------------------------
+
+
+def test_committed_training_block_scales_its_row_dependent_settings():
+    # Act
+    parsed = TrainingParams.parse(fx.load_parameters("training")["training"])
+
+    # Assert
+    assert parsed.validation_fraction == "auto"
+    assert parsed.lgbm_params["min_data_in_leaf"] == "auto"
+
+
+@pytest.mark.parametrize("name", ["min_data_in_leaf", "min_child_samples"])
+def test_row_scaled_lightgbm_setting_accepts_auto_under_its_name_or_alias(name: str):
+    # Arrange
+    raw = fx.load_parameters("training")["training"]
+    raw["lgbm_params"].pop("min_data_in_leaf")
+    raw["lgbm_params"][name] = "auto"
+
+    # Act
+    parsed = TrainingParams.parse(raw)
+
+    # Assert
+    assert parsed.lgbm_params[name] == "auto"
+
+
+@pytest.mark.parametrize(("value", "expected"), [(30, 30), (0, 0)])
+def test_row_scaled_lightgbm_setting_accepts_a_number(value: int, expected: int):
+    # Arrange
+    raw = fx.load_parameters("training")["training"]
+    raw["lgbm_params"]["min_data_in_leaf"] = value
+
+    # Act
+    parsed = TrainingParams.parse(raw)
+
+    # Assert
+    assert parsed.lgbm_params["min_data_in_leaf"] == expected
+
+
+@pytest.mark.parametrize("value", ["lots", 2.5, -1])
+def test_bad_min_data_in_leaf_names_file_key_and_auto(value: Any):
+    # Arrange
+    raw = fx.load_parameters("training")["training"]
+    raw["lgbm_params"]["min_data_in_leaf"] = value
+
+    # Act
+    message = _refusal(TrainingParams, raw)
+
+    # Assert
+    assert TRAINING_FILE in message
+    assert "'training.lgbm_params'" in message
+    assert f"'min_data_in_leaf: {value!r}' is refused by LightGBM" in message
+    assert "use auto, scaled from the fitting rows, or a whole number" in message
+
+
+def test_auto_is_refused_for_a_lightgbm_setting_that_does_not_scale():
+    # Arrange
+    raw = fx.load_parameters("training")["training"]
+    raw["lgbm_params"]["num_leaves"] = "auto"
+
+    # Act
+    message = _refusal(TrainingParams, raw)
+
+    # Assert
+    assert "'num_leaves: 'auto'' is refused by LightGBM" in message
+    assert "use auto" not in message
+
+
+def test_row_scaled_setting_declared_twice_is_refused():
+    # Arrange
+    raw = fx.load_parameters("training")["training"]
+    raw["lgbm_params"]["min_child_samples"] = 10
+
+    # Act
+    message = _refusal(TrainingParams, raw)
+
+    # Assert
+    assert TRAINING_FILE in message
+    assert (
+        "lgbm_params sets min_data_in_leaf 2 times: ['min_data_in_leaf', 'min_child_samples']"
+        in (message)
+    )
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", "auto"), (0.3, 0.3), ("0.25", 0.25)])
+def test_validation_fraction_accepts_auto_or_a_share(value: Any, expected: Any):
+    # Act
+    parsed = TrainingParams.parse({"validation_fraction": value})
+
+    # Assert
+    assert parsed.validation_fraction == expected
+
+
+@pytest.mark.parametrize("value", ["lots", 1.5, 0, True, None])
+def test_bad_validation_fraction_names_file_and_key(value: Any):
+    # Act
+    message = _refusal(TrainingParams, {"validation_fraction": value})
+
+    # Assert
+    assert TRAINING_FILE in message
+    assert f"'training.validation_fraction': {value!r} is neither auto nor a number between 0" in (
+        message
+    )
+
+
+def test_evaluation_threshold_accepts_auto_with_a_rule():
+    # Act
+    parsed = EvaluationParams.parse({"threshold": "auto", "threshold_rule": "youden"})
+
+    # Assert
+    assert (parsed.threshold, parsed.threshold_rule) == ("auto", "youden")
+    assert EvaluationParams.parse({}).threshold == 0.5
+    assert EvaluationParams.parse({}).threshold_rule == "best_f1"
+
+
+@pytest.mark.parametrize("value", ["lots", 1.0, -0.2])
+def test_bad_evaluation_threshold_names_file_and_key(value: Any):
+    # Act
+    message = _refusal(EvaluationParams, {"threshold": value})
+
+    # Assert
+    assert EVALUATION_FILE in message
+    assert f"'evaluation.threshold': {value!r} is neither auto nor a number between 0" in message
+
+
+def test_unknown_threshold_rule_names_the_rules():
+    # Act
+    message = _refusal(EvaluationParams, {"threshold": "auto", "threshold_rule": "best_f2"})
+
+    # Assert
+    assert EVALUATION_FILE in message
+    assert "'evaluation.threshold_rule'" in message
+    assert "'best_f1' or 'youden'" in message
+
+
 # --- evaluation: quality gate -----------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import LIGHTGBM_METRICS
-from cirrus.parameters import EvaluationParams
+from cirrus.parameters import AUTO, EVALUATION_FILE, ConfigError, EvaluationParams, ThresholdRule
 
 PREDICTION = "prediction"
 
@@ -73,8 +73,63 @@ def prediction_frame(
     return frame
 
 
+def choose_threshold(rule: ThresholdRule, y: np.ndarray, scores: np.ndarray) -> float:
+    """The decision threshold a rule picks on labelled scores (both classes present).
+
+    best_f1: the score cut with the highest F1; youden: the one with the highest TPR - FPR.
+    A row is positive when its score is at or above the threshold; ties keep the lowest cut.
+    """
+    from sklearn import metrics as skm
+
+    if rule == "best_f1":
+        precision, recall, cuts = skm.precision_recall_curve(y, scores)
+        precision, recall = precision[:-1], recall[:-1]
+        denominator = precision + recall
+        f1 = np.divide(
+            2 * precision * recall,
+            denominator,
+            out=np.zeros_like(denominator),
+            where=denominator > 0,
+        )
+        return float(cuts[int(np.argmax(f1))])
+    if rule == "youden":
+        fpr, tpr, cuts = skm.roc_curve(y, scores, drop_intermediate=False)
+        # Cuts fall from +inf (nothing positive, skipped); the last maximum is the lowest cut.
+        j = (tpr - fpr)[1:][::-1]
+        return float(cuts[1:][::-1][int(np.argmax(j))])
+    raise ValueError(f"unknown threshold rule {rule!r}")
+
+
+def decision_threshold(
+    evaluation: EvaluationParams, training_metrics: dict[str, Any] | None = None
+) -> tuple[float, str | None]:
+    """The binary threshold in effect and the rule that chose it (None: declared as a number).
+
+    `auto` takes the threshold the training picked by `threshold_rule` on its early-stopping
+    validation rows (`thresholds` in training_metrics.json).
+    """
+    if evaluation.threshold != AUTO:
+        return float(evaluation.threshold), None
+    rule = evaluation.threshold_rule
+    chosen = (training_metrics or {}).get("thresholds")
+    if not chosen or rule not in chosen:
+        raise ConfigError(
+            f"evaluation.threshold is auto in {EVALUATION_FILE} but the training metrics hold "
+            f"no {rule!r} threshold (the validation rows of a binary task need both classes); "
+            "set evaluation.threshold to a number, e.g. 0.5"
+        )
+    return float(chosen[rule]), rule
+
+
 def predict_rows(
-    model: str, features: pd.DataFrame, spec: FeatureSpec, evaluation: EvaluationParams
+    model: str,
+    features: pd.DataFrame,
+    spec: FeatureSpec,
+    evaluation: EvaluationParams,
+    training_metrics: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Score a model-input table with the trained model, at the declared threshold."""
-    return prediction_frame(model, features, spec, evaluation.threshold)
+    """Score a model-input table with the trained model, at the declared (or auto) threshold."""
+    threshold = 0.5
+    if spec.task == "binary":
+        threshold, _ = decision_threshold(evaluation, training_metrics)
+    return prediction_frame(model, features, spec, threshold)

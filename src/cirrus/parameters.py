@@ -296,20 +296,55 @@ def check_lightgbm_names(params: dict[str, Any]) -> None:
         raise ValueError("; ".join(problems))
 
 
+AUTO = "auto"
+# LightGBM settings whose right value depends on the row count: `auto` (also their default when
+# left out) scales them from the fitting rows (cirrus/pipelines/training/nodes.py), before
+# LightGBM sees them. Canonical LightGBM names; their aliases are accepted too.
+ROW_SCALED_LIGHTGBM = ("min_data_in_leaf",)
+
+
+def row_scaled_name(name: str) -> str | None:
+    """The row-scaled LightGBM setting `name` is (or is an alias of), else None."""
+    canonical = lightgbm_aliases().get(name, name)
+    return canonical if canonical in ROW_SCALED_LIGHTGBM else None
+
+
 def check_lightgbm_values(params: dict[str, Any]) -> None:
-    """Let LightGBM parse each value on a one-row dataset, naming the key it refuses."""
+    """Let LightGBM parse each value on a one-row dataset, naming the key it refuses.
+
+    `auto` is left to the training, which resolves it, for the row-scaled settings only.
+    """
     import lightgbm as lgb
     import numpy as np
 
     problems = []
     for name, value in params.items():
+        scaled = row_scaled_name(name)
+        if scaled and value == AUTO:
+            continue
         try:
             probe = {"verbosity": -1, name: value}
             lgb.Dataset(np.zeros((2, 1)), label=[0.0, 1.0], params=probe).construct()
         except lgb.basic.LightGBMError as refused:
-            problems.append(f"'{name}: {value!r}' is refused by LightGBM ({refused})")
+            hint = " (use auto, scaled from the fitting rows, or a whole number)" if scaled else ""
+            problems.append(f"'{name}: {value!r}' is refused by LightGBM ({refused}){hint}")
     if problems:
         raise ValueError("; ".join(problems))
+
+
+def _auto_or_share(value: Any) -> Any:
+    """`auto`, or a share strictly between 0 and 1."""
+    if value == AUTO:
+        return value
+    share = None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            share = float(value)
+        except ValueError:
+            share = None
+    if share is None or not 0 < share < 1:
+        raise ValueError(f"{value!r} is neither auto nor a number between 0 and 1 (exclusive)")
+    return share
 
 
 class TrainingParams(Block):
@@ -318,7 +353,8 @@ class TrainingParams(Block):
     block_key = "training"
     block_file = TRAINING_FILE
 
-    validation_fraction: float = Field(default=0.2, gt=0, lt=1)
+    # The early-stopping share of the training rows; auto: scaled from the rows and classes.
+    validation_fraction: float | Literal["auto"] = AUTO
     num_boost_round: int = Field(default=1000, ge=1)
     early_stopping_rounds: int = Field(default=50, ge=1)
     seed: int = 42
@@ -327,6 +363,12 @@ class TrainingParams(Block):
     cross_validation: CrossValidation = CrossValidation()
     tuning: Tuning = Tuning()
 
+    @field_validator("validation_fraction", mode="before")
+    @classmethod
+    def _auto_or_a_share(cls, value: Any) -> Any:
+        """`auto` or a share of the training rows."""
+        return _auto_or_share(value)
+
     @field_validator("lgbm_params")
     @classmethod
     def _valid_for_lightgbm(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -334,6 +376,18 @@ class TrainingParams(Block):
         check_lightgbm_names(params)
         check_lightgbm_values(params)
         return params
+
+    def check_consistency(self) -> None:
+        """A row-scaled setting is declared once, under its name or one alias."""
+        for scaled in ROW_SCALED_LIGHTGBM:
+            named = [name for name in self.lgbm_params if row_scaled_name(name) == scaled]
+            if len(named) > 1:
+                raise ValueError(f"lgbm_params sets {scaled} {len(named)} times: {named}")
+
+
+# How `evaluation.threshold: auto` picks the binary decision threshold on the validation rows:
+# best_f1 maximises F1, youden maximises TPR - FPR (Youden's J).
+ThresholdRule = Literal["best_f1", "youden"]
 
 
 class GateRule(Strict):
@@ -349,11 +403,20 @@ class EvaluationParams(Block):
     block_key = "evaluation"
     block_file = EVALUATION_FILE
 
-    threshold: float = Field(default=0.5, gt=0, lt=1)
+    # Binary tasks: a score at or above it predicts the positive class. auto: the threshold
+    # `threshold_rule` picks on the early-stopping validation rows (never the test rows).
+    threshold: float | Literal["auto"] = 0.5
+    threshold_rule: ThresholdRule = "best_f1"
     calibration_bins: int = Field(default=10, ge=2)
     top_features: int = Field(default=20, ge=1)
     must_beat_baseline: bool = True
     quality_gate: dict[Task, dict[str, GateRule]] = Field(default_factory=dict)
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _auto_or_a_probability(cls, value: Any) -> Any:
+        """`auto` or a probability strictly between 0 and 1."""
+        return _auto_or_share(value)
 
     @field_validator("quality_gate")
     @classmethod

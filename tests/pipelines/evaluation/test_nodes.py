@@ -12,7 +12,7 @@ import pytest
 from sklearn import metrics as skm
 
 from cirrus.feature_spec import FeatureSpec
-from cirrus.modeling import predict_rows
+from cirrus.modeling import choose_threshold, decision_threshold, predict_rows
 from cirrus.parameters import ConfigError, EvaluationParams
 from cirrus.pipelines.evaluation.nodes import (
     CURVE_POINTS,
@@ -30,6 +30,7 @@ from cirrus.pipelines.evaluation.nodes import (
     pr_points,
     roc_points,
 )
+from cirrus.pipelines.training.nodes import early_stopping_split, resolve_row_scaled, train_model
 from tests import unit_fixtures as fx
 
 evaluation_params = fx.evaluation_params
@@ -200,6 +201,189 @@ def test_multiclass_metrics_against_class_share_baseline():
     assert metrics["baseline"]["accuracy"] == pytest.approx(majority_share)
     assert metrics["model"]["accuracy"] > metrics["baseline"]["accuracy"]
     assert metrics["model"]["log_loss"] < metrics["baseline"]["log_loss"]
+
+
+# --- decision threshold (binary) -------------------------------------------------------------
+
+# Two positives among ten negatives, where the rules disagree: F1 peaks at 0.9 (1 of 2 positives,
+# no false positive: F1 2/3), Youden's J (TPR - FPR) at 0.3 (2 of 2 positives, 3 of 10
+# negatives: J 0.7; F1 there is only 4/7).
+RULE_LABELS = np.array([0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1])
+RULE_SCORES = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.3, 0.5, 0.6, 0.7, 0.9])
+
+
+def test_best_f1_rule_picks_the_cut_with_the_highest_f1():
+    # Act
+    threshold = choose_threshold("best_f1", RULE_LABELS, RULE_SCORES)
+
+    # Assert
+    assert threshold == 0.9
+    labels, scores = RULE_LABELS, RULE_SCORES
+    f1_at = {cut: skm.f1_score(labels, scores >= cut) for cut in scores}
+    assert max(f1_at, key=f1_at.get) == threshold
+
+
+def test_youden_rule_picks_the_cut_with_the_highest_tpr_minus_fpr():
+    # Act
+    threshold = choose_threshold("youden", RULE_LABELS, RULE_SCORES)
+
+    # Assert
+    assert threshold == 0.3
+    fpr, tpr, cuts = skm.roc_curve(RULE_LABELS, RULE_SCORES)
+    assert cuts[np.argmax(tpr - fpr)] == threshold
+
+
+def _youden(labels: np.ndarray, scores: np.ndarray, cut: float) -> float:
+    predicted = scores >= cut
+    return predicted[labels == 1].mean() - predicted[labels == 0].mean()
+
+
+def _f1(labels: np.ndarray, scores: np.ndarray, cut: float) -> float:
+    return skm.f1_score(labels, (scores >= cut).astype(int))
+
+
+@pytest.mark.parametrize(
+    ("rule", "measure", "labels", "scores"),
+    [
+        # F1 2/3 at both 0.3 (4 of 4 positives, 4 false) and 0.8 (2 of 4, none false)
+        (
+            "best_f1",
+            _f1,
+            [0, 0, 1, 1, 0, 0, 0, 0, 1, 1],
+            [0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+        ),
+        # J 2/3 at both 0.3 (3 of 3 positives, 1 of 3 negatives) and 0.8 (2 of 3, none)
+        ("youden", _youden, [0, 0, 1, 0, 1, 1], [0.1, 0.2, 0.3, 0.4, 0.8, 0.9]),
+    ],
+)
+def test_a_tie_between_cuts_keeps_the_lowest(
+    rule: str, measure, labels: list[int], scores: list[float]
+):
+    # Arrange
+    y, score = np.array(labels), np.array(scores)
+
+    # Act
+    threshold = choose_threshold(rule, y, score)
+
+    # Assert
+    assert measure(y, score, 0.3) == pytest.approx(measure(y, score, 0.8))
+    assert threshold == 0.3
+
+
+def test_a_declared_threshold_is_used_as_is():
+    # Act
+    threshold, rule = decision_threshold(fx.evaluation(threshold=0.35), {"thresholds": None})
+
+    # Assert
+    assert (threshold, rule) == (0.35, None)
+
+
+def test_auto_threshold_without_a_chosen_one_names_the_setting():
+    # Arrange
+    settings = fx.evaluation(threshold="auto")
+
+    # Act / Assert
+    with pytest.raises(ConfigError) as excinfo:
+        decision_threshold(settings, {"task": "binary", "thresholds": None})
+    message = str(excinfo.value)
+    assert "evaluation.threshold is auto in conf/base/parameters_evaluation.yml" in message
+    assert "no 'best_f1' threshold" in message
+
+
+def _rare_positives(frame: pd.DataFrame, share: float, seed: int = 0) -> pd.DataFrame:
+    """The rows of a binary table with positives thinned to `share` of the rows."""
+    negatives = frame[frame["defaulted"] == 0]
+    n_positives = round(share * len(negatives) / (1 - share))
+    positives = frame[frame["defaulted"] == 1].sample(n=n_positives, random_state=seed)
+    return pd.concat([negatives, positives]).sort_index()
+
+
+@pytest.fixture(scope="module")
+def rare_positives():
+    """Spec, training rows, test rows and a model of a binary table with 6% positives."""
+    spec, train, test = fx.feature_tables("binary")
+    train, test = _rare_positives(train, 0.06), _rare_positives(test, 0.06)
+    model, training_metrics, _ = train_model(
+        train, spec, fx.fast_training(), {"enabled": False, "best_params": {}}
+    )
+    return spec, train, test, model, training_metrics
+
+
+def _evaluate(rare_positives, settings: EvaluationParams) -> dict[str, Any]:
+    spec, train, test, model, training_metrics = rare_positives
+    predictions = predict_rows(model, test, spec, settings, training_metrics)
+    return compute_metrics(predictions, train, spec, settings, training_metrics)
+
+
+def test_auto_threshold_finds_the_rare_class_where_one_half_finds_none(rare_positives):
+    # Arrange
+    _, train, test, _, training_metrics = rare_positives
+    fixed, auto = fx.evaluation(threshold=0.5), fx.evaluation(threshold="auto")
+
+    # Act
+    at_half = _evaluate(rare_positives, fixed)
+    at_auto = _evaluate(rare_positives, auto)
+
+    # Assert
+    assert train["defaulted"].mean() == pytest.approx(0.06, abs=0.002)
+    assert test["defaulted"].mean() == pytest.approx(0.06, abs=0.005)
+    assert {at_half["model"][k] for k in ("precision", "recall", "f1")} == {0.0}
+    assert at_half["threshold_rule"] is None
+    assert at_auto["threshold"] == training_metrics["thresholds"]["best_f1"] < 0.5
+    assert at_auto["threshold_rule"] == "best_f1"
+    assert at_auto["model"]["precision"] > 0
+    assert at_auto["model"]["recall"] > 0
+    assert at_auto["model"]["f1"] > 0
+    assert at_auto["model"]["roc_auc"] == at_half["model"]["roc_auc"]
+
+
+def test_auto_threshold_is_chosen_on_the_validation_rows_not_the_test_rows(rare_positives):
+    # Arrange: the validation rows the training carved out of the training rows
+    spec, train, _, model, training_metrics = rare_positives
+    resolved = resolve_row_scaled(train, spec, fx.fast_training())
+    _, valid = early_stopping_split(train, spec, resolved)
+    valid_scores = predict_rows(model, valid, spec, fx.evaluation())["score"].to_numpy()
+
+    # Act
+    chosen = {
+        rule: choose_threshold(rule, valid["defaulted"].to_numpy(), valid_scores)
+        for rule in ("best_f1", "youden")
+    }
+
+    # Assert
+    assert training_metrics["thresholds"] == chosen
+
+
+def test_youden_rule_uses_its_own_threshold_in_predictions_and_metrics(rare_positives):
+    # Arrange
+    spec, _, test, model, training_metrics = rare_positives
+    settings = fx.evaluation(threshold="auto", threshold_rule="youden")
+    youden = training_metrics["thresholds"]["youden"]
+
+    # Act
+    predictions = predict_rows(model, test, spec, settings, training_metrics)
+    metrics = _evaluate(rare_positives, settings)
+
+    # Assert
+    assert youden != training_metrics["thresholds"]["best_f1"]
+    expected = (predictions["score"] >= youden).astype(float)
+    np.testing.assert_array_equal(predictions["prediction"], expected)
+    assert (metrics["threshold"], metrics["threshold_rule"]) == (youden, "youden")
+    assert metrics["model"]["recall"] > 0
+
+
+def test_auto_threshold_does_not_apply_to_regression():
+    # Arrange
+    predictions = _regression_predictions([1.0, 2.0, 3.0], [1.0, 2.0, 3.5])
+    train = pd.DataFrame({"interest_rate": [2.0, 3.0]})
+
+    # Act
+    metrics = compute_metrics(
+        predictions, train, REGRESSION_SPEC, fx.evaluation(threshold="auto"), {"task": "x"}
+    )
+
+    # Assert
+    assert (metrics["threshold"], metrics["threshold_rule"]) == (None, None)
 
 
 # --- quality gate -----------------------------------------------------------------------------

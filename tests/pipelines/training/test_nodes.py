@@ -6,11 +6,19 @@ import re
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 import pytest
 
 from cirrus.modeling import model_matrix
 from cirrus.parameters import ConfigError, TrainingParams
-from cirrus.pipelines.training.nodes import train_model, tune_hyperparameters
+from cirrus.pipelines.training.nodes import (
+    ModelWithoutSplitError,
+    auto_min_data_in_leaf,
+    auto_validation_fraction,
+    resolve_row_scaled,
+    train_model,
+    tune_hyperparameters,
+)
 from tests import unit_fixtures as fx
 
 training_params = fx.training_params
@@ -232,3 +240,213 @@ def test_unknown_lightgbm_parameter_is_refused_with_a_suggestion(training_params
     assert "unknown key 'num_leafs': not a LightGBM parameter or alias" in message
     assert "did you mean 'num_leaves'?" in message
     assert "conf/base/parameters_training.yml" in message
+
+
+# --- settings scaled from the rows (auto) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n_fitting_rows", "task", "expected"),
+    [
+        (90, "binary", 9),
+        (150, "binary", 15),
+        (150, "multiclass", 15),
+        (10_240, "binary", 50),
+        (12_800, "binary", 50),  # the default data: the value the project always used
+        (30, "binary", 5),
+        (90, "regression", 5),
+        (150, "regression", 7),
+        (10_240, "regression", 50),
+    ],
+)
+def test_auto_min_data_in_leaf_scales_with_the_fitting_rows(
+    n_fitting_rows: int, task: str, expected: int
+):
+    # Act
+    value = auto_min_data_in_leaf(n_fitting_rows, task)
+
+    # Assert
+    assert value == expected
+
+
+@pytest.mark.parametrize(
+    ("rarest_class_rows", "expected"),
+    [
+        (None, 0.2),  # regression: no class to hold
+        (2_528, 0.2),  # the default data's defaults (15.8% of 16,000 training rows)
+        (25, 0.2),  # 0.2 already holds 5 rows of the class
+        (19, 0.27),  # 150 generated rows: 19 defaults among 120 training rows
+        (7, 0.3),  # 6% positives of 120 rows: raised to the cap
+    ],
+)
+def test_auto_validation_fraction_holds_rows_of_every_class(
+    rarest_class_rows: int | None, expected: float
+):
+    # Act
+    share = auto_validation_fraction(rarest_class_rows)
+
+    # Assert
+    assert share == expected
+
+
+def _training_rows(n_rows: int, positives: int) -> pd.DataFrame:
+    """A binary target column of n_rows with the given number of positives."""
+    return pd.DataFrame({"defaulted": [1.0] * positives + [0.0] * (n_rows - positives)})
+
+
+def test_auto_resolves_to_the_previous_defaults_on_the_default_data_size():
+    # Arrange: the default run trains on 16,000 rows, 15.8% of them defaulted
+    spec, _, _ = fx.feature_tables("binary")
+    settings = TrainingParams.parse(fx.load_parameters("training")["training"])
+
+    # Act
+    resolved = resolve_row_scaled(_training_rows(16_000, 2_528), spec, settings)
+
+    # Assert
+    assert settings.validation_fraction == "auto"
+    assert settings.lgbm_params["min_data_in_leaf"] == "auto"
+    assert resolved.validation_fraction == 0.2
+    assert resolved.lgbm_params["min_data_in_leaf"] == 50
+    assert list(resolved.lgbm_params) == list(settings.lgbm_params)
+
+
+def test_auto_resolves_to_small_values_on_a_small_table():
+    # Arrange: 120 training rows with 19 positives
+    spec, _, _ = fx.feature_tables("binary")
+    settings = fx.fast_training()
+
+    # Act
+    resolved = resolve_row_scaled(_training_rows(120, 19), spec, settings)
+
+    # Assert: 0.27 of 120 rows is 33 validation rows (rounded up), 87 fitting rows
+    assert resolved.validation_fraction == 0.27
+    assert resolved.lgbm_params["min_data_in_leaf"] == 8
+
+
+def test_declared_values_are_kept_and_an_alias_or_a_missing_key_is_resolved():
+    # Arrange
+    spec, _, _ = fx.feature_tables("binary")
+    declared = fx.fast_training(validation_fraction=0.25)
+    declared = declared.model_copy(
+        update={"lgbm_params": {**declared.lgbm_params, "min_data_in_leaf": 30}}
+    )
+    alias = fx.fast_training_params()
+    alias["lgbm_params"].pop("min_data_in_leaf")
+    left_out = TrainingParams.parse(alias)
+    alias["lgbm_params"]["min_child_samples"] = "auto"
+    aliased = TrainingParams.parse(alias)
+    rows = _training_rows(1_000, 300)
+
+    # Act
+    kept = resolve_row_scaled(rows, spec, declared)
+    resolved_alias = resolve_row_scaled(rows, spec, aliased)
+    resolved_missing = resolve_row_scaled(rows, spec, left_out)
+
+    # Assert: 800 fitting rows // 10 = 80, kept at 50
+    assert (kept.validation_fraction, kept.lgbm_params["min_data_in_leaf"]) == (0.25, 30)
+    assert resolved_alias.lgbm_params["min_child_samples"] == 50
+    assert "min_data_in_leaf" not in resolved_alias.lgbm_params
+    assert resolved_missing.lgbm_params["min_data_in_leaf"] == 50
+
+
+def _small_binary(n_rows: int, seed: int = 3) -> tuple:
+    """Spec and the first n_rows training rows of the generated binary tables."""
+    spec, train, test = fx.feature_tables("binary")
+    return spec, train.sample(n=n_rows, random_state=seed).sort_index(), test
+
+
+def test_small_table_trains_with_auto_settings_and_records_them(settings):
+    # Arrange: 150 training rows, too few for min_data_in_leaf 50
+    spec, train, test = _small_binary(150)
+    positives = int(train["defaulted"].sum())
+
+    # Act
+    model_text, metrics, importance = train_model(train, spec, settings, NO_TUNING)
+
+    # Assert
+    share = auto_validation_fraction(positives)
+    n_validation = int(np.ceil(share * 150))
+    assert metrics["resolved_params"] == {
+        "min_data_in_leaf": auto_min_data_in_leaf(150 - n_validation, "binary"),
+        "validation_fraction": share,
+    }
+    assert metrics["resolved_params"]["min_data_in_leaf"] < 50
+    assert (metrics["n_fitting_rows"], metrics["n_validation_rows"]) == (
+        150 - n_validation,
+        n_validation,
+    )
+    assert f"[min_data_in_leaf: {metrics['resolved_params']['min_data_in_leaf']}]" in model_text
+    assert importance["split"].sum() > 0
+    scores = lgb.Booster(model_str=model_text).predict(model_matrix(test, spec))
+    assert scores.std() > 0
+
+
+def test_a_model_without_a_split_names_the_rows_and_the_setting(training_params):
+    # Arrange: 60 training rows (42 fitting) cannot hold two leaves of 50 rows
+    spec, train, _ = _small_binary(60)
+    training_params["lgbm_params"]["min_data_in_leaf"] = 50
+    settings = TrainingParams.parse(training_params)
+
+    # Act / Assert
+    with pytest.raises(ModelWithoutSplitError) as excinfo:
+        train_model(train, spec, settings, NO_TUNING)
+    message = str(excinfo.value)
+    assert "The model has no split" in message
+    assert "42 fitting rows with min_data_in_leaf=50 (declared)" in message
+    assert "a split needs two leaves of at least 50 rows each (100 rows)" in message
+    assert "lower training.lgbm_params.min_data_in_leaf" in message
+    assert "conf/base/parameters_training.yml or set it to auto" in message
+    assert isinstance(excinfo.value, ConfigError)
+
+
+def test_a_tuned_leaf_size_without_a_split_names_the_search_space(settings):
+    # Arrange: the search picked min_data_in_leaf 50, too large for 60 training rows
+    spec, train, _ = _small_binary(60)
+    tuning = {"enabled": True, "best_params": {"min_data_in_leaf": 50}}
+
+    # Act / Assert
+    with pytest.raises(ModelWithoutSplitError) as excinfo:
+        train_model(train, spec, settings, tuning)
+    message = str(excinfo.value)
+    assert "min_data_in_leaf=50 (from training.tuning)" in message
+    assert "lower training.tuning.search_space.min_data_in_leaf in" in message
+
+
+def test_constant_features_give_a_no_split_error_that_says_so(settings):
+    # Arrange: every feature holds one value, so nothing can separate the rows
+    spec, train, _ = _small_binary(400)
+    for column in spec.feature_columns:
+        train[column] = train[column].iloc[[0] * len(train)].to_numpy()
+
+    # Act / Assert
+    with pytest.raises(ModelWithoutSplitError) as excinfo:
+        train_model(train, spec, settings, NO_TUNING)
+    message = str(excinfo.value)
+    assert "(auto)" in message
+    assert "no feature separates the rows" in message
+    assert "the features may be constant or unrelated to the target" in message
+
+
+def test_binary_training_records_the_threshold_of_each_rule(binary_tables, settings):
+    # Arrange
+    spec, train, _ = binary_tables
+
+    # Act
+    _, metrics, _ = train_model(train, spec, settings, NO_TUNING)
+
+    # Assert
+    thresholds = metrics["thresholds"]
+    assert set(thresholds) == {"best_f1", "youden"}
+    assert all(0 < value < 1 for value in thresholds.values())
+
+
+def test_regression_training_records_no_threshold(settings):
+    # Arrange
+    spec, train, _ = fx.feature_tables("regression")
+
+    # Act
+    _, metrics, _ = train_model(train, spec, settings, NO_TUNING)
+
+    # Assert
+    assert "thresholds" not in metrics
+    assert metrics["resolved_params"]["validation_fraction"] == 0.2

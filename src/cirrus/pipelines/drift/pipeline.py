@@ -13,7 +13,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 predict_rows,
-                inputs=["model", "current_features", "feature_spec", "params:evaluation"],
+                inputs=[
+                    "model",
+                    "current_features",
+                    "feature_spec",
+                    "params:evaluation",
+                    "training_metrics",
+                ],
                 outputs="current_predictions",
                 name="predict_current_batch",
             ),

@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import PRIMARY_METRIC, improves
-from cirrus.modeling import PREDICTION
+from cirrus.modeling import PREDICTION, decision_threshold
 from cirrus.parameters import EVALUATION_FILE, EvaluationParams
 
 # Points kept per curve table, so the files `dvc plots` draws stay small enough for git.
@@ -90,22 +90,30 @@ def compute_metrics(
     train_features: pd.DataFrame,
     spec: FeatureSpec,
     settings: EvaluationParams,
+    training_metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Held-out metrics by task, next to the trivial baseline's and the lift over it."""
+    """Held-out metrics by task, next to the trivial baseline's and the lift over it.
+
+    A binary task is thresholded as declared, or with `threshold: auto` at the threshold the
+    training picked on its validation rows (`threshold_rule` names which one).
+    """
     y = predictions["label"].to_numpy()
     task = spec.task
+    threshold, rule = 0.5, None
     if task == "binary":
-        model = _binary_metrics(y, predictions["score"].to_numpy(), settings.threshold)
+        threshold, rule = decision_threshold(settings, training_metrics)
+        model = _binary_metrics(y, predictions["score"].to_numpy(), threshold)
     elif task == "multiclass":
         model = _multiclass_metrics(y.astype(int), _class_scores(predictions, spec))
     else:
         model = _regression_metrics(y, predictions[PREDICTION].to_numpy())
     prior = training_prior(train_features, spec)
-    baseline = _baseline_metrics(y, prior, task, settings.threshold)
+    baseline = _baseline_metrics(y, prior, task, threshold)
     return {
         "task": task,
         "n_test_rows": len(predictions),
-        "threshold": settings.threshold if task == "binary" else None,
+        "threshold": threshold if task == "binary" else None,
+        "threshold_rule": rule,
         "model": model,
         "baseline": baseline,
         "beats_baseline": {name: improves(name, model[name], baseline[name]) for name in model},

@@ -40,13 +40,25 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 predict_rows,
-                inputs=["model", "test_features", "feature_spec", "params:evaluation"],
+                inputs=[
+                    "model",
+                    "test_features",
+                    "feature_spec",
+                    "params:evaluation",
+                    "training_metrics",
+                ],
                 outputs="test_predictions",
                 name="predict_held_out_rows",
             ),
             Node(
                 compute_metrics,
-                inputs=["test_predictions", "train_features", "feature_spec", "params:evaluation"],
+                inputs=[
+                    "test_predictions",
+                    "train_features",
+                    "feature_spec",
+                    "params:evaluation",
+                    "training_metrics",
+                ],
                 outputs="evaluation_metrics",
                 name="compute_held_out_metrics",
             ),
