@@ -113,6 +113,31 @@ def fast_training_params(**overrides: Any) -> dict[str, Any]:
     return params
 
 
+def minimal_spec(
+    task: str, classes: list[str] | None, target: str, numeric: list[str] | None = None
+) -> FeatureSpec:
+    """A hand-made spec with no transforms: the task, target, classes and numeric columns."""
+    columns = list(numeric or [])
+    return FeatureSpec(
+        id_column="application_id",
+        event_time_column="application_time",
+        task=task,
+        target=target,
+        classes=classes,
+        numeric=columns,
+        log=[],
+        ratios={},
+        date_parts={},
+        missing_indicators=[],
+        categories={},
+        rare_levels={},
+        categorical_features=[],
+        feature_columns=columns,
+        drift_columns=columns,
+        n_training_rows=0,
+    )
+
+
 # --- data builders (cached; public wrappers return copies) -----------------------------------
 
 

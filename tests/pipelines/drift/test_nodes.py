@@ -29,24 +29,7 @@ NO_UNSEEN: dict[str, Any] = {"mapped_to": UNKNOWN_LEVEL, "columns": {}}
 
 def _spec(task: str, classes: list[str] | None, drift_columns: list[str]) -> FeatureSpec:
     """A minimal spec: what the drift frame and the summary read."""
-    return FeatureSpec(
-        id_column="application_id",
-        event_time_column="application_time",
-        task=task,
-        target="grade",
-        classes=classes,
-        numeric=list(drift_columns),
-        log=[],
-        ratios={},
-        date_parts={},
-        missing_indicators=[],
-        categories={},
-        rare_levels={},
-        categorical_features=[],
-        feature_columns=list(drift_columns),
-        drift_columns=list(drift_columns),
-        n_training_rows=0,
-    )
+    return fx.minimal_spec(task, classes, "grade", drift_columns)
 
 
 def _snapshot(*metrics: tuple[str, str, float, float]) -> dict[str, Any]:

@@ -38,24 +38,7 @@ evaluation_params = fx.evaluation_params
 
 def _spec(task: str, classes: list[str] | None, target: str) -> FeatureSpec:
     """A minimal spec of a task: what evaluation reads (ids, task, target and classes)."""
-    return FeatureSpec(
-        id_column="application_id",
-        event_time_column="application_time",
-        task=task,
-        target=target,
-        classes=classes,
-        numeric=[],
-        log=[],
-        ratios={},
-        date_parts={},
-        missing_indicators=[],
-        categories={},
-        rare_levels={},
-        categorical_features=[],
-        feature_columns=[],
-        drift_columns=[],
-        n_training_rows=0,
-    )
+    return fx.minimal_spec(task, classes, target)
 
 
 REGRESSION_SPEC = _spec("regression", None, "interest_rate")
