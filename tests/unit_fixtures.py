@@ -19,7 +19,7 @@ import yaml
 
 from cirrus.contract import DatasetContract
 from cirrus.demo_data.generator import generate_applications
-from cirrus.feature_spec import FeatureSpec
+from cirrus.feature_spec import FeatureSpec, build_features
 from cirrus.parameters import (
     DriftParams,
     EvaluationParams,
@@ -28,9 +28,9 @@ from cirrus.parameters import (
     IngestionSplit,
     TrainingParams,
 )
-from cirrus.pipelines.features.nodes import build_features, fit_feature_spec, split_holdout
-from cirrus.pipelines.ingestion.nodes import treat_pii, validate_raw
+from cirrus.pipelines.features.nodes import fit_feature_spec, split_holdout
 from cirrus.pipelines.training.nodes import train_model
+from cirrus.validation import treat_pii, validate_raw
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_BASE = REPO / "conf" / "base"

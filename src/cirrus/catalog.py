@@ -18,6 +18,8 @@ ALL_PARAMETERS = "parameters"
 # Pipeline stages in run order: the demo-data generator, then the lifecycle (`__default__`).
 DEMO_DATA = "demo_data"
 LIFECYCLE = ("ingestion", "features", "training", "evaluation", "drift")
+# Run against a trained model, on demand or on a schedule: not DVC stages, not in `__default__`.
+OPERATIONS = ("inference",)
 
 
 def is_stored_input(name: str) -> bool:

@@ -825,7 +825,7 @@ def _contract_name(source: str) -> str:
 def check_configuration(config: InferredConfig, frame: pd.DataFrame) -> DatasetContract:
     """Parse every block, run the checks across blocks, and validate the file with the
     contract, so that what is written runs; raise ContractInferenceError otherwise."""
-    from cirrus.pipelines.ingestion.nodes import validate_raw
+    from cirrus.validation import validate_raw
 
     try:
         contract = DatasetContract.parse(config.contract)

@@ -1,6 +1,7 @@
 """The typed feature spec: every transform learned on training rows, and the one encoding rule.
 
-The features pipeline fits it; training, evaluation, drift (and serving) read it by attribute.
+The features pipeline fits it; `build_features` applies it (to training rows, held-out rows, the
+current batch, batch scoring and API requests alike); training, evaluation and drift read it.
 On disk it stays readable JSON (`data/04_feature/feature_spec.json`), converted at the catalog
 boundary by `FeatureSpecDataset`.
 """
@@ -97,6 +98,41 @@ def parse_feature_spec(raw: dict[str, Any], source: str) -> FeatureSpec:
             f"Feature spec {source} is not a valid spec ({problems}); rerun "
             "`kedro run --pipelines features` to rebuild it."
         ) from None
+
+
+def build_features(rows: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Apply a fitted feature spec to rows, returning the model-input table."""
+    out: dict[str, Any] = {column: rows[column].to_numpy() for column in spec.key_columns}
+    for column in spec.numeric:
+        out[column] = rows[column].astype("float64").to_numpy()
+    for column in spec.categories:
+        out[column] = spec.encode_categorical(column, rows[column])
+    for column in spec.log:
+        out[f"log_{column}"] = np.log1p(rows[column].astype("float64").clip(lower=0)).to_numpy()
+    for name, (numerator, denominator) in spec.ratios.items():
+        den = rows[denominator].astype("float64").replace(0, np.nan)
+        out[name] = (rows[numerator].astype("float64") / den).to_numpy()
+    for column, parts in spec.date_parts.items():
+        stamps = pd.to_datetime(rows[column])
+        for part in parts:
+            out[f"{column}_{part}"] = getattr(stamps.dt, part).astype("float64").to_numpy()
+    for column in spec.missing_indicators:
+        out[f"{column}_missing"] = rows[column].isna().astype("int8").to_numpy()
+    out[spec.target] = spec.encode_target(rows[spec.target]).to_numpy()
+    return pd.DataFrame(out)
+
+
+def report_unseen_categories(current: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
+    """Count current values of each categorical never seen in training (mapped to __unknown__)."""
+    report = {}
+    for column in spec.categories:
+        unseen = current[column].astype("string")[spec.unseen_mask(column, current[column])]
+        report[column] = {
+            "unseen_rows": int(unseen.size),
+            "unseen_share": float(unseen.size / max(len(current), 1)),
+            "unseen_levels": sorted(unseen.unique().tolist())[:50],
+        }
+    return {"mapped_to": UNKNOWN_LEVEL, "columns": report}
 
 
 class FeatureSpecDataset(JSONDataset):

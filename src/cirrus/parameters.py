@@ -534,7 +534,8 @@ class DemoBatch(Strict):
 
 
 class DemoDataParams(Block):
-    """The bundled synthetic data: a reference batch and a later, drifted current batch."""
+    """The bundled synthetic data: a reference batch, a later drifted current batch, and new
+    unlabelled rows to score."""
 
     block_key = "demo_data"
     block_file = DEMO_DATA_FILE
@@ -542,3 +543,5 @@ class DemoDataParams(Block):
     seed: int
     reference: DemoBatch
     current: DemoBatch
+    # New rows to score (`raw_inference`): no outcome yet, so no target column.
+    incoming: DemoBatch = DemoBatch(n_rows=1000, start="2026-03-01", end="2026-03-08")

@@ -12,7 +12,7 @@ from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
 
-from cirrus.catalog import DEMO_DATA, LIFECYCLE, registered_pipelines
+from cirrus.catalog import DEMO_DATA, LIFECYCLE, OPERATIONS, registered_pipelines
 from cirrus.demo_data.generator import generate_demo_batches
 from cirrus.feature_spec import FeatureSpec
 from cirrus.parameters import DemoDataParams
@@ -70,12 +70,12 @@ def lifecycle_run(catalog: DataCatalog) -> DataCatalog:
 def test_every_pipeline_is_registered_as_a_namespace_and_tag_of_its_name() -> None:
     pipelines = registered_pipelines()
 
-    assert set(pipelines) == {DEMO_DATA, *LIFECYCLE, "__default__"}
-    for name in (DEMO_DATA, *LIFECYCLE):
+    assert set(pipelines) == {DEMO_DATA, *LIFECYCLE, *OPERATIONS, "__default__"}
+    for name in (DEMO_DATA, *LIFECYCLE, *OPERATIONS):
         nodes = pipelines[name].nodes
         assert nodes, name
         assert all(name in node.tags and node.namespace == name for node in nodes), name
-    assert pipelines[DEMO_DATA].all_outputs() == {"raw_reference", "raw_current"}
+    assert pipelines[DEMO_DATA].all_outputs() == {"raw_reference", "raw_current", "raw_inference"}
 
 
 def test_the_default_pipeline_is_the_lifecycle_without_the_demo_data() -> None:

@@ -19,6 +19,8 @@ import pandas as pd
 from cirrus.parameters import DemoDataParams
 
 ID_WIDTH = 8
+# The outcome columns (any of them can be the contract's target): unknown for rows to score.
+OUTCOMES = ("defaulted", "risk_grade", "interest_rate")
 TERMS = np.array([12, 24, 36, 48, 60], dtype=np.int64)
 
 FIRST_NAMES = (
@@ -457,6 +459,16 @@ def generate_applications(
 def _derive_seed(seed: int, stream: int) -> int:
     """Derive a distinct, reproducible seed for a numbered stream from a base seed."""
     return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+
+
+def generate_incoming_rows(params: DemoDataParams) -> pd.DataFrame:
+    """New rows to score, after the current batch: the raw columns without the outcomes."""
+    rows = generate_applications(
+        seed=_derive_seed(params.seed, 2),
+        id_offset=params.reference.n_rows + params.current.n_rows,
+        **params.incoming.model_dump(),
+    )
+    return rows.drop(columns=list(OUTCOMES))
 
 
 def generate_demo_batches(params: DemoDataParams) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec
+from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec, build_features, report_unseen_categories
 from cirrus.modeling import predict_rows
 from cirrus.parameters import ConfigError, DriftParams
 from cirrus.pipelines.drift.nodes import (
@@ -18,7 +18,6 @@ from cirrus.pipelines.drift.nodes import (
     run_drift_report,
     summarise_drift,
 )
-from cirrus.pipelines.features.nodes import build_features, report_unseen_categories
 from tests import unit_fixtures as fx
 
 drift_params = fx.drift_params

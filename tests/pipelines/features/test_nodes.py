@@ -9,15 +9,16 @@ import pandas as pd
 import pytest
 
 from cirrus.contract import DatasetContract
-from cirrus.feature_spec import OTHER_LEVEL, UNKNOWN_LEVEL, FeatureSpec
+from cirrus.feature_spec import (
+    OTHER_LEVEL,
+    UNKNOWN_LEVEL,
+    FeatureSpec,
+    build_features,
+    report_unseen_categories,
+)
 from cirrus.modeling import prediction_frame
 from cirrus.parameters import ConfigError, FeatureParams, HoldoutParams
-from cirrus.pipelines.features.nodes import (
-    build_features,
-    fit_feature_spec,
-    report_unseen_categories,
-    split_holdout,
-)
+from cirrus.pipelines.features.nodes import fit_feature_spec, split_holdout
 from cirrus.pipelines.training.nodes import train_model
 from tests import unit_fixtures as fx
 

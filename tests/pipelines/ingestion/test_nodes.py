@@ -15,13 +15,11 @@ from cirrus.contract import ContractError, DataContractViolation, DatasetContrac
 from cirrus.parameters import ConfigError, IngestionSplit
 from cirrus.pipelines.ingestion.nodes import (
     report_ingestion,
-    salted_hash,
     split_reference_current,
-    treat_pii,
-    validate_raw,
     validate_raw_current,
     validate_raw_reference,
 )
+from cirrus.validation import salted_hash, treat_pii, validate_raw
 from tests import unit_fixtures as fx
 
 contract_params = fx.contract_params

@@ -2,11 +2,11 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from cirrus.demo_data.generator import generate_demo_batches
+from cirrus.demo_data.generator import generate_demo_batches, generate_incoming_rows
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """One node making the reference and the later, drifted current batch."""
+    """The reference and the later, drifted current batch; new unlabelled rows to score."""
     return Pipeline(
         [
             Node(
@@ -14,7 +14,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="params:demo_data",
                 outputs=["raw_reference", "raw_current"],
                 name="generate_demo_credit_applications",
-            )
+            ),
+            Node(
+                generate_incoming_rows,
+                inputs="params:demo_data",
+                outputs="raw_inference",
+                name="generate_demo_rows_to_score",
+            ),
         ],
         tags="demo_data",
         # A Kedro-Viz stage and `kedro run --namespaces demo_data`; dataset names stay as declared.

@@ -2,7 +2,9 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_features, fit_feature_spec, report_unseen_categories, split_holdout
+from cirrus.feature_spec import build_features, report_unseen_categories
+
+from .nodes import fit_feature_spec, split_holdout
 
 
 def create_pipeline(**kwargs) -> Pipeline:

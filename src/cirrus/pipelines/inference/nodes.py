@@ -1,0 +1,83 @@
+"""Inference nodes: validate new rows as ingestion does, score them, log what was predicted."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pandas as pd
+
+from cirrus.contract import DatasetContract
+from cirrus.feature_spec import FeatureSpec, report_unseen_categories
+from cirrus.parameters import EvaluationParams
+from cirrus.prediction_log import (
+    FEATURE_SPEC_HASH,
+    MODEL_VERSION,
+    RECEIVED_AT,
+    REQUEST_ID,
+    SOURCE,
+    UNKNOWN_COLUMNS,
+    log_rows,
+)
+from cirrus.scoring import Scorer, utc_now
+from cirrus.validation import treat_pii, validate_raw
+
+SCORED_AT = "scored_at"
+BATCH_SOURCE = "batch"
+
+
+def validate_inference_rows(
+    raw: pd.DataFrame, contract: DatasetContract, pii_salt: str | None
+) -> pd.DataFrame:
+    """Validate new rows (dataset `raw_inference`, no target needed) and treat their PII."""
+    validated = validate_raw(raw, contract, source="raw_inference", labelled=False)
+    return treat_pii(validated, contract, pii_salt)
+
+
+def score_new_rows(
+    rows: pd.DataFrame,
+    model: str,
+    spec: FeatureSpec,
+    contract: DatasetContract,
+    evaluation: EvaluationParams,
+    training_metrics: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Score validated rows: the scored table, the rows for the prediction log, a report."""
+    scorer = Scorer.load(model, spec, contract, evaluation, training_metrics)
+    features, predictions, unknown = scorer.score(rows)
+    scored_at = utc_now()
+    identity = {
+        REQUEST_ID: f"batch-{uuid.uuid4().hex[:12]}",
+        RECEIVED_AT: scored_at.isoformat(),
+        MODEL_VERSION: scorer.model_version,
+        FEATURE_SPEC_HASH: scorer.feature_spec_hash,
+        SOURCE: BATCH_SOURCE,
+    }
+    ids = rows[contract.id_column].reset_index(drop=True) if contract.id_column else None
+    scored = pd.concat(
+        [
+            pd.DataFrame({contract.id_column: ids}) if ids is not None else pd.DataFrame(),
+            predictions,
+        ],
+        axis=1,
+    ).assign(
+        **{
+            MODEL_VERSION: scorer.model_version,
+            FEATURE_SPEC_HASH: scorer.feature_spec_hash,
+            SCORED_AT: pd.Timestamp(scored_at),
+            UNKNOWN_COLUMNS: unknown,
+        }
+    )
+    logged = log_rows(features, predictions, unknown, spec, identity, ids)
+    unseen = report_unseen_categories(rows, spec)
+    report = {
+        "rows_scored": len(scored),
+        REQUEST_ID: identity[REQUEST_ID],
+        MODEL_VERSION: scorer.model_version,
+        FEATURE_SPEC_HASH: scorer.feature_spec_hash,
+        SCORED_AT: scored_at.isoformat(),
+        "threshold": scorer.threshold,
+        "rows_with_unseen_levels": sum(bool(columns) for columns in unknown),
+        "unseen_categories": unseen,
+    }
+    return scored, logged, report
