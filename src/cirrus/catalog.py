@@ -19,7 +19,7 @@ ALL_PARAMETERS = "parameters"
 DEMO_DATA = "demo_data"
 LIFECYCLE = ("ingestion", "features", "training", "evaluation", "drift")
 # Run against a trained model, on demand or on a schedule: not DVC stages, not in `__default__`.
-OPERATIONS = ("inference",)
+OPERATIONS = ("inference", "monitoring")
 
 
 def is_stored_input(name: str) -> bool:

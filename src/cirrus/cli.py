@@ -209,6 +209,58 @@ def promote_model(ref: str) -> None:
     click.echo(f"Promoted {params.artifact}@{version} to '{params.stage}': {decision.reason}.")
 
 
+# `kedro cirrus monitor` exits with this code when retraining is recommended (1 is an error).
+RETRAIN_EXIT_CODE = 3
+
+
+def monitoring_lines(summary: dict[str, Any]) -> list[str]:
+    """The monitoring verdict as a few lines a person (or a CI log) reads."""
+    window, live = summary["window"], summary["live_metric"]
+    drifted = ", ".join(summary["drifted_features"]) or "none"
+    target = {None: "no outcomes yet", True: "yes", False: "no"}[summary["target_drift"]]
+    if live["live"] is None:
+        performance = f"no outcomes to score yet (held-out {live['held_out']:.4f})"
+    else:
+        performance = f"{live['live']:.4f} live vs {live['held_out']:.4f} held-out"
+    verdict = "; ".join(summary["retrain_reasons"]) or "no"
+    return [
+        f"Monitored {window['rows']} logged row(s) received {window['first_received_at']} .. "
+        f"{window['last_received_at']} ({window['rows_with_outcomes']} with outcomes).",
+        f"Drifted features ({summary['drifted_feature_share']:.0%}): {drifted}.",
+        f"Prediction drift: {'yes' if summary['prediction_drift'] else 'no'}; "
+        f"target drift: {target}.",
+        f"{live['name']}: {performance}.",
+        f"Retraining recommended: {verdict}.",
+    ]
+
+
+@cirrus.command("monitor")
+@click.option("--env", "env", default=None, help="Config environment (e.g. cloud).")
+@click.option(
+    "--window-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Override monitoring.window_days (conf/base/parameters_monitoring.yml).",
+)
+def monitor(env: str | None, window_days: float | None) -> None:
+    """Drift and live metrics on a window of the prediction log; exit 3 when retraining is due.
+
+    Runs the monitoring pipeline (`kedro run --pipelines monitoring`), prints its verdict
+    (data/08_reporting/monitoring/summary.json) and exits 0 when the model may stay, 3 when
+    retraining is recommended, 1 on an error, so a scheduler or CI can act on the code.
+    """
+    from kedro.framework.session import KedroSession
+
+    runtime = {"monitoring": {"window_days": window_days}} if window_days else None
+    with KedroSession.create(project_path=Path.cwd(), env=env, runtime_params=runtime) as session:
+        session.run(pipeline_names=["monitoring"])
+        summary = session.load_context().catalog.load("monitoring_summary")
+    for line in monitoring_lines(summary):
+        click.echo(line)
+    if summary["retrain_recommended"]:
+        raise SystemExit(RETRAIN_EXIT_CODE)
+
+
 @cirrus.command("export")
 @click.argument("targets", nargs=-1, required=True, type=click.Choice([*TARGETS, "all"]))
 @click.option("--env", "env", default="cloud", show_default=True, help="Config environment.")

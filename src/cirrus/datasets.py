@@ -10,6 +10,9 @@ that refuses a file pandas would read wrongly or explain badly:
 Each error names the file and the line. The field counts are checked on the last 64 KiB of the
 file (where a cut transfer ends), so the check costs two small reads; only when something there
 looks wrong, or pandas failed, is the whole file scanned to find the first damaged line.
+
+`OptionalCSVDataset` is the same for a file that may not exist yet (outcomes reported later): it
+loads as None until it does.
 """
 
 from __future__ import annotations
@@ -192,3 +195,22 @@ class CheckedCSVDataset(CSVDataset):
                 newline="",
             )
             return first_damage(text, dialect)
+
+
+class OptionalCSVDataset(CheckedCSVDataset):
+    """A checked CSV that may not exist yet (outcomes reported later): loads as None until then.
+
+    It always counts as present, so a run that reads it does not stop for a missing input; a file
+    that exists is checked exactly as `CheckedCSVDataset` checks it.
+    """
+
+    def load(self) -> pd.DataFrame | None:
+        """The table, or None while the file does not exist."""
+        path = get_filepath_str(self._get_load_path(), self._protocol)
+        if not self._fs.exists(path):
+            return None
+        return super().load()
+
+    def _exists(self) -> bool:
+        """Present for the run's inputs check, file or not (see the class docstring)."""
+        return True

@@ -1,6 +1,9 @@
-"""Metrics by task: their names, which direction is better, and each task's primary metric."""
+"""Metrics by task: their names, which direction is better, each task's primary metric, and
+how each is computed (held-out rows in evaluation, labelled live rows in monitoring)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 # Held-out metrics the evaluation computes for each task, in report order.
 TASK_METRICS: dict[str, tuple[str, ...]] = {
@@ -35,3 +38,44 @@ def higher_is_better(metric: str) -> bool:
 def improves(metric: str, value: float, reference: float) -> bool:
     """Whether value improves on reference in this metric's direction."""
     return value > reference if higher_is_better(metric) else value < reference
+
+
+# scikit-learn is imported inside the functions: this module sits on every start-up path.
+def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    """Ranking, probability and thresholded metrics of a binary classifier."""
+    from sklearn import metrics as skm
+
+    clipped = np.clip(score, 1e-15, 1 - 1e-15)
+    predicted = (score >= threshold).astype(int)
+    return {
+        "roc_auc": float(skm.roc_auc_score(y, score)),
+        "pr_auc": float(skm.average_precision_score(y, score)),
+        "log_loss": float(skm.log_loss(y, clipped, labels=[0, 1])),
+        "brier": float(skm.brier_score_loss(y, score)),
+        "precision": float(skm.precision_score(y, predicted, zero_division=0)),
+        "recall": float(skm.recall_score(y, predicted, zero_division=0)),
+        "f1": float(skm.f1_score(y, predicted, zero_division=0)),
+    }
+
+
+def multiclass_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Accuracy, macro F1 and log loss of a multiclass classifier."""
+    from sklearn import metrics as skm
+
+    predicted = proba.argmax(axis=1)
+    return {
+        "accuracy": float(skm.accuracy_score(y, predicted)),
+        "macro_f1": float(skm.f1_score(y, predicted, average="macro", zero_division=0)),
+        "log_loss": float(skm.log_loss(y, proba, labels=list(range(proba.shape[1])))),
+    }
+
+
+def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R2 of a regressor."""
+    from sklearn import metrics as skm
+
+    return {
+        "rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))),
+        "mae": float(skm.mean_absolute_error(y, predicted)),
+        "r2": float(skm.r2_score(y, predicted)),
+    }

@@ -127,6 +127,7 @@ EVALUATION_FILE = "conf/base/parameters_evaluation.yml"
 DRIFT_FILE = "conf/base/parameters_drift.yml"
 REGISTRY_FILE = "conf/base/parameters_registry.yml"
 DEMO_DATA_FILE = "conf/base/parameters_demo_data.yml"
+MONITORING_FILE = "conf/base/parameters_monitoring.yml"
 
 
 SplitMode = Literal["files", "event_time", "fraction"]
@@ -521,6 +522,22 @@ class RegistryParams(Block):
         from cirrus.metrics import higher_is_better
 
         return higher_is_better(str(self.metric).rsplit(".", 1)[-1])
+
+
+class MonitoringParams(Block):
+    """Drift on real traffic: which logged rows form the current batch, and when to retrain."""
+
+    block_key = "monitoring"
+    block_file = MONITORING_FILE
+
+    window_days: float = Field(gt=0, description="logged rows of the last N days, up to the newest")
+    min_rows: int = Field(default=50, ge=1, description="fewer rows in the window: no verdict")
+    max_primary_metric_drop: float = Field(
+        default=0.05,
+        ge=0,
+        description="with outcomes: retrain when the live primary metric is worse than the "
+        "held-out one by more than this",
+    )
 
 
 class DemoBatch(Strict):

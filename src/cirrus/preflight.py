@@ -24,11 +24,16 @@ from cirrus.parameters import (
     FeatureParams,
     HoldoutParams,
     IngestionSplit,
+    MonitoringParams,
     RegistryParams,
 )
 
 # Blocks no node reads, parsed at the start of every run all the same.
-UNREAD_BLOCKS = {"registry": RegistryParams, "demo_data": DemoDataParams}
+UNREAD_BLOCKS = {
+    "registry": RegistryParams,
+    "demo_data": DemoDataParams,
+    "monitoring": MonitoringParams,
+}
 # Drift columns beyond the contract's features.
 MODEL_OUTPUT_COLUMNS = ("prediction", "target")
 # The two raw inputs of ingestion (conf/base/catalog.yml).
@@ -119,7 +124,7 @@ def check_split_sources(
 
 
 def parse_unread_blocks(raw: dict[str, Any]) -> dict[str, Any]:
-    """Parse the blocks no node reads (registry, demo data) that the parameters declare."""
+    """Parse the blocks most runs never read (registry, demo data, monitoring) if declared."""
     return {key: model.parse(raw[key]) for key, model in UNREAD_BLOCKS.items() if key in raw}
 
 

@@ -109,7 +109,7 @@ class Scorer:
     def features(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The model-input table of validated rows (a missing target is an unknown outcome)."""
         if self.spec.target not in rows:
-            rows = rows.assign(**{self.spec.target: pd.NA})
+            rows = rows.assign(**{self.spec.target: np.nan})
         return build_features(rows, self.spec)
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:

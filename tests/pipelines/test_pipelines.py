@@ -74,7 +74,10 @@ def test_every_pipeline_is_registered_as_a_namespace_and_tag_of_its_name() -> No
     for name in (DEMO_DATA, *LIFECYCLE, *OPERATIONS):
         nodes = pipelines[name].nodes
         assert nodes, name
-        assert all(name in node.tags and node.namespace == name for node in nodes), name
+        # Nested namespaces stay inside their pipeline's (monitoring reuses the drift report).
+        assert all(name in node.tags and node.namespace.split(".")[0] == name for node in nodes), (
+            name
+        )
     assert pipelines[DEMO_DATA].all_outputs() == {"raw_reference", "raw_current", "raw_inference"}
 
 

@@ -11,7 +11,13 @@ import plotly.graph_objects as go
 from sklearn import metrics as skm
 
 from cirrus.feature_spec import FeatureSpec
-from cirrus.metrics import PRIMARY_METRIC, improves
+from cirrus.metrics import (
+    PRIMARY_METRIC,
+    binary_metrics,
+    improves,
+    multiclass_metrics,
+    regression_metrics,
+)
 from cirrus.modeling import PREDICTION, decision_threshold
 from cirrus.parameters import EVALUATION_FILE, EvaluationParams
 
@@ -28,50 +34,16 @@ def _class_scores(predictions: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     return predictions[[f"score_{name}" for name in spec.class_names()]].to_numpy()
 
 
-def _binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
-    """Ranking, probability and thresholded metrics of a binary classifier."""
-    clipped = np.clip(score, 1e-15, 1 - 1e-15)
-    predicted = (score >= threshold).astype(int)
-    return {
-        "roc_auc": float(skm.roc_auc_score(y, score)),
-        "pr_auc": float(skm.average_precision_score(y, score)),
-        "log_loss": float(skm.log_loss(y, clipped, labels=[0, 1])),
-        "brier": float(skm.brier_score_loss(y, score)),
-        "precision": float(skm.precision_score(y, predicted, zero_division=0)),
-        "recall": float(skm.recall_score(y, predicted, zero_division=0)),
-        "f1": float(skm.f1_score(y, predicted, zero_division=0)),
-    }
-
-
-def _multiclass_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """Accuracy, macro F1 and log loss of a multiclass classifier."""
-    predicted = proba.argmax(axis=1)
-    return {
-        "accuracy": float(skm.accuracy_score(y, predicted)),
-        "macro_f1": float(skm.f1_score(y, predicted, average="macro", zero_division=0)),
-        "log_loss": float(skm.log_loss(y, proba, labels=list(range(proba.shape[1])))),
-    }
-
-
-def _regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE and R2 of a regressor."""
-    return {
-        "rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))),
-        "mae": float(skm.mean_absolute_error(y, predicted)),
-        "r2": float(skm.r2_score(y, predicted)),
-    }
-
-
 def _baseline_metrics(
     y: np.ndarray, train_prior: np.ndarray | float, task: str, threshold: float
 ) -> dict[str, float]:
     """Metrics of the trivial model: the training prior (classification) or mean (regression)."""
     n = len(y)
     if task == "binary":
-        return _binary_metrics(y, np.full(n, float(train_prior)), threshold)
+        return binary_metrics(y, np.full(n, float(train_prior)), threshold)
     if task == "multiclass":
-        return _multiclass_metrics(y, np.tile(train_prior, (n, 1)))
-    return _regression_metrics(y, np.full(n, float(train_prior)))
+        return multiclass_metrics(y, np.tile(train_prior, (n, 1)))
+    return regression_metrics(y, np.full(n, float(train_prior)))
 
 
 def training_prior(train_features: pd.DataFrame, spec: FeatureSpec) -> np.ndarray | float:
@@ -102,11 +74,11 @@ def compute_metrics(
     threshold, rule = 0.5, None
     if task == "binary":
         threshold, rule = decision_threshold(settings, training_metrics)
-        model = _binary_metrics(y, predictions["score"].to_numpy(), threshold)
+        model = binary_metrics(y, predictions["score"].to_numpy(), threshold)
     elif task == "multiclass":
-        model = _multiclass_metrics(y.astype(int), _class_scores(predictions, spec))
+        model = multiclass_metrics(y.astype(int), _class_scores(predictions, spec))
     else:
-        model = _regression_metrics(y, predictions[PREDICTION].to_numpy())
+        model = regression_metrics(y, predictions[PREDICTION].to_numpy())
     prior = training_prior(train_features, spec)
     baseline = _baseline_metrics(y, prior, task, threshold)
     return {
