@@ -130,12 +130,15 @@ def test_probes_call_healthz_and_readyz_on_the_container_port(
 
     paths = {kind: container[kind]["httpGet"]["path"] for kind in ("startupProbe", "livenessProbe")}
     assert paths == {"startupProbe": "/healthz", "livenessProbe": "/healthz"}
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+    for kind in ("startupProbe", "livenessProbe"):
         probe = container[kind]["httpGet"]
         assert container_port(container, probe["port"]) == port
-        # kubelet cannot read a Secret into a header: /readyz must answer without the token
-        assert "httpHeaders" not in probe
+        assert "httpHeaders" not in probe  # /healthz is the one endpoint without the token
+    # /readyz needs the token, which kubelet HTTP probes cannot send: asked from inside the pod
+    command = container["readinessProbe"]["exec"]["command"]
+    assert command[:2] == ["python", "-c"]
+    assert f"http://127.0.0.1:{port}/readyz" in command[2]
+    assert "os.environ['CIRRUS_API_TOKEN']" in command[2]
 
 
 def test_token_comes_from_its_secret_and_is_never_written(

@@ -3,9 +3,9 @@
 The pods run the project image with `kedro cirrus serve` instead of its `kedro run` entrypoint,
 read the model under the storage root like every step (same environment, same service account
 unless `targets.kubernetes.serving.service_account` names another) and take the API's bearer
-token from a Kubernetes Secret. Kubelet probes cannot send a header read from a Secret, so the
-readiness probe calls `/readyz` without the token: the server must answer it with a bare
-ready / not-ready status to unauthenticated callers and keep the details for callers with it.
+token from a Kubernetes Secret. Every endpoint but `/healthz` requires the token, and kubelet
+HTTP probes cannot send a header read from a Secret, so readiness is an exec probe: a one-line
+Python request to `/readyz` from inside the container, with the token from its environment.
 """
 
 from __future__ import annotations
@@ -149,13 +149,28 @@ def http_probe(path: str, period: int, timeout: int, failures: int) -> dict[str,
     }
 
 
-def probes() -> dict[str, dict[str, Any]]:
+def ready_probe(port: int) -> dict[str, Any]:
+    """/readyz with the bearer token, asked from inside the container (exit 1 unless 200)."""
+    script = (
+        "import os, urllib.request as r; r.urlopen(r.Request("
+        f"'http://127.0.0.1:{port}{READY_PATH}', headers={{'Authorization': 'Bearer ' + "
+        f"os.environ['{API_TOKEN_ENV}']}}), timeout=3)"
+    )
+    return {
+        "exec": {"command": ["python", "-c", script]},
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+
+
+def probes(port: int) -> dict[str, dict[str, Any]]:
     """Startup and liveness on /healthz (process up), readiness on /readyz (model loaded)."""
     return {
         "startupProbe": http_probe(HEALTH_PATH, STARTUP_PERIOD_SECONDS, 3, STARTUP_FAILURES),
         # a generous timeout: a pod busy predicting is slow, not dead, and must not be restarted
         "livenessProbe": http_probe(HEALTH_PATH, 10, 5, 3),
-        "readinessProbe": http_probe(READY_PATH, 10, 3, 3),
+        "readinessProbe": ready_probe(port),
     }
 
 
@@ -181,7 +196,7 @@ def container(plan: DeploymentPlan, serving: KubernetesServing) -> dict[str, Any
         "ports": [{"name": PORT_NAME, "containerPort": serving.port, "protocol": "TCP"}],
         "env": container_env(plan, serving),
         "resources": serving_resources(serving),
-        **probes(),
+        **probes(serving.port),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(DRAIN_SECONDS)]}}},
         "securityContext": container_security(),
         "volumeMounts": [{"name": TMP_VOLUME, "mountPath": TMP_PATH}],
@@ -330,7 +345,7 @@ def _port_problems(pod: dict[str, Any], svc: dict[str, Any]) -> list[str]:
     for c in pod.get("containers", []):
         for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
             port = c.get(kind, {}).get("httpGet", {}).get("port")
-            if kind in c and port not in ports:
+            if "httpGet" in c.get(kind, {}) and port not in ports:
                 problems.append(f"the {kind} of '{c.get('name')}' calls port '{port}'")
     return problems
 
@@ -389,8 +404,8 @@ def header(plan: DeploymentPlan) -> str:
     lines += [
         f"Clients in the cluster call http://{api_name(plan)}.{namespace}:{serving.service_port}"
         " with `Authorization: Bearer <token>`.",
-        f"The readiness probe calls {READY_PATH} without the token (kubelet probes cannot read a "
-        "Secret).",
+        f"The readiness probe asks {READY_PATH} from inside the pod with the token (kubelet HTTP "
+        "probes cannot send a Secret).",
         f"The autoscaler owns the replica count; re-applying this file resets it to "
         f"{serving.replicas} until the autoscaler scales again.",
     ]
