@@ -276,4 +276,6 @@ def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
     for target in chosen:
         written = export(target, plan, root / out / target)
         names = ", ".join(os.path.relpath(path, root) for path in written)
-        click.echo(f"{target}: {len(plan.steps)} steps -> {names}")
+        steps = f"{len(plan.steps)} steps"
+        what = "the prediction API" if target == "kubernetes-serving" else steps
+        click.echo(f"{target}: {what} -> {names}")
