@@ -561,4 +561,4 @@ class DemoDataParams(Block):
     reference: DemoBatch
     current: DemoBatch
     # New rows to score (`raw_inference`): no outcome yet, so no target column.
-    incoming: DemoBatch = DemoBatch(n_rows=1000, start="2026-03-01", end="2026-03-08")
+    incoming: DemoBatch = DemoBatch(n_rows=5000, start="2026-03-01", end="2026-03-08")
