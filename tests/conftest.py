@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cirrus.demo_data.generator import generate_demo_batches
+from cirrus.demo_data.generator import generate_demo_batches, generate_incoming_rows
 from cirrus.parameters import DemoDataParams
 from cirrus.storage import DATA_LAYERS
 
@@ -29,6 +29,12 @@ SMALL_DEMO = {
         "end": "2026-03-01",
         "covariate_shift": {"annual_income": -0.4, "loan_purpose": 0.4},
         "concept_drift": 0.0,
+    },
+    "incoming": {
+        "n_rows": 800,
+        "start": "2026-03-01",
+        "end": "2026-03-08",
+        "covariate_shift": {"annual_income": -0.4, "loan_purpose": 0.4},
     },
 }
 
@@ -53,10 +59,14 @@ def make_project(root: Path) -> Path:
 
 
 def write_raw(project: Path, demo: dict[str, Any] | None = None) -> None:
-    """Generate small raw reference and current CSVs where the catalog expects them."""
-    reference, current = generate_demo_batches(DemoDataParams.parse(demo or SMALL_DEMO))
+    """Generate small raw reference and current CSVs, and rows to score, where the catalog
+    expects them."""
+    params = DemoDataParams.parse(demo or SMALL_DEMO)
+    reference, current = generate_demo_batches(params)
     reference.to_csv(project / "data/01_raw/credit_applications.csv", index=False)
     current.to_csv(project / "data/01_raw/credit_applications_current.csv", index=False)
+    incoming = generate_incoming_rows(params)
+    incoming.to_csv(project / "data/01_raw/credit_applications_new.csv", index=False)
 
 
 RAW_FILES = ("credit_applications.csv", "credit_applications_current.csv")

@@ -23,7 +23,14 @@ from tests.conftest import REPO, make_project, output_digests
 
 NOTEBOOKS = REPO / "notebooks"
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
-STAGES = ("01_explore_data", "02_features", "03_training", "04_evaluation", "05_drift")
+STAGES = (
+    "01_explore_data",
+    "02_features",
+    "03_training",
+    "04_evaluation",
+    "05_drift",
+    "06_scoring_and_monitoring",
+)
 CELL_TIMEOUT = 300
 KERNEL = "python3"
 PLOTLY = "application/vnd.plotly.v1+json"
