@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from cirrus.feature_spec import FeatureSpec
-from cirrus.metrics import higher_is_better
+from cirrus.metrics import LIGHTGBM_METRICS, higher_is_better
 from cirrus.modeling import choose_threshold, labels, model_matrix, objective_for
 from cirrus.parameters import (
     AUTO,
@@ -157,7 +157,12 @@ def _dataset(frame: pd.DataFrame, spec: FeatureSpec, reference: lgb.Dataset | No
 def _fit(
     train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams, params: dict[str, Any]
 ) -> tuple[lgb.Booster, dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Train with early stopping on a validation split: the booster, its curve and the rows."""
+    """Train with early stopping on a validation split: the booster, its curve and the rows.
+
+    Only the validation rows are evaluated each round (early stopping ignores the fitting rows
+    anyway); the fitting rows' metrics are computed once, at the best iteration
+    (`fitting_row_scores`).
+    """
     fit_rows, valid_rows = early_stopping_split(train, spec, settings)
     fit_set = _dataset(fit_rows, spec)
     valid_set = _dataset(valid_rows, spec, reference=fit_set)
@@ -166,8 +171,8 @@ def _fit(
         params,
         fit_set,
         num_boost_round=settings.num_boost_round,
-        valid_sets=[fit_set, valid_set],
-        valid_names=["train", "valid"],
+        valid_sets=[valid_set],
+        valid_names=["valid"],
         callbacks=[
             lgb.early_stopping(settings.early_stopping_rounds, verbose=False),
             lgb.record_evaluation(history),
@@ -231,6 +236,27 @@ def threshold_candidates(
         return None
     scores = booster.predict(model_matrix(valid_rows, spec), num_iteration=booster.best_iteration)
     return {rule: choose_threshold(rule, y, scores) for rule in get_args(ThresholdRule)}
+
+
+def fitting_row_scores(
+    booster: lgb.Booster, fit_rows: pd.DataFrame, spec: FeatureSpec
+) -> dict[str, float]:
+    """LightGBM's training metrics on the fitting rows at the best iteration, computed once."""
+    from sklearn import metrics as skm
+
+    y = labels(fit_rows, spec)
+    predicted = booster.predict(model_matrix(fit_rows, spec), num_iteration=booster.best_iteration)
+    # The definitions LightGBM uses for these metric names (probabilities clipped at 1e-15).
+    computed = {
+        "auc": lambda: skm.roc_auc_score(y, predicted),
+        "binary_logloss": lambda: skm.log_loss(y, np.clip(predicted, 1e-15, 1 - 1e-15)),
+        "multi_logloss": lambda: skm.log_loss(
+            y, np.clip(predicted, 1e-15, 1), labels=list(range(predicted.shape[1]))
+        ),
+        "rmse": lambda: math.sqrt(skm.mean_squared_error(y, predicted)),
+        "l1": lambda: skm.mean_absolute_error(y, predicted),
+    }
+    return {f"train_{name}": float(computed[name]()) for name in LIGHTGBM_METRICS[spec.task]}
 
 
 def _best_scores(history: dict[str, Any], best_iteration: int) -> dict[str, float]:
@@ -331,6 +357,7 @@ def train_model(
         "best_iteration": int(booster.best_iteration),
         "n_training_rows": len(train),
         "n_features": booster.num_feature(),
+        **fitting_row_scores(booster, fit_rows, spec),
         **_best_scores(history, booster.best_iteration),
         "n_fitting_rows": len(fit_rows),
         "n_validation_rows": len(valid_rows),
