@@ -69,7 +69,11 @@ def write_raw(project: Path, demo: dict[str, Any] | None = None) -> None:
     incoming.to_csv(project / "data/01_raw/credit_applications_new.csv", index=False)
 
 
-RAW_FILES = ("credit_applications.csv", "credit_applications_current.csv")
+RAW_FILES = (
+    "credit_applications.csv",
+    "credit_applications_current.csv",
+    "credit_applications_new.csv",
+)
 
 
 def upload_raw(project: Path, fs: Any, root: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from azure.storage.blob import BlobServiceClient
 
+from cirrus.cli import RETRAIN_EXIT_CODE
 from cirrus.storage import STORAGE_ROOT_ENV
 from tests.conftest import NOT_OUTPUTS, RAW_FILES, kedro, make_project, upload_raw, write_raw
 from tests.emulators.servers import (
@@ -174,6 +175,31 @@ def test_cloud_ingestion_writes_to_gcs_with_the_emulator_from_the_environment(
             fs, root
         )
         assert local_data_files(project) == []
+
+
+def test_scoring_and_monitoring_keep_the_prediction_log_on_s3(s3_run: CloudRun) -> None:
+    fs, root, project = s3_run.fs, s3_run.root, s3_run.project
+    assert s3_run.result.returncode == 0
+    env = {STORAGE_ROOT_ENV: root}
+
+    scored = cloud_run(project, root, "--pipelines", "inference")
+    monitored = kedro(project, "cirrus", "monitor", "--env", "cloud", env=env)
+
+    assert scored.returncode == 0, scored.stdout[-3000:] + scored.stderr[-3000:]
+    assert monitored.returncode in (0, RETRAIN_EXIT_CODE), monitored.stderr[-3000:]
+    fs.invalidate_cache()
+    parts = fs.glob(f"{root}/07_model_output/prediction_log/date=*/part-*.parquet")
+    assert len(parts) == 1
+    with fs.open(parts[0], "rb") as handle:
+        logged = pd.read_parquet(handle)
+    with fs.open(f"{root}/01_raw/credit_applications_new.csv", "rb") as handle:
+        assert len(logged) == len(pd.read_csv(handle))
+    summary = json.loads(fs.cat_file(f"{root}/08_reporting/monitoring/summary.json"))
+    assert summary["window"]["rows"] == len(logged)
+    assert (monitored.returncode == RETRAIN_EXIT_CODE) is summary["retrain_recommended"]
+    assert local_data_files(project) == []
+    staged = [p for p in fs.find(root) if "/.cirrus/" in p and "/.cirrus/lock" not in p]
+    assert not staged
 
 
 def test_failed_cloud_run_restores_previous_objects(s3_run: CloudRun) -> None:
