@@ -224,10 +224,17 @@ def validate_raw(
 def salted_hash(values: pd.Series, salt: str) -> pd.Series:
     """Replace values with the SHA-256 digest of salt + value, as text (nulls stay null)."""
     present = values.notna().to_numpy()
+    # The salt's hash state is computed once and copied per value: the same digest as hashing
+    # salt + value, without re-reading the salt or building a string for each row.
+    salted = hashlib.sha256(salt.encode())
+
+    def digest(value: object) -> str:
+        state = salted.copy()
+        state.update(str(value).encode())
+        return state.hexdigest()
+
     digests = np.full(len(values), pd.NA, dtype=object)
-    digests[present] = [
-        hashlib.sha256(f"{salt}{value}".encode()).hexdigest() for value in values[present]
-    ]
+    digests[present] = [digest(v) for v in values.to_numpy(dtype=object)[present].tolist()]
     return pd.Series(digests, index=values.index, name=values.name, dtype="string")
 
 
