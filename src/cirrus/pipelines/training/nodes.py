@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from collections.abc import Callable
 from typing import Any, get_args
 
 import lightgbm as lgb
@@ -27,6 +29,8 @@ from cirrus.parameters import (
 )
 
 logger = logging.getLogger(__name__)
+# A long training says how far it got at most this often; a short one stays quiet.
+PROGRESS_SECONDS = 15.0
 
 # `auto` rules, scaled from the rows. On the default data (16,000 training rows, 12,800 fitting
 # rows) they give the values the project used before `auto`: 0.2 and 50, the same model file.
@@ -154,6 +158,37 @@ def _dataset(frame: pd.DataFrame, spec: FeatureSpec, reference: lgb.Dataset | No
     )
 
 
+def round_progress(
+    report: Callable[[str], None], every_seconds: float = PROGRESS_SECONDS
+) -> Callable[[Any], None]:
+    """A LightGBM callback reporting the round and the validation metrics, at most every N s."""
+    last = time.monotonic()
+
+    def callback(env: Any) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < every_seconds:
+            return
+        last = now
+        scores = ", ".join(
+            f"{metric} {value:.5f}" for _, metric, value, _ in env.evaluation_result_list
+        )
+        report(f"Training round {env.iteration + 1} of at most {env.end_iteration}: {scores}")
+
+    return callback
+
+
+def trial_progress(report: Callable[[str], None], n_trials: int) -> Callable[..., None]:
+    """An Optuna callback reporting each finished trial and the best value so far."""
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        best = f"{study.best_value:.5f}" if study.best_trials else "none yet"
+        value = "failed" if trial.value is None else f"{trial.value:.5f}"
+        report(f"Optuna trial {trial.number + 1} of at most {n_trials}: {value} (best {best})")
+
+    return callback
+
+
 def _fit(
     train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams, params: dict[str, Any]
 ) -> tuple[lgb.Booster, dict[str, Any], pd.DataFrame, pd.DataFrame]:
@@ -176,6 +211,7 @@ def _fit(
         callbacks=[
             lgb.early_stopping(settings.early_stopping_rounds, verbose=False),
             lgb.record_evaluation(history),
+            round_progress(logger.info),
         ],
     )
     return booster, history, fit_rows, valid_rows
@@ -300,7 +336,10 @@ def tune_hyperparameters(
         sampler=optuna.samplers.TPESampler(seed=settings.seed),
     )
     study.optimize(
-        objective, n_trials=settings.tuning.n_trials, timeout=settings.tuning.timeout_seconds
+        objective,
+        n_trials=settings.tuning.n_trials,
+        timeout=settings.tuning.timeout_seconds,
+        callbacks=[trial_progress(logger.info, settings.tuning.n_trials)],
     )
     logger.info(
         "Optuna: %d trials, best %s=%.5f", len(study.trials), first_metric, study.best_value
