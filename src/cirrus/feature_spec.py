@@ -8,7 +8,8 @@ boundary by `FeatureSpecDataset`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -61,29 +62,86 @@ class FeatureSpec(BaseModel):
         Already-encoded values map onto themselves, so the rule can be applied to raw rows and to
         a model-input table alike.
         """
-        levels = self.levels(column)
-        text = values.astype("string")
-        keep = text.isna() | text.isin(levels)
-        fallback = np.where(text.isin(self.rare_levels[column]), OTHER_LEVEL, UNKNOWN_LEVEL)
-        mapped = text.where(keep, pd.Series(fallback, index=text.index, dtype="string"))
-        return pd.Categorical(mapped, categories=levels)
+        encoding = _encoding(tuple(self.categories[column]), tuple(self.rare_levels[column]))
+        texts = _texts(values)
+        codes = encoding.codes[encoding.lookup.positions(texts)]
+        codes[pd.isna(texts)] = -1
+        return pd.Categorical.from_codes(codes, dtype=encoding.dtype, validate=False)
 
     def unseen_mask(self, column: str, values: pd.Series) -> pd.Series:
         """Which values of a categorical column were never seen in training."""
-        known = {*self.categories[column], *self.rare_levels[column]}
-        text = values.astype("string")
-        return text.notna() & ~text.isin(known)
+        encoding = _encoding(tuple(self.categories[column]), tuple(self.rare_levels[column]))
+        texts = _texts(values)
+        seen = encoding.seen[encoding.lookup.positions(texts)] | pd.isna(texts)
+        return pd.Series(~seen, index=values.index, name=values.name)
 
     def encode_target(self, values: pd.Series) -> pd.Series:
         """Class index for classification (positive = 1 for binary), float for regression."""
         if self.classes is None:
             return values.astype("float64")
-        index = {label: i for i, label in enumerate(self.classes)}
-        return values.astype("string").map(index).astype("float64")
+        position = _lookup(tuple(self.classes)).positions(_texts(values))
+        encoded = np.where(position >= 0, position, np.nan)
+        return pd.Series(encoded, index=values.index, name=values.name, dtype="float64")
 
     def class_names(self) -> list[str]:
         """Class labels in model order (empty for regression)."""
         return list(self.classes or [])
+
+
+# Up to this many values a dict probe per value beats pandas' vectorised lookup, whose fixed
+# cost is tens of microseconds (an API request); above it the vectorised one wins (training).
+SMALL_LOOKUP = 512
+
+
+class _Lookup(NamedTuple):
+    """Positions of known texts, as a pandas index and as a dict."""
+
+    index: pd.Index
+    positions_of: dict[str, int]
+
+    def positions(self, texts: np.ndarray) -> np.ndarray:
+        """Each text's position, -1 when it is not known (missing included)."""
+        if len(texts) > SMALL_LOOKUP:
+            return self.index.get_indexer(texts)
+        return np.fromiter((self.positions_of.get(t, -1) for t in texts), "intp", len(texts))
+
+
+@lru_cache(maxsize=1024)
+def _lookup(texts: tuple[str, ...]) -> _Lookup:
+    """The lookup of a list of distinct texts, built once."""
+    return _Lookup(pd.Index(texts, dtype=object), {text: i for i, text in enumerate(texts)})
+
+
+class _Encoding(NamedTuple):
+    """Lookups of one categorical column, built once per set of learned levels."""
+
+    dtype: pd.CategoricalDtype  # kept levels, then __other__, __unknown__
+    lookup: _Lookup  # every text with a code: the categories, then the rare levels
+    codes: np.ndarray  # code of each lookup position; the last one (position -1) is __unknown__
+    seen: np.ndarray  # whether each lookup position is a level seen in training; -1 is not
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """Values as the text `astype("string")` makes of them, missing as None."""
+    text = values if isinstance(values.dtype, pd.StringDtype) else values.astype("string")
+    return text.to_numpy(dtype=object, na_value=None)
+
+
+@lru_cache(maxsize=1024)
+def _encoding(kept: tuple[str, ...], rare: tuple[str, ...]) -> _Encoding:
+    """The lookups of a column's learned levels: one hash probe per value instead of a pass of
+    pandas operations per rule, which dominate the cost of scoring a few rows."""
+    levels = [*kept, OTHER_LEVEL, UNKNOWN_LEVEL]
+    other, unknown = len(kept), len(kept) + 1
+    codes = [*range(len(levels)), *[other] * len(rare), unknown]
+    # Literal __other__/__unknown__ text keeps its code but was never a training value.
+    seen = [*[True] * len(kept), False, False, *[True] * len(rare), False]
+    return _Encoding(
+        dtype=pd.CategoricalDtype(levels),
+        lookup=_lookup((*levels, *rare)),
+        codes=np.asarray(codes, dtype="int64"),
+        seen=np.asarray(seen, dtype=bool),
+    )
 
 
 def parse_feature_spec(raw: dict[str, Any], source: str) -> FeatureSpec:
@@ -102,24 +160,51 @@ def parse_feature_spec(raw: dict[str, Any], source: str) -> FeatureSpec:
 
 def build_features(rows: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Apply a fitted feature spec to rows, returning the model-input table."""
+    return pd.DataFrame(feature_values(rows, spec))
+
+
+def feature_values(rows: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
+    """The columns of the model-input table of rows, by name (`build_features` without the
+    table: scoring a request needs only the values)."""
+    # numpy on each column's values, not pandas operations per transform: on the few rows of an
+    # API request, pandas' per-call overhead is most of the cost. The values are the same.
+    floats = {column: _floats(rows[column]) for column in _numeric_inputs(spec)}
     out: dict[str, Any] = {column: rows[column].to_numpy() for column in spec.key_columns}
     for column in spec.numeric:
-        out[column] = rows[column].astype("float64").to_numpy()
+        out[column] = floats[column]
     for column in spec.categories:
         out[column] = spec.encode_categorical(column, rows[column])
     for column in spec.log:
-        out[f"log_{column}"] = np.log1p(rows[column].astype("float64").clip(lower=0)).to_numpy()
+        values = floats[column]
+        out[f"log_{column}"] = np.log1p(np.where(values < 0, 0.0, values))
     for name, (numerator, denominator) in spec.ratios.items():
-        den = rows[denominator].astype("float64").replace(0, np.nan)
-        out[name] = (rows[numerator].astype("float64") / den).to_numpy()
+        den = floats[denominator]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[name] = floats[numerator] / np.where(den == 0, np.nan, den)
     for column, parts in spec.date_parts.items():
-        stamps = pd.to_datetime(rows[column])
+        stamps = rows[column]
+        if not pd.api.types.is_datetime64_any_dtype(stamps):
+            stamps = pd.to_datetime(stamps)
+        index = pd.DatetimeIndex(stamps)
         for part in parts:
-            out[f"{column}_{part}"] = getattr(stamps.dt, part).astype("float64").to_numpy()
+            out[f"{column}_{part}"] = np.asarray(getattr(index, part), dtype="float64")
     for column in spec.missing_indicators:
-        out[f"{column}_missing"] = rows[column].isna().astype("int8").to_numpy()
+        out[f"{column}_missing"] = rows[column].isna().to_numpy().astype("int8")
     out[spec.target] = spec.encode_target(rows[spec.target]).to_numpy()
-    return pd.DataFrame(out)
+    return out
+
+
+def _numeric_inputs(spec: FeatureSpec) -> list[str]:
+    """The raw columns the numeric features and transforms read, each once."""
+    ratio_inputs = [column for pair in spec.ratios.values() for column in pair]
+    return list(dict.fromkeys([*spec.numeric, *spec.log, *ratio_inputs]))
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """A column's values as float64, missing as NaN (what `astype("float64")` gives)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.to_numpy(dtype="float64", na_value=np.nan)
+    return values.astype("float64").to_numpy()
 
 
 def report_unseen_categories(current: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:

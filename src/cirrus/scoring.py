@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cirrus.contract import DatasetContract
-from cirrus.feature_spec import FeatureSpec, build_features
+from cirrus.feature_spec import FeatureSpec, build_features, feature_values
 from cirrus.modeling import PREDICTION, decision_threshold, load_booster
 from cirrus.parameters import EvaluationParams
 
@@ -46,23 +47,37 @@ def score_columns(spec: FeatureSpec) -> list[str]:
     return []
 
 
-def numeric_matrix(features: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+def numeric_matrix(features: pd.DataFrame | Mapping[str, Any], spec: FeatureSpec) -> np.ndarray:
     """The model input as a float matrix: categoricals as their level codes, missing as NaN.
 
     LightGBM turns a pandas frame with categoricals into exactly this matrix (the codes of the
     training levels, -1 as NaN); building it directly skips its per-call conversion and checks,
-    which cost milliseconds on a one-row request.
+    which cost milliseconds on a one-row request. `features` is the model-input table or its
+    columns by name (`feature_values`).
     """
-    matrix = np.empty((len(features), len(spec.feature_columns)), dtype="float64")
+    rows = len(features) if isinstance(features, pd.DataFrame) else len(features[spec.target])
+    matrix = np.empty((rows, len(spec.feature_columns)), dtype="float64")
     for index, column in enumerate(spec.feature_columns):
         values = features[column]
         if column in spec.categories:
-            codes = spec.encode_categorical(column, values).codes.astype("float64")
+            codes = _level_codes(values, column, spec).astype("float64")
             codes[codes < 0] = np.nan
             matrix[:, index] = codes
+        elif isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf":
+            matrix[:, index] = np.asarray(values, dtype="float64")  # to_numeric leaves it as is
         else:
-            matrix[:, index] = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+            numbers = pd.to_numeric(pd.Series(values), errors="coerce")
+            matrix[:, index] = numbers.to_numpy(dtype="float64")
     return matrix
+
+
+def _level_codes(values: Any, column: str, spec: FeatureSpec) -> np.ndarray:
+    """The level codes of a categorical feature column (encoding it again only if needed)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.tolist() == spec.levels(column):
+        # Already encoded with the learned levels, in order: encoding maps it onto itself.
+        return np.asarray(values.codes if isinstance(values, pd.Categorical) else values.cat.codes)
+    return spec.encode_categorical(column, pd.Series(values)).codes
 
 
 def unknown_columns(rows: pd.DataFrame, spec: FeatureSpec) -> list[list[str]]:
@@ -106,16 +121,26 @@ class Scorer:
             feature_spec_hash=spec_hash(spec),
         )
 
-    def features(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """The model-input table of validated rows (a missing target is an unknown outcome)."""
+    def _labelled(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Rows with a target column (a missing one is an unknown outcome)."""
         if self.spec.target not in rows:
             rows = rows.assign(**{self.spec.target: np.nan})
-        return build_features(rows, self.spec)
+        return rows
+
+    def features(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The model-input table of validated rows (a missing target is an unknown outcome)."""
+        return build_features(self._labelled(rows), self.spec)
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Scores and the point prediction (class label or value) for model-input rows."""
-        raw = self.booster.predict(numeric_matrix(features, self.spec), num_threads=1)
-        spec, out = self.spec, pd.DataFrame(index=range(len(features)))
+        columns = self.prediction_columns(numeric_matrix(features, self.spec))
+        # One frame from all the columns: a column added at a time costs more on a few rows.
+        return pd.DataFrame(columns, index=range(len(features)))
+
+    def prediction_columns(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        """Score column(s) and the point prediction for a model-input matrix, by name."""
+        raw = self.booster.predict(matrix, num_threads=1)
+        spec, out = self.spec, {}
         if spec.task == "binary":
             out[SCORE] = raw
             negative, positive = spec.class_names()
@@ -132,6 +157,14 @@ class Scorer:
         """Model-input features, predictions and unseen columns of validated, PII-treated rows."""
         features = self.features(rows)
         return features, self.predict(features), unknown_columns(rows, self.spec)
+
+    def score_matrix(
+        self, rows: pd.DataFrame
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], list[list[str]]]:
+        """`score` without building the features table, for a request's few rows: the model
+        input as a matrix, the prediction columns and the unseen columns."""
+        matrix = numeric_matrix(feature_values(self._labelled(rows), self.spec), self.spec)
+        return matrix, self.prediction_columns(matrix), unknown_columns(rows, self.spec)
 
 
 def utc_now() -> datetime:
