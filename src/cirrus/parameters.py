@@ -471,9 +471,33 @@ class DriftParams(Block):
     cat_threshold: float | None = None
     per_column_method: dict[str, str] = Field(default_factory=dict)
     per_column_threshold: dict[str, float] = Field(default_factory=dict)
-    max_rows: int | None = Field(default=None, ge=100)
+    report_rows: int | None = Field(
+        default=20_000,
+        ge=100,
+        description="rows of each side the HTML report shows, a seeded sample (null: all); the "
+        "verdicts always use all rows",
+    )
     seed: int = 42
     retrain: RetrainPolicy = RetrainPolicy()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_rows_is_report_rows(cls, data: Any) -> Any:
+        """Read the former `max_rows` as `report_rows`, so older parameter files still parse."""
+        # max_rows sampled the verdicts too; they are cheap on all rows now, so only the report
+        # still needs a cap. Both keys at once leave max_rows to be refused as an unknown key.
+        if not isinstance(data, dict) or "max_rows" not in data or "report_rows" in data:
+            return data
+        import warnings
+
+        warnings.warn(
+            f"'drift.max_rows' in {DRIFT_FILE} is now 'drift.report_rows': it caps the rows the "
+            "HTML report shows; the verdicts use all rows",
+            FutureWarning,
+            stacklevel=2,
+        )
+        renamed = {key: value for key, value in data.items() if key != "max_rows"}
+        return {**renamed, "report_rows": data["max_rows"]}
 
     def check_consistency(self) -> None:
         """Every named method must be one of Evidently's stat tests (checked only when set)."""

@@ -374,15 +374,16 @@ def test_real_report_html_is_a_document(shifted_report):
 
 def test_real_report_samples_and_compares_labels():
     # Arrange
-    settings = fx.drift(max_rows=100)
+    settings = fx.drift(report_rows=100)
     scenario = _scenario(shift=1.0, labelled=True)
 
     # Act
     _, summary = run_drift_report(settings=settings, **scenario)
 
-    # Assert
-    assert summary["n_reference_rows"] == 100
-    assert summary["n_current_rows"] == 100
+    # Assert: the report shows 100 rows of each side, the verdicts use all of them
+    assert summary["report_sample"] == {"reference_rows": 100, "current_rows": 100, "seed": 42}
+    assert summary["n_reference_rows"] == len(scenario["reference_features"]) > 100
+    assert summary["n_current_rows"] == len(scenario["current_features"]) > 100
     assert summary["target_drift"] is False
     assert summary["drifted_features"] == []
     assert summary["retrain_recommended"] is False
