@@ -373,7 +373,7 @@ def report_note(
             for column, v in columns.items()
         )
         table = (
-            '<table style="border-collapse:collapse" cellpadding="4"><thead><tr>'
+            '<table style="border-collapse:collapse;text-align:left" cellpadding="4"><thead><tr>'
             "<th>column</th><th>method</th><th>score</th><th>threshold</th>"
             f"<th>verdict on all rows</th></tr></thead><tbody>{cells}</tbody></table>"
         )
