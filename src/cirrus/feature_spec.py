@@ -189,7 +189,7 @@ def feature_values(rows: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
         for part in parts:
             out[f"{column}_{part}"] = np.asarray(getattr(index, part), dtype="float64")
     for column in spec.missing_indicators:
-        out[f"{column}_missing"] = rows[column].isna().to_numpy().astype("int8")
+        out[f"{column}_missing"] = np.asarray(rows[column].array.isna()).astype("int8")
     out[spec.target] = spec.encode_target(rows[spec.target]).to_numpy()
     return out
 
@@ -202,6 +202,8 @@ def _numeric_inputs(spec: FeatureSpec) -> list[str]:
 
 def _floats(values: pd.Series) -> np.ndarray:
     """A column's values as float64, missing as NaN (what `astype("float64")` gives)."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf":
+        return values.to_numpy(dtype="float64")  # NaN is its own missing value
     if pd.api.types.is_numeric_dtype(values.dtype):
         return values.to_numpy(dtype="float64", na_value=np.nan)
     return values.astype("float64").to_numpy()
