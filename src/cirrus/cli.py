@@ -261,6 +261,61 @@ def monitor(env: str | None, window_days: float | None) -> None:
         raise SystemExit(RETRAIN_EXIT_CODE)
 
 
+@cirrus.command("serve")
+@click.option("--env", "env", default=None, help="Config environment (e.g. cloud).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--no-auth", is_flag=True, help="Serve without a token (only on a loopback --host).")
+@click.option(
+    "--max-rows",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most rows one request may hold.",
+)
+@click.option(
+    "--reload-interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds between checks for a new model.",
+)
+@click.option("--access-log", is_flag=True, help="Log every request (costs latency).")
+def serve(
+    env: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    no_auth: bool,
+    max_rows: int,
+    reload_interval: float,
+    access_log: bool,
+) -> None:
+    """Serve the model as an HTTP API: POST /v1/predict, GET /v1/model, /healthz, /readyz.
+
+    Requests are checked against the dataset contract; every endpoint but /healthz needs
+    'Authorization: Bearer <token>' (CIRRUS_API_TOKEN, or api_token in
+    conf/local/credentials.yml). A model the training publishes is swapped in without downtime
+    once it passes a smoke prediction. Answered rows go to the prediction log, as batch scoring's.
+    """
+    from cirrus.serving.app import run_server
+    from cirrus.serving.config import ServeOptions
+
+    options = ServeOptions(
+        project_path=str(Path.cwd()),
+        env=env,
+        host=host,
+        port=port,
+        workers=workers,
+        auth=not no_auth,
+        max_rows=max_rows,
+        reload_interval=reload_interval,
+        access_log=access_log,
+    )
+    run_server(options)
+
+
 @cirrus.command("export")
 @click.argument("targets", nargs=-1, required=True, type=click.Choice([*TARGETS, "all"]))
 @click.option("--env", "env", default="cloud", show_default=True, help="Config environment.")

@@ -1,0 +1,240 @@
+"""Model updates without downtime, told as the life of one deployment on its own project copy:
+started with a broken model it is not ready; given a good one it serves; a retraining while
+requests flow is swapped in with no failed request; broken models are refused while the served
+one keeps answering; a graceful stop leaves every answered row in the prediction log, and a
+kill -9 loses at most the rows still buffered. The tests run in file order on one server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from cirrus.prediction_log import PredictionLog
+from cirrus.scoring import content_version
+from tests.conftest import kedro
+from tests.serving.live import LiveServer, request_rows, start_server
+
+MODEL = "data/06_models/model.txt"
+LOG_ROOT = "data/07_model_output/prediction_log"
+RELOAD = "0.3"  # seconds between the server's checks for a new model
+WAIT = 30  # seconds a change may take to show
+
+
+@dataclass
+class Deployment:
+    """The project copy, its server, the good model text, and every request answered."""
+
+    project: Path
+    server: LiveServer
+    good_model: str
+    answered: list[dict[str, Any]] = field(default_factory=list)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace a file whole (a temporary file renamed over it), as a publish does."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def wait_for(check: Any, what: str) -> Any:
+    """Poll `check()` until it returns something truthy, failing after WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {WAIT}s")
+
+
+def model_report(deployment: Deployment) -> dict[str, Any]:
+    """GET /v1/model."""
+    with deployment.server.client() as client:
+        return client.get("/v1/model").json()
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    serving_project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """A copy of the trained project served with a broken model file."""
+    project = tmp_path_factory.mktemp("swap") / "project"
+    shutil.copytree(serving_project, project, ignore=shutil.ignore_patterns("serve-*.log"))
+    shutil.rmtree(project / LOG_ROOT, ignore_errors=True)
+    good = (project / MODEL).read_text()
+    write_atomically(project / MODEL, "not a LightGBM model\n")
+    server = start_server(project, "--reload-interval", RELOAD, ready=False)
+    yield Deployment(project, server, good)
+    server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def rows(test_rows: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """Request rows to send, one per request."""
+    return request_rows(test_rows.head(100), columns)
+
+
+class Traffic:
+    """One-row requests sent back to back from a thread, each answer recorded."""
+
+    def __init__(self, deployment: Deployment, rows: list[dict[str, Any]]) -> None:
+        self.deployment, self.rows = deployment, rows
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._send)
+
+    def _send(self) -> None:
+        with self.deployment.server.client() as client:
+            index = 0
+            while not self.stop.is_set():
+                row = self.rows[index % len(self.rows)]
+                answer = client.post("/v1/predict", json={"rows": [row]})
+                body = answer.json()
+                self.deployment.answered.append({"status": answer.status_code, **body})
+                index += 1
+
+    def __enter__(self) -> Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def versions(self) -> list[str]:
+        """The model version of each answer, in order."""
+        return [a.get("model_version") for a in self.deployment.answered]
+
+
+def test_a_broken_model_at_start_is_not_ready(deployment: Deployment, rows):
+    with deployment.server.client() as client:
+        ready = wait_for(lambda: client.get("/readyz").json()["reason"], "a refusal")
+        assert client.get("/readyz").status_code == 503
+        assert "the model does not load" in ready
+        answer = client.post("/v1/predict", json={"rows": rows[:1]})
+        assert answer.status_code == 503
+        assert client.get("/healthz").status_code == 200
+    report = model_report(deployment)
+    assert report["model_version"] is None
+    assert report["refused"]["model_version"] == content_version("not a LightGBM model\n")
+
+
+def test_a_good_model_makes_it_ready(deployment: Deployment):
+    write_atomically(deployment.project / MODEL, deployment.good_model)
+    with deployment.server.client() as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200, "ready")
+    report = model_report(deployment)
+    assert report["model_version"] == content_version(deployment.good_model)
+    assert report["refused"] is None
+    assert report["held_out_metrics"]["roc_auc"] > 0.5
+    assert report["trained_at"] and report["loaded_at"]
+
+
+def test_a_retrained_model_is_swapped_in_while_requests_flow(deployment: Deployment, rows):
+    old = content_version(deployment.good_model)
+    with Traffic(deployment, rows) as traffic:
+        wait_for(lambda: len(traffic.versions()) > 20, "requests answered before the retraining")
+        result = kedro(
+            deployment.project,
+            "run",
+            "--pipelines",
+            "training",
+            "--params",
+            "training.lgbm_params.num_leaves=7",
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        new = content_version((deployment.project / MODEL).read_text())
+        assert new != old
+        wait_for(lambda: traffic.versions()[-1] == new, "answers from the new model")
+        settled = len(traffic.versions())
+        wait_for(lambda: len(traffic.versions()) > settled + 20, "requests after the swap")
+    statuses = {answer["status"] for answer in deployment.answered}
+    assert statuses == {200}
+    versions = traffic.versions()
+    switch = versions.index(new)
+    assert set(versions[:switch]) == {old} and set(versions[switch:]) == {new}
+    assert model_report(deployment)["model_version"] == new
+
+
+def tiny_model(n_features: int) -> str:
+    """A valid LightGBM model of the wrong shape for the feature spec."""
+    rng = np.random.default_rng(0)
+    data = lgb.Dataset(rng.random((200, n_features)), label=rng.integers(0, 2, 200))
+    booster = lgb.train({"objective": "binary", "verbose": -1}, data, num_boost_round=2)
+    return booster.model_to_string()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("tree\nversion=v4\nnot really\n", "the model does not load"),
+        (tiny_model(3), "the model takes 3 features, the feature spec makes"),
+    ],
+    ids=["unparsable", "wrong-features"],
+)
+def test_a_broken_model_is_refused_and_the_served_one_keeps_answering(
+    deployment: Deployment, rows, text: str, reason: str
+):
+    served = model_report(deployment)["model_version"]
+    write_atomically(deployment.project / MODEL, text)
+
+    def refusal() -> dict[str, Any] | None:
+        refused = model_report(deployment)["refused"]
+        return refused if refused and refused["model_version"] == content_version(text) else None
+
+    assert reason in wait_for(refusal, "the refusal")["reason"]
+    assert model_report(deployment)["model_version"] == served
+    with Traffic(deployment, rows) as traffic:
+        wait_for(lambda: len(traffic.versions()) > 5, "answers")
+    assert set(traffic.versions()[-5:]) == {served}
+    assert f"Refused model {content_version(text)}" in deployment.server.log()
+    with deployment.server.client() as client:
+        assert client.get("/readyz").status_code == 200
+
+
+def logged_rows(project: Path) -> pd.DataFrame:
+    """Every row of the project's prediction log."""
+    return PredictionLog(fsspec.filesystem("file"), str(project / LOG_ROOT)).read()
+
+
+def test_a_graceful_stop_logs_every_answered_row(deployment: Deployment):
+    # uvicorn shuts down, then re-raises the signal so the exit status says what stopped it.
+    assert deployment.server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in deployment.server.log()
+    answered = [a["request_id"] for a in deployment.answered if a["status"] == 200]
+    logged = logged_rows(deployment.project)
+    assert sorted(logged["request_id"]) == sorted(answered)
+    assert set(logged["source"]) == {"api"}
+    assert logged["model_version"].nunique() == 2
+    assert "row(s) written at shutdown" in deployment.server.log()
+
+
+def test_a_kill_loses_at_most_the_buffered_rows(deployment: Deployment, rows):
+    write_atomically(deployment.project / MODEL, deployment.good_model)
+    before = len(logged_rows(deployment.project))
+    server = start_server(deployment.project)
+    try:
+        with server.client() as client:
+            sent = [client.post("/v1/predict", json={"rows": [row]}) for row in rows[:30]]
+            assert {answer.status_code for answer in sent} == {200}
+            wait_for(lambda: len(logged_rows(deployment.project)) == before + 30, "a flush")
+            client.post("/v1/predict", json={"rows": rows[:5]})  # buffered, then lost
+    finally:
+        server.stop(signal.SIGKILL)
+    logged = logged_rows(deployment.project)  # every file still reads whole
+    assert len(logged) == before + 30
+    ids = {answer.json()["request_id"] for answer in sent}
+    assert ids <= set(logged["request_id"])
