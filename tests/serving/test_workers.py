@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import fsspec
@@ -27,6 +28,10 @@ def test_two_workers_answer_and_log_every_row(
     shutil.rmtree(log_root, ignore_errors=True)
     server = start_server(project, "--workers", "2", "--no-auth", env={"CIRRUS_API_TOKEN": None})
     try:
+        deadline = time.monotonic() + 60  # /readyz answered from one worker; wait for both
+        while server.log().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.2)
         rows = request_rows(test_rows.head(40), columns)
         with server.client(token=None) as client:
             answers = [client.post("/v1/predict", json={"rows": [row]}) for row in rows]
@@ -36,4 +41,4 @@ def test_two_workers_answer_and_log_every_row(
     assert {answer.status_code for answer in answers} == {200}
     logged = PredictionLog(fsspec.filesystem("file"), str(log_root)).read()
     assert sorted(logged["request_id"]) == sorted(a.json()["request_id"] for a in answers)
-    assert server.log().count("Application startup complete") == 2
+    assert server.log().count("Serving model") == 2  # each worker loaded its own

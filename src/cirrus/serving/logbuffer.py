@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -154,21 +155,36 @@ def append_packed(
     return sum(len(frame) for frame in frames)
 
 
-# What the writer process appends to, set once when it starts.
+# What the writer process appends to, set once when it starts; held while it writes.
 _WRITER: dict[str, Any] = {}
+_WRITING = threading.Lock()
+PARENT_CHECK_SECONDS = 1.0
 
 
-def _start_writer(log: PredictionLog, contract: DatasetContract, salt: str | None) -> None:
-    """Set up the writer process; it ignores SIGINT and SIGTERM: the server that started it
-    stops it, after its last write (a signal to the whole process group must not cut that)."""
+def _start_writer(
+    log: PredictionLog, contract: DatasetContract, salt: str | None, server: int
+) -> None:
+    """Set up the writer process. It ignores SIGINT and SIGTERM: the server that started it
+    stops it after its last write, which a signal to the whole process group must not cut."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _WRITER.update(log=log, contract=contract, salt=salt)
+    threading.Thread(target=_end_with, args=(server,), daemon=True).start()
+
+
+def _end_with(server: int) -> None:
+    """End the writer process once the server is gone (killed, it cannot stop the writer),
+    after the write under way."""
+    while os.getppid() == server:
+        time.sleep(PARENT_CHECK_SECONDS)
+    with _WRITING:
+        os._exit(0)
 
 
 def _write_in_writer(batches: list[Packed]) -> int:
     """Append packed answered requests from inside the writer process."""
-    return append_packed(batches, _WRITER["log"], _WRITER["contract"], _WRITER["salt"])
+    with _WRITING:
+        return append_packed(batches, _WRITER["log"], _WRITER["contract"], _WRITER["salt"])
 
 
 class LogBuffer:
@@ -274,7 +290,7 @@ class LogBuffer:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_writer,
-            initargs=(self.log, self.contract, self.salt),
+            initargs=(self.log, self.contract, self.salt, os.getpid()),
         )
 
     def start(self) -> None:
