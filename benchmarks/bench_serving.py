@@ -37,6 +37,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 import yaml
+from bench_pipelines import copy_project
 
 from cirrus.contract import parse_contract
 from cirrus.feature_spec import parse_feature_spec
@@ -45,7 +46,6 @@ from cirrus.parameters import EvaluationParams
 from cirrus.prediction_log import PredictionLog
 from cirrus.scoring import Scorer, numeric_matrix
 from cirrus.serving.schema import request_columns
-from cirrus.storage import DATA_LAYERS
 
 PROJECT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
@@ -116,13 +116,7 @@ def kedro_bin() -> str:
 
 def trained_project(workdir: Path) -> Path:
     """A project copy with the demo data, a trained model and validated rows to score."""
-    project = workdir / "project"
-    shutil.copytree(PROJECT / "conf" / "base", project / "conf" / "base")
-    (project / "conf" / "local").mkdir(parents=True)
-    (project / "src").mkdir()  # the package itself is installed (editable) in the venv
-    shutil.copy2(PROJECT / "pyproject.toml", project / "pyproject.toml")
-    for layer in DATA_LAYERS:
-        (project / "data" / layer).mkdir(parents=True)
+    project = copy_project(workdir)
     for name, args in (
         ("demo_data", ["run", "--pipelines", "demo_data"]),
         ("train", ["run"]),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -36,7 +35,7 @@ from cirrus.runs.lock import STATE_DIR, RunLock, RunLockError
 from cirrus.runs.pause import pause_if
 from cirrus.runs.staging import Staging, new_run_id, recover
 from cirrus.runs.summary import run_summary
-from cirrus.storage import StorageRootError
+from cirrus.storage import StorageRootError, data_root_of
 
 logger = logging.getLogger(__name__)
 PII_SALT_ENV = "CIRRUS_PII_SALT"
@@ -166,9 +165,7 @@ class AllOrNothingHooks:
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         """Remember the data root; repair a local one now, if no run is active on it."""
-        root = str(context.config_loader["globals"].get("data_root", "data"))
-        if "://" not in root:
-            root = (Path(context.project_path) / root).as_posix()
+        root = data_root_of(context)
         self._root = root
         if "://" in root:
             return  # object storage: repaired by the next run, which has its credentials

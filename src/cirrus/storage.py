@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
 from cirrus.parameters import ConfigError
 
@@ -21,6 +23,13 @@ DATA_LAYERS = (
 STORAGE_ROOT_SETTING = "conf/cloud/globals.yml: storage_root"
 # fsspec protocols of the object stores Cirrus runs on; `file` serves a shared filesystem.
 STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "az", "file")
+
+
+def data_root_of(context: Any) -> str:
+    """A loaded Kedro context's data root: an object-storage URL, or a local path made absolute
+    under the project (`globals: data_root`)."""
+    root = str(context.config_loader["globals"].get("data_root", "data"))
+    return root if "://" in root else (Path(context.project_path) / root).as_posix()
 
 
 class StorageRootError(ConfigError):

@@ -20,6 +20,7 @@ from cirrus.inputs import require_inputs
 from cirrus.parameters import EvaluationParams
 from cirrus.prediction_log import PredictionLog
 from cirrus.runs.staging import JOURNAL_SUFFIX, RUNS_DIR, state_dir
+from cirrus.storage import data_root_of
 
 logger = logging.getLogger(__name__)
 MODEL, FEATURE_SPEC, TRAINING_METRICS = "model", "feature_spec", "training_metrics"
@@ -157,9 +158,7 @@ def load_project(path: Path, env: str | None) -> Project:
     with KedroSession.create(project_path=path, env=env) as session:
         context = session.load_context()
         catalog = context.catalog  # built once: each access builds a new one
-        root = str(context.config_loader["globals"].get("data_root", "data"))
-        if "://" not in root:
-            root = (path / root).as_posix()
+        root = data_root_of(context)
         try:
             credentials = dict(context.config_loader["credentials"] or {})
         except MissingConfigException:
