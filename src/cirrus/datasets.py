@@ -13,6 +13,9 @@ looks wrong, or pandas failed, is the whole file scanned to find the first damag
 
 `OptionalCSVDataset` is the same for a file that may not exist yet (outcomes reported later): it
 loads as None until it does.
+
+`ParquetDataset` is kedro-datasets' `pandas.ParquetDataset` that, within one run, hands the
+next node a copy of the frame it has just written instead of reading the file back.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import pandas as pd
 from kedro.io.core import PROTOCOL_DELIMITER, DatasetError, get_filepath_str
 from kedro_datasets.pandas import CSVDataset
+from kedro_datasets.pandas import ParquetDataset as _PandasParquetDataset
 
 TAIL_BYTES = 64 * 1024
 # `load_args` under which the lines of the file are not the rows of the table (or pandas is
@@ -214,3 +218,59 @@ class OptionalCSVDataset(CheckedCSVDataset):
     def _exists(self) -> bool:
         """Present for the run's inputs check, file or not (see the class docstring)."""
         return True
+
+
+# `load_args` that make a load differ from the saved frame (a subset of columns or rows): with
+# any of them the file is read, as usual.
+_RESHAPING_ARGS = ("columns", "filters", "dtype_backend", "engine", "use_nullable_dtypes")
+
+
+class ParquetDataset(_PandasParquetDataset):
+    """`pandas.ParquetDataset` that gives back, within one run, the frame it has just saved.
+
+    Kedro's runner saves every output and reads it back for each node that needs it; at 1M
+    rows the reads cost about as much as the nodes that produce the frames. The frame saved is
+    kept in memory until the runner releases the dataset (after its last reader), and each
+    load returns a copy of it, so a node that changes its input changes only its own copy,
+    as with a frame read from the file. The file is read as usual when it has changed since the
+    save (another size or modification time), when another path is loaded (a relocated or
+    versioned dataset) or when `load_args` select columns or rows.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The arguments of `pandas.ParquetDataset`."""
+        super().__init__(*args, **kwargs)
+        self._saved: tuple[str, Any, pd.DataFrame] | None = None
+
+    def load(self) -> pd.DataFrame:
+        """The frame saved in this run (a copy) while the file still holds it, else the file."""
+        path = get_filepath_str(self._get_load_path(), self._protocol)
+        if self._saved is not None:
+            saved_path, stamp, frame = self._saved
+            if saved_path == path and self._stamp(path) == stamp:
+                return frame.copy()
+            self._saved = None
+        return super().load()
+
+    def save(self, data: pd.DataFrame) -> None:
+        """Write the file, then keep the frame for the loads of this run."""
+        self._saved = None
+        super().save(data)
+        if not any(name in self._load_args for name in _RESHAPING_ARGS):
+            path = get_filepath_str(self._get_save_path(), self._protocol)
+            self._saved = (path, self._stamp(path), data)
+
+    def _stamp(self, path: str) -> tuple[Any, Any] | None:
+        """The file's size and modification time (None when it is gone)."""
+        try:
+            info = self._fs.info(path)
+        except FileNotFoundError:
+            return None
+        return info.get("size"), info.get(
+            "mtime", info.get("LastModified", info.get("last_modified"))
+        )
+
+    def _release(self) -> None:
+        """Forget the saved frame, as the runner is done with this dataset."""
+        self._saved = None
+        super()._release()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from cirrus.contract import DatasetContract
 from cirrus.feature_spec import FeatureSpec
 from cirrus.parameters import FeatureParams, HoldoutParams
+from cirrus.splits import split_rows
 
 
 def split_holdout(
@@ -22,17 +22,19 @@ def split_holdout(
     stratify = None
     if holdout.strategy == "stratified" and contract.task != "regression":
         stratify = reference[contract.target]
-    train, test = train_test_split(
-        reference, test_size=holdout.test_size, random_state=holdout.seed, stratify=stratify
-    )
-    return train.sort_index(), test.sort_index()
+    return split_rows(reference, holdout.test_size, holdout.seed, stratify)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Values as `astype(str)` spells them; a text column as it is (no copy into Python strings)."""
+    return values if isinstance(values.dtype, pd.StringDtype) else values.astype(str)
 
 
 def _learn_levels(
     values: pd.Series, min_frequency: int, max_levels: int
 ) -> tuple[list[str], list[str]]:
     """Split training levels into kept ones (most frequent first) and rare ones."""
-    counts = values.dropna().astype(str).value_counts()
+    counts = _as_text(values.dropna()).value_counts()
     ordered = [level for level, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     kept = [level for level in ordered if counts[level] >= min_frequency][:max_levels]
     rare = sorted(set(ordered) - set(kept))
@@ -43,7 +45,7 @@ def _target_classes(train: pd.DataFrame, contract: DatasetContract) -> list[str]
     """Class labels in model order; for binary, the positive class comes last."""
     if contract.task == "regression":
         return None
-    classes = sorted(train[contract.target].dropna().astype(str).unique().tolist())
+    classes = sorted(_as_text(train[contract.target].dropna()).unique().tolist())
     if contract.task == "binary" and contract.positive_class is not None:
         positive = str(contract.positive_class)
         classes = [c for c in classes if c != positive] + [positive]

@@ -12,7 +12,6 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import LIGHTGBM_METRICS, higher_is_better
@@ -27,6 +26,7 @@ from cirrus.parameters import (
     lightgbm_aliases,
     row_scaled_name,
 )
+from cirrus.splits import split_rows
 
 logger = logging.getLogger(__name__)
 # A long training says how far it got at most this often; a short one stays quiet.
@@ -138,13 +138,7 @@ def early_stopping_split(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Carve the early-stopping validation rows out of the training rows."""
     stratify = train[spec.target] if spec.task != "regression" else None
-    fit, valid = train_test_split(
-        train,
-        test_size=settings.validation_fraction,
-        random_state=settings.seed,
-        stratify=stratify,
-    )
-    return fit.sort_index(), valid.sort_index()
+    return split_rows(train, settings.validation_fraction, settings.seed, stratify)
 
 
 def _dataset(frame: pd.DataFrame, spec: FeatureSpec, reference: lgb.Dataset | None = None):
