@@ -175,8 +175,8 @@ def test_saving_and_loading_round_trip(tmp_path: Path) -> None:
     # Act
     dataset.save(frame)
 
-    # Assert
-    pd.testing.assert_frame_equal(dataset.load(), frame)
+    # Assert: the same values (text read back as Arrow-backed strings)
+    pd.testing.assert_frame_equal(_as_pandas_text(dataset.load()), _as_pandas_text(frame))
 
 
 def test_first_damage_counts_physical_lines_and_skips_blank_ones() -> None:
@@ -188,3 +188,84 @@ def test_first_damage_counts_physical_lines_and_skips_blank_ones() -> None:
 
     # Assert
     assert damage == (5, "the row has 1 field(s), the header has 2")
+
+
+# --- the pyarrow read ---------------------------------------------------------------------------
+
+MIXED = [
+    "id,when,day,amount,count,flag,label,empty,note",
+    "A1,2025-01-01 10:00:00,2025-01-01,1.5,3,True,yes,,plain",
+    "A2,2025-01-02 11:30:00,2025-01-02,,4,False,NA,,n/a",
+    "A3,,2025-01-03,-inf,,True,no,,null",
+    'A4,2025-01-04 09:15:00,,1e-3,7,False,"yes",,"quoted, with comma"',
+]
+
+
+def _as_pandas_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as one string dtype, so both readers' frames compare by value."""
+    text = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype)
+    ]
+    return frame.astype({c: "string" for c in text})
+
+
+def test_the_pyarrow_read_types_every_column_as_pandas_does(tmp_path: Path) -> None:
+    # Arrange: ISO times and dates, floats with -inf and gaps, ints with gaps, booleans, NA texts
+    path = _write(tmp_path / "mixed.csv", MIXED)
+
+    # Act
+    ours = CheckedCSVDataset(filepath=str(path)).load()
+    pandas = CSVDataset(filepath=str(path)).load()
+
+    # Assert: same columns, numeric dtypes and values; dates stay text; text is Arrow-backed
+    assert ours["id"].dtype == pd.StringDtype("pyarrow")
+    assert ours["when"].dtype == pd.StringDtype("pyarrow")
+    assert ours["empty"].dtype == pandas["empty"].dtype == "float64"
+    numeric = ["amount", "count", "flag"]
+    assert (ours[numeric].dtypes == pandas[numeric].dtypes).all()
+    pd.testing.assert_frame_equal(_as_pandas_text(ours), _as_pandas_text(pandas))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["id,id,amount", "A1,A2,1.0"],  # a repeated header name
+        ["id,,amount", "A1,x,1.0"],  # a blank header name
+    ],
+    ids=["repeated-name", "blank-name"],
+)
+def test_what_pyarrow_reads_differently_is_read_by_pandas(tmp_path: Path, lines: list[str]) -> None:
+    # Arrange
+    path = _write(tmp_path / "odd.csv", lines)
+
+    # Act / Assert: exactly what pandas gives
+    pd.testing.assert_frame_equal(
+        CheckedCSVDataset(filepath=str(path)).load(), CSVDataset(filepath=str(path)).load()
+    )
+
+
+def test_a_quoted_line_break_is_read_as_pandas_reads_it(tmp_path: Path) -> None:
+    # Arrange: enough rows for several of pyarrow's blocks, line breaks inside quotes throughout
+    rows = [f'A{i},"Lee\nAnn {i}",{i}.5,2025-01-01 10:00:00' for i in range(40_000)]
+    path = _write(tmp_path / "breaks.csv", [HEADER, *rows])
+
+    # Act / Assert
+    pd.testing.assert_frame_equal(
+        _as_pandas_text(CheckedCSVDataset(filepath=str(path)).load()),
+        _as_pandas_text(CSVDataset(filepath=str(path)).load()),
+    )
+
+
+def test_a_type_that_changes_after_the_first_block_is_read_by_pandas(tmp_path: Path) -> None:
+    # Arrange: integers for well over pyarrow's first block, then a fraction
+    rows = [f"A{i},{i}" for i in range(300_000)] + ["B1,0.5"]
+    path = _write(tmp_path / "late.csv", ["id,amount", *rows])
+
+    # Act
+    frame = CheckedCSVDataset(filepath=str(path)).load()
+
+    # Assert
+    assert frame["amount"].dtype == "float64" and frame["amount"].iloc[-1] == 0.5
+    assert len(frame) == 300_001
