@@ -80,7 +80,7 @@ def _checked(measurement: Any, what: str) -> Any:
     return measurement
 
 
-def bench_size(rows: int, root: Path, method: str) -> dict[str, Any]:
+def bench_size(rows: int, root: Path, method: str, profile_only: bool = False) -> dict[str, Any]:
     """Floor, `kedro run` and the profiled run on one generated dataset of `rows` rows."""
     work = root / f"rows-{rows}"
     project = copy_project(work)
@@ -107,12 +107,13 @@ def bench_size(rows: int, root: Path, method: str) -> dict[str, Any]:
         "floor.py",
     )
     print(f"   floor {floor.seconds:.1f} s, {floor.peak_mb:.0f} MB", flush=True)
-    cirrus = _checked(
-        measure([kedro_bin(), "run"], project, logs / "kedro-run.log", method), "kedro run"
-    )
-    print(f"   kedro run {cirrus.seconds:.1f} s, {cirrus.peak_mb:.0f} MB", flush=True)
-    clear_outputs(project, work / "plain")
-    shutil.rmtree(project / "data" / ".cirrus", ignore_errors=True)
+    if not profile_only:
+        cirrus = _checked(
+            measure([kedro_bin(), "run"], project, logs / "kedro-run.log", method), "kedro run"
+        )
+        print(f"   kedro run {cirrus.seconds:.1f} s, {cirrus.peak_mb:.0f} MB", flush=True)
+        clear_outputs(project, work / "plain")
+        shutil.rmtree(project / "data" / ".cirrus", ignore_errors=True)
     profile_json = work / "profile.json"
     profiled = _checked(
         measure(
@@ -130,7 +131,9 @@ def bench_size(rows: int, root: Path, method: str) -> dict[str, Any]:
         ),
         "profile_run.py",
     )
-    print(f"   profiled run {profiled.seconds:.1f} s", flush=True)
+    print(f"   profiled run {profiled.seconds:.1f} s, {profiled.peak_mb:.0f} MB", flush=True)
+    if profile_only:  # the profiled run is the same session as `kedro run`, in one process
+        cirrus = profiled
     shutil.rmtree(project / "data" / "01_raw")  # the rest is small; the raw CSVs are not
     return {
         "rows": rows,
@@ -139,7 +142,7 @@ def bench_size(rows: int, root: Path, method: str) -> dict[str, Any]:
         "load_average_before": load_before,
         "load_average_after": os.getloadavg()[0],
         "floor": {"wall": floor.seconds, "peak_mb": floor.peak_mb, "inner": _json_of(floor_json)},
-        "cirrus": {"wall": cirrus.seconds, "peak_mb": cirrus.peak_mb},
+        "cirrus": {"wall": cirrus.seconds, "peak_mb": cirrus.peak_mb, "profiled": profile_only},
         "profile": {
             "wall": profiled.seconds,
             "peak_mb": profiled.peak_mb,
@@ -260,7 +263,10 @@ def print_size(result: dict[str, Any], per_row_1m: float | None) -> None:
         table_row("run outside nodes and I/O s", result["profile"]["total"] - sum(cirrus.values()))
     )
     whole_c, whole_f = result["cirrus"]["wall"], result["floor"]["wall"]
-    print(table_row("whole run, process wall s", whole_c, whole_f))
+    how = (
+        "(the profiled run: same session, one process)" if result["cirrus"].get("profiled") else ""
+    )
+    print(table_row("whole run, process wall s", whole_c, whole_f, how))
     print(
         table_row(
             "peak resident memory MB", result["cirrus"]["peak_mb"], result["floor"]["peak_mb"]
@@ -303,21 +309,28 @@ def write_plot(sizes: list[dict[str, Any]], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     rows = [size["rows"] for size in sizes]
     figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
-    for label, key, style in (
-        ("cirrus (kedro run)", "cirrus", "o-"),
-        ("hand-written floor", "floor", "s--"),
-    ):
-        time_axis.plot(rows, [size[key]["wall"] for size in sizes], style, label=label)
-        memory_axis.plot(rows, [size[key]["peak_mb"] / 1024 for size in sizes], style, label=label)
-    for axis, title, unit in (
-        (time_axis, "Whole run", "seconds"),
-        (memory_axis, "Peak resident memory", "GB"),
-    ):
+    series = (("cirrus (kedro run)", "cirrus", "o-"), ("hand-written floor", "floor", "s--"))
+    for label, key, style in series:
+        seconds = [size[key]["wall"] for size in sizes]
+        memory = [size[key]["peak_mb"] / 1024 for size in sizes]
+        time_axis.plot(rows, seconds, style, label=label)
+        memory_axis.plot(rows, memory, style, label=label)
+        for x, y in zip(rows, seconds, strict=True):
+            time_axis.annotate(f"{y:.0f} s", (x, y), textcoords="offset points", xytext=(6, -10))
+        for x, y in zip(rows, memory, strict=True):
+            memory_axis.annotate(f"{y:.1f} GB", (x, y), textcoords="offset points", xytext=(6, -10))
+    axes = ((time_axis, "Whole run", "seconds"), (memory_axis, "Peak resident memory", "GB"))
+    for axis, title, unit in axes:
         axis.set_xscale("log")
         axis.set_yscale("log")
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.yaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel("reference rows (current = rows / 4)")
         axis.set_ylabel(unit)
         axis.set_title(title)
@@ -340,7 +353,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="parent of the temp dir (default: $TMPDIR)")
     parser.add_argument("--out", type=Path, help="results JSON (default: in the temp dir)")
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="scaling plot PNG")
-    parser.add_argument("--report", type=Path, help="print and plot an earlier results JSON")
+    parser.add_argument(
+        "--profile-only",
+        action="store_true",
+        help="time cirrus by the profiled run alone (one run per size instead of two)",
+    )
+    parser.add_argument(
+        "--report", type=Path, nargs="+", help="print and plot earlier results JSON (merged)"
+    )
     return parser.parse_args(argv)
 
 
@@ -348,7 +368,12 @@ def main(argv: list[str] | None = None) -> None:
     """Run every size, start-up and DVC, print the tables, write the JSON and the plot."""
     args = parse_args(argv)
     if args.report:
-        report(_json_of(args.report), args.plot)
+        merged = [_json_of(path) for path in args.report]
+        results = {**merged[0], "sizes": [size for part in merged for size in part["sizes"]]}
+        results["sizes"].sort(key=lambda size: size["rows"])
+        results["startup"] = next((p["startup"] for p in merged if p.get("startup")), None)
+        results["dvc"] = next((p["dvc"] for p in merged if p.get("dvc")), None)
+        report(results, args.plot)
         return
     sizes = sorted(set(args.rows + ([TEN_MILLION] if args.with_10m else [])))
     root = Path(tempfile.mkdtemp(prefix="cirrus-bench-full-", dir=args.workdir))
@@ -357,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {"cpus": os.cpu_count(), "memory_method": method, "sizes": []}
     out = args.out or root / "results.json"
     for rows in sizes:
-        results["sizes"].append(bench_size(rows, root, method))
+        results["sizes"].append(bench_size(rows, root, method, args.profile_only))
         out.write_text(json.dumps(results, indent=2))
     results["startup"] = None if args.no_startup else bench_startup(root)
     results["dvc"] = None if args.no_dvc else bench_dvc(root)

@@ -40,6 +40,8 @@ from kedro.io.core import PROTOCOL_DELIMITER, DatasetError, get_filepath_str
 from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _PandasParquetDataset
 
+from cirrus.pandas_options import ARROW_TEXT
+
 TAIL_BYTES = 64 * 1024
 # `load_args` under which the lines of the file are not the rows of the table (or pandas is
 # told to tolerate bad lines): the field counts are then left unchecked.
@@ -57,7 +59,6 @@ _UNCHECKED_ARGS = (
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
 # The texts pandas' C engine reads as missing by default.
 _PANDAS_NA_TEXT = sorted(pd._libs.parsers.STR_NA_VALUES)
-_ARROW_TEXT = pd.StringDtype("pyarrow")
 # Quoted line breaks are read as pandas reads them (at no measurable cost at 1M rows).
 _PARSE = pacsv.ParseOptions(newlines_in_values=True)
 
@@ -102,7 +103,7 @@ def read_csv_with_pyarrow(file: Any) -> pd.DataFrame | None:
         return None
     if not all(_typed_as_pandas(field) for field in table.schema):
         return None
-    frame = table.to_pandas(types_mapper={pa.string(): _ARROW_TEXT}.get)
+    frame = table.to_pandas(types_mapper={pa.string(): ARROW_TEXT}.get)
     empty = [f.name for f in table.schema if pa.types.is_null(f.type)]
     # An all-empty column: the C engine makes it float NaN, pyarrow a column of None.
     return frame.assign(**{name: np.full(len(frame), np.nan) for name in empty})

@@ -16,6 +16,8 @@ import pandas as pd
 from kedro_datasets.json import JSONDataset
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+import cirrus.pandas_options  # noqa: F401  (text as Arrow-backed strings)
+
 OTHER_LEVEL = "__other__"  # training levels rarer than categorical.min_frequency
 UNKNOWN_LEVEL = "__unknown__"  # levels never seen in training
 DatePart = Literal["year", "month", "day", "dayofweek", "hour"]

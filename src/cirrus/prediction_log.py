@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
+import cirrus.pandas_options  # noqa: F401  (text as Arrow-backed strings)
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
 from cirrus.scoring import score_columns

@@ -15,6 +15,7 @@ import pandera.pandas as pa
 from pandas.tseries.api import guess_datetime_format
 from pandera.errors import SchemaErrors
 
+import cirrus.pandas_options  # noqa: F401  (text as Arrow-backed strings)
 from cirrus.contract import (
     CONTRACT_FILE,
     ISO_8601,
