@@ -80,6 +80,12 @@ def _checked(measurement: Any, what: str) -> Any:
     return measurement
 
 
+def run_script(script: str, project: Path, out: Path, log: Path, method: str) -> Any:
+    """Measure one benchmark script of this folder on a project copy (it writes JSON to `out`)."""
+    command = [sys.executable, str(HERE / script), "--project", str(project), "--out", str(out)]
+    return _checked(measure(command, HERE, log, method), script)
+
+
 def bench_size(rows: int, root: Path, method: str, profile_only: bool = False) -> dict[str, Any]:
     """Floor, `kedro run` and the profiled run on one generated dataset of `rows` rows."""
     work = root / f"rows-{rows}"
@@ -90,22 +96,7 @@ def bench_size(rows: int, root: Path, method: str, profile_only: bool = False) -
     generated = write_raw_data(project, rows)
     load_before = os.getloadavg()[0]
     floor_json = work / "floor.json"
-    floor = _checked(
-        measure(
-            [
-                sys.executable,
-                str(HERE / "floor.py"),
-                "--project",
-                str(project),
-                "--out",
-                str(floor_json),
-            ],
-            HERE,
-            logs / "floor.log",
-            method,
-        ),
-        "floor.py",
-    )
+    floor = run_script("floor.py", project, floor_json, logs / "floor.log", method)
     print(f"   floor {floor.seconds:.1f} s, {floor.peak_mb:.0f} MB", flush=True)
     if not profile_only:
         cirrus = _checked(
@@ -115,22 +106,7 @@ def bench_size(rows: int, root: Path, method: str, profile_only: bool = False) -
         clear_outputs(project, work / "plain")
         shutil.rmtree(project / "data" / ".cirrus", ignore_errors=True)
     profile_json = work / "profile.json"
-    profiled = _checked(
-        measure(
-            [
-                sys.executable,
-                str(HERE / "profile_run.py"),
-                "--project",
-                str(project),
-                "--out",
-                str(profile_json),
-            ],
-            HERE,
-            logs / "profile.log",
-            method,
-        ),
-        "profile_run.py",
-    )
+    profiled = run_script("profile_run.py", project, profile_json, logs / "profile.log", method)
     print(f"   profiled run {profiled.seconds:.1f} s, {profiled.peak_mb:.0f} MB", flush=True)
     if profile_only:  # the profiled run is the same session as `kedro run`, in one process
         cirrus = profiled
