@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from sklearn import metrics as skm
 
 from cirrus.metrics import (
     HIGHER_IS_BETTER,
     LIGHTGBM_METRICS,
     PRIMARY_METRIC,
     TASK_METRICS,
+    bootstrap_interval,
     higher_is_better,
     improves,
+    metric_formulas,
+    task_metrics,
 )
 
 HIGHER = ["roc_auc", "auc", "pr_auc", "precision", "recall", "f1", "accuracy", "macro_f1", "r2"]
@@ -95,3 +100,80 @@ def test_an_equal_value_is_no_improvement(metric: str):
 
     # Assert
     assert result is False
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_task_metrics_compute_every_metric_of_the_task_in_order(task: str):
+    # Arrange
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3 if task == "multiclass" else 2, 200)
+    predicted = rng.dirichlet(np.ones(3), 200) if task == "multiclass" else rng.random(200)
+
+    # Act
+    values = task_metrics(task, y, predicted)
+
+    # Assert
+    assert list(values) == list(TASK_METRICS[task])
+    assert all(np.isfinite(value) for value in values.values())
+
+
+def test_binary_metrics_match_scikit_learn_at_the_threshold():
+    # Arrange
+    y = np.array([0, 0, 1, 1, 1, 0])
+    score = np.array([0.1, 0.6, 0.55, 0.9, 0.3, 0.2])
+
+    # Act
+    values = task_metrics("binary", y, score, threshold=0.5)
+
+    # Assert
+    assert values["roc_auc"] == skm.roc_auc_score(y, score)
+    assert values["precision"] == skm.precision_score(y, score >= 0.5)
+    assert values["recall"] == pytest.approx(2 / 3)
+
+
+def _scored_rows(n_rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and scores of a model with real but imperfect ranking."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n_rows)
+    return y, rng.normal(0, 1, n_rows) + y
+
+
+def test_bootstrap_interval_holds_the_estimate_and_narrows_with_more_rows():
+    # Arrange
+    formula = metric_formulas("binary")["roc_auc"]
+    few, many = _scored_rows(40), _scored_rows(4000)
+
+    # Act
+    low_few, high_few = bootstrap_interval(formula, *few, 0.95, 500, seed=1)
+    low_many, high_many = bootstrap_interval(formula, *many, 0.95, 500, seed=1)
+
+    # Assert
+    assert low_few < formula(*few) < high_few
+    assert low_many < formula(*many) < high_many
+    assert high_many - low_many < (high_few - low_few) / 4
+
+
+def test_bootstrap_interval_is_the_same_for_the_same_seed():
+    # Arrange
+    formula = metric_formulas("binary")["roc_auc"]
+    rows = _scored_rows(60)
+
+    # Act
+    first = bootstrap_interval(formula, *rows, 0.9, 200, seed=7)
+    again = bootstrap_interval(formula, *rows, 0.9, 200, seed=7)
+    other = bootstrap_interval(formula, *rows, 0.9, 200, seed=8)
+
+    # Assert
+    assert first == again
+    assert first != other
+
+
+def test_bootstrap_interval_of_a_metric_undefined_on_every_resample_is_none():
+    # Arrange: one class only, so ROC AUC is undefined on every resample
+    formula = metric_formulas("binary")["roc_auc"]
+
+    # Act
+    interval = bootstrap_interval(formula, np.ones(30), np.linspace(0, 1, 30), 0.95, 100, 0)
+
+    # Assert
+    assert interval is None

@@ -3,6 +3,8 @@ how each is computed (held-out rows in evaluation, labelled live rows in monitor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 # Held-out metrics the evaluation computes for each task, in report order.
@@ -41,41 +43,80 @@ def improves(metric: str, value: float, reference: float) -> bool:
 
 
 # scikit-learn is imported inside the functions: this module sits on every start-up path.
-def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
-    """Ranking, probability and thresholded metrics of a binary classifier."""
+def metric_formulas(task: str, threshold: float = 0.5) -> dict[str, Callable[..., float]]:
+    """Each of the task's metrics (TASK_METRICS order) as a function of labels and predictions.
+
+    Predictions are scores of the positive class (binary), class-probability rows (multiclass)
+    or values (regression); `threshold` makes a binary score a predicted class.
+    """
     from sklearn import metrics as skm
 
-    clipped = np.clip(score, 1e-15, 1 - 1e-15)
-    predicted = (score >= threshold).astype(int)
+    def thresholded(score: np.ndarray) -> np.ndarray:
+        return (score >= threshold).astype(int)
+
+    formulas: dict[str, dict[str, Callable[..., float]]] = {
+        "binary": {
+            "roc_auc": skm.roc_auc_score,
+            "pr_auc": skm.average_precision_score,
+            "log_loss": lambda y, s: skm.log_loss(y, np.clip(s, 1e-15, 1 - 1e-15), labels=[0, 1]),
+            "brier": skm.brier_score_loss,
+            "precision": lambda y, s: skm.precision_score(y, thresholded(s), zero_division=0),
+            "recall": lambda y, s: skm.recall_score(y, thresholded(s), zero_division=0),
+            "f1": lambda y, s: skm.f1_score(y, thresholded(s), zero_division=0),
+        },
+        "multiclass": {
+            "accuracy": lambda y, p: skm.accuracy_score(y, p.argmax(axis=1)),
+            "macro_f1": lambda y, p: skm.f1_score(
+                y, p.argmax(axis=1), average="macro", zero_division=0
+            ),
+            "log_loss": lambda y, p: skm.log_loss(y, p, labels=list(range(p.shape[1]))),
+        },
+        "regression": {
+            "rmse": lambda y, v: np.sqrt(skm.mean_squared_error(y, v)),
+            "mae": skm.mean_absolute_error,
+            "r2": skm.r2_score,
+        },
+    }
+    return formulas[task]
+
+
+def task_metrics(
+    task: str, y: np.ndarray, predicted: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
+    """Every metric of the task (see metric_formulas) on these labels and predictions."""
     return {
-        "roc_auc": float(skm.roc_auc_score(y, score)),
-        "pr_auc": float(skm.average_precision_score(y, score)),
-        "log_loss": float(skm.log_loss(y, clipped, labels=[0, 1])),
-        "brier": float(skm.brier_score_loss(y, score)),
-        "precision": float(skm.precision_score(y, predicted, zero_division=0)),
-        "recall": float(skm.recall_score(y, predicted, zero_division=0)),
-        "f1": float(skm.f1_score(y, predicted, zero_division=0)),
+        name: float(formula(y, predicted))
+        for name, formula in metric_formulas(task, threshold).items()
     }
 
 
-def multiclass_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """Accuracy, macro F1 and log loss of a multiclass classifier."""
-    from sklearn import metrics as skm
+def bootstrap_interval(
+    formula: Callable[..., float],
+    y: np.ndarray,
+    predicted: np.ndarray,
+    confidence: float,
+    resamples: int,
+    seed: int,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of a metric over the rows (None if no resample scores).
 
-    predicted = proba.argmax(axis=1)
-    return {
-        "accuracy": float(skm.accuracy_score(y, predicted)),
-        "macro_f1": float(skm.f1_score(y, predicted, average="macro", zero_division=0)),
-        "log_loss": float(skm.log_loss(y, proba, labels=list(range(proba.shape[1])))),
-    }
+    A resample the metric is undefined on (one class only, for a ranking metric) is skipped.
+    """
+    import warnings
 
-
-def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE and R2 of a regressor."""
-    from sklearn import metrics as skm
-
-    return {
-        "rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))),
-        "mae": float(skm.mean_absolute_error(y, predicted)),
-        "r2": float(skm.r2_score(y, predicted)),
-    }
+    rng = np.random.default_rng(seed)
+    values = []
+    with warnings.catch_warnings():  # scikit-learn warns on each undefined resample
+        warnings.simplefilter("ignore")
+        for _ in range(resamples):
+            rows = rng.integers(0, len(y), len(y))
+            try:
+                values.append(float(formula(y[rows], predicted[rows])))
+            except ValueError:
+                continue
+    values = [value for value in values if np.isfinite(value)]
+    if not values:
+        return None
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return float(low), float(high)

@@ -398,6 +398,18 @@ class GateRule(Strict):
     max: float | None = None
 
 
+class GateInterval(Strict):
+    """How a quality-gate bound is judged on few held-out rows: on a bootstrap interval."""
+
+    # Up to this many held-out rows a bound fails only when the whole interval misses it; a
+    # value on the wrong side whose interval still reaches the bound passes as inconclusive.
+    # 0: every bound is judged on the estimate alone.
+    max_rows: int = Field(default=10_000, ge=0)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    resamples: int = Field(default=1000, ge=100)
+    seed: int = 42
+
+
 class EvaluationParams(Block):
     """Evaluation settings: decision threshold, calibration bins and the quality gate."""
 
@@ -412,6 +424,7 @@ class EvaluationParams(Block):
     top_features: int = Field(default=20, ge=1)
     must_beat_baseline: bool = True
     quality_gate: dict[Task, dict[str, GateRule]] = Field(default_factory=dict)
+    gate_interval: GateInterval = Field(default_factory=GateInterval)
 
     @field_validator("threshold", mode="before")
     @classmethod

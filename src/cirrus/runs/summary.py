@@ -24,10 +24,14 @@ def describe_gate(gate: dict[str, Any]) -> list[str]:
         f"{name} {' '.join(f'{k} {v}' for k, v in bounds.items() if v is not None)}"
         for name, bounds in gate.get("rules", {}).items()
     )
-    return [
-        f"quality gate: {'passed' if gate.get('passed') else 'failed'}"
-        + (f" ({rules})" if rules else "")
-    ]
+    verdict = "passed" if gate.get("passed") else "failed"
+    lines = [f"quality gate: {verdict}" + (f" ({rules})" if rules else "")]
+    if gate.get("inconclusive"):
+        lines.append(
+            f"  inconclusive on {gate.get('n_test_rows')} held-out rows: "
+            + "; ".join(gate["inconclusive"])
+        )
+    return lines
 
 
 def describe_drift(summary: dict[str, Any]) -> list[str]:

@@ -450,6 +450,24 @@ def test_a_declared_method_still_wins_over_the_numeric_default():
     assert summary["columns"]["loan_amount"]["method"] in ("ks", "K-S p_value")
 
 
+def test_small_references_test_many_level_categoricals_with_tvd_unless_declared():
+    # Arrange
+    spec = SPEC.model_copy(
+        update={"numeric": [], "categories": {"purpose": ["a", "b", "c"], "flag": ["y", "n"]}}
+    )
+
+    # Act
+    small = column_methods(spec, fx.drift(), 800)
+    large = column_methods(spec, fx.drift(), 5000)
+    declared = column_methods(spec, fx.drift(cat_method="chisquare"), 800)
+    per_column = column_methods(spec, fx.drift(per_column_method={"purpose": "psi"}), 800)
+
+    # Assert: a two-level column keeps Evidently's Z-test
+    assert small == {"purpose": "TVD"}
+    assert large == declared == {}
+    assert per_column == {"purpose": "psi"}
+
+
 def test_column_methods_follow_the_reference_size_and_a_global_numeric_method():
     # Arrange
     spec = SPEC.model_copy(update={"numeric": ["a", "b"]})

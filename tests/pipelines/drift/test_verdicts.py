@@ -168,8 +168,37 @@ def test_verdicts_on_all_rows_equal_the_presets(sizes: tuple[int, int], shift: s
         assert not drifted & {*NUMERIC, *LEVELS}
 
 
+def test_random_splits_of_a_small_many_level_column_are_rarely_flagged():
+    # Arrange: ten tables of 8 equally likely levels, each split at random into 40 and 50 rows
+    levels = [f"level_{i}" for i in range(8)]
+    spec = _spec().model_copy(update={"numeric": [], "categories": {"purpose": levels}})
+    splits = []
+    for seed in range(10):
+        values = np.random.default_rng(seed).choice(levels, 90)
+        splits.append(
+            tuple(
+                pd.DataFrame({"purpose": pd.Categorical(part, categories=levels)})
+                for part in (values[:40], values[40:])
+            )
+        )
+
+    # Act
+    ours = [column_verdicts(*split, spec, fx.drift())["purpose"] for split in splits]
+    chi_square = [
+        column_verdicts(*split, spec, fx.drift(cat_method="chisquare"))["purpose"]
+        for split in splits
+    ]
+
+    # Assert: a 5% test flags about 1 in 20 such splits; chi-square, taking the reference's
+    # 40-row proportions as exact, flags most of them
+    assert {verdict["method"] for verdict in ours} == {"TVD"}
+    assert sum(verdict["drifted"] for verdict in ours) <= 2
+    assert sum(verdict["drifted"] for verdict in chi_square) >= 5
+
+
 def test_small_references_get_evidentlys_small_sample_tests():
-    # Arrange: a binary categorical and the two-class target get the Z-test, others chi-square
+    # Arrange: a binary categorical and the two-class target get Evidently's Z-test; a
+    # many-level categorical its two-sample permutation test (TVD) instead of chi-square
     case = _tables(SMALL, "categories")
 
     # Act
@@ -177,7 +206,8 @@ def test_small_references_get_evidentlys_small_sample_tests():
 
     # Assert
     assert ours["channel"]["method"] == ours["target"]["method"] == "Z-test p_value"
-    assert ours["purpose"]["method"] == "chi-square p_value"
+    assert ours["purpose"]["method"] == "TVD"
+    assert ours["purpose"]["drifted"] is True  # its mass moved in this case
     assert ours["prediction"]["method"] == "K-S p_value"
 
 
@@ -337,3 +367,18 @@ def test_a_parameter_file_with_the_former_max_rows_caps_the_report(drift_params)
 
     # Assert
     assert settings.report_rows == 5000
+
+
+def test_long_verdicts_report_the_columns_tested(monkeypatch, caplog):
+    # Arrange: every column counts as long work
+    monkeypatch.setattr("cirrus.progress.PROGRESS_SECONDS", 0)
+    case = _tables(SMALL, "none")
+
+    # Act
+    with caplog.at_level("INFO", logger="cirrus.pipelines.drift.nodes"):
+        ours = column_verdicts(*case["tables"], case["spec"], fx.drift(), workers=2)
+
+    # Assert
+    progress = [r.message for r in caplog.records if r.message.startswith("Drift columns")]
+    assert len(progress) == len(ours)
+    assert f"Drift columns tested: {len(ours)} of {len(ours)}" in progress

@@ -390,9 +390,10 @@ def test_quality_gate_passes_when_bounds_hold(binary, evaluation_params):
 
 
 def test_quality_gate_failure_names_metric_value_and_threshold(binary, evaluation_params):
-    # Arrange
+    # Arrange: judged on the estimate alone
     spec, train, predictions, _ = binary
-    metrics = compute_metrics(predictions, train, spec, fx.evaluation())
+    evaluation_params["gate_interval"]["max_rows"] = 0
+    metrics = compute_metrics(predictions, train, spec, EvaluationParams.parse(evaluation_params))
     achieved = metrics["model"]["roc_auc"]
     minimum = round(achieved + 0.05, 2)
     evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": minimum}}
@@ -402,8 +403,96 @@ def test_quality_gate_failure_names_metric_value_and_threshold(binary, evaluatio
     with pytest.raises(QualityGateFailed) as excinfo:
         check_quality_gate(metrics, settings)
     message = str(excinfo.value)
+    assert metrics["intervals"] is None
     assert f"roc_auc = {achieved:.4f} is below the minimum {minimum}" in message
     assert "(conf/base/parameters_evaluation.yml, evaluation.quality_gate.binary)" in message
+
+
+def _gated(binary, evaluation_params, minimum_above_estimate: str) -> tuple[dict, EvaluationParams]:
+    """Held-out metrics with their interval, and a gate whose minimum sits above the estimate:
+    inside its interval (`inside`) or above all of it (`beyond`)."""
+    spec, train, predictions, _ = binary
+    evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": 0.99}}
+    metrics = compute_metrics(predictions, train, spec, EvaluationParams.parse(evaluation_params))
+    high = metrics["intervals"]["metrics"]["roc_auc"][1]
+    achieved = metrics["model"]["roc_auc"]
+    minimum = (achieved + high) / 2 if minimum_above_estimate == "inside" else high + 0.005
+    evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": round(minimum, 4)}}
+    return metrics, EvaluationParams.parse(evaluation_params)
+
+
+def test_only_metrics_missing_a_bound_get_an_interval(binary, evaluation_params):
+    # Arrange: roc_auc's minimum above its estimate, pr_auc's met
+    spec, train, predictions, _ = binary
+    evaluation_params["quality_gate"]["binary"] = {
+        "roc_auc": {"min": 0.99},
+        "pr_auc": {"min": 0.01},
+    }
+    settings = EvaluationParams.parse(evaluation_params)
+
+    # Act
+    metrics = compute_metrics(predictions, train, spec, settings)
+
+    # Assert
+    intervals = metrics["intervals"]
+    assert len(predictions) <= settings.gate_interval.max_rows
+    assert intervals["confidence"] == 0.95 and intervals["resamples"] == 1000
+    assert list(intervals["metrics"]) == ["roc_auc"]
+    low, high = intervals["metrics"]["roc_auc"]
+    assert low < metrics["model"]["roc_auc"] < high
+
+
+@pytest.mark.parametrize("case", ["bounds met", "more rows than max_rows"])
+def test_held_out_metrics_have_no_interval_when_none_is_needed(
+    binary, evaluation_params, case: str
+):
+    # Arrange
+    spec, train, predictions, _ = binary
+    minimum = 0.01 if case == "bounds met" else 0.99
+    evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": minimum}}
+    if case == "more rows than max_rows":
+        evaluation_params["gate_interval"]["max_rows"] = len(predictions) - 1
+
+    # Act
+    metrics = compute_metrics(predictions, train, spec, EvaluationParams.parse(evaluation_params))
+
+    # Assert
+    assert metrics["intervals"] is None
+
+
+def test_a_miss_within_the_interval_passes_as_inconclusive_with_a_warning(
+    binary, evaluation_params, caplog
+):
+    # Arrange
+    metrics, settings = _gated(binary, evaluation_params, "inside")
+    minimum = settings.quality_gate["binary"]["roc_auc"].min
+
+    # Act
+    with caplog.at_level("WARNING"):
+        result = check_quality_gate(metrics, settings)
+
+    # Assert
+    assert result["passed"] is True
+    assert result["judged_on"] == "interval"
+    assert result["checks"]["roc_auc"]["verdict"] == "inconclusive"
+    assert result["n_test_rows"] == metrics["n_test_rows"]
+    [reason] = result["inconclusive"]
+    assert f"is below the minimum {minimum}, but its interval [" in reason
+    assert "Quality gate passed as inconclusive" in caplog.text
+    assert f"on {metrics['n_test_rows']} held-out rows" in caplog.text
+    assert "holdout.test_size in conf/base/parameters_features.yml" in caplog.text
+
+
+def test_a_miss_of_the_whole_interval_fails_naming_the_interval(binary, evaluation_params):
+    # Arrange
+    metrics, settings = _gated(binary, evaluation_params, "beyond")
+
+    # Act / Assert
+    with pytest.raises(QualityGateFailed) as excinfo:
+        check_quality_gate(metrics, settings)
+    message = str(excinfo.value)
+    assert ", and so is its whole interval [" in message
+    assert f"(95% bootstrap intervals on {metrics['n_test_rows']} held-out rows)" in message
 
 
 def test_quality_gate_maximum_is_enforced(binary, evaluation_params):
@@ -448,6 +537,22 @@ def test_quality_gate_requires_beating_the_baseline():
     # Act / Assert
     with pytest.raises(QualityGateFailed, match=r"roc_auc = 0\.5000 does not beat the trivial"):
         check_quality_gate(_metrics_without_lift(), settings)
+
+
+def test_the_baseline_must_be_beaten_by_the_estimate_even_with_a_wide_interval():
+    # Arrange: an interval reaching far above the baseline does not excuse the estimate
+    settings = fx.evaluation(quality_gate={})
+    metrics = _metrics_without_lift()
+    metrics["intervals"] = {
+        "confidence": 0.95,
+        "resamples": 1000,
+        "metrics": {"roc_auc": (0.3, 0.7)},
+    }
+    metrics["n_test_rows"] = 20
+
+    # Act / Assert
+    with pytest.raises(QualityGateFailed, match=r"roc_auc = 0\.5000 does not beat the trivial"):
+        check_quality_gate(metrics, settings)
 
 
 def test_quality_gate_baseline_check_can_be_disabled():

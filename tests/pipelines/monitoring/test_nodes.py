@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.metrics import binary_metrics
+from cirrus.metrics import task_metrics
 from cirrus.parameters import MonitoringParams
 from cirrus.pipelines.inference.nodes import score_new_rows
 from cirrus.pipelines.monitoring.nodes import (
@@ -54,7 +54,7 @@ def test_outcomes_join_by_id_and_live_metrics_equal_the_held_out_ones(tmp_path: 
     assert window["rows"] == window["rows_with_outcomes"] == len(test)
     y = spec.encode_target(test["defaulted"]).to_numpy()
     np.testing.assert_array_equal(features[spec.target].to_numpy(), y)
-    expected = binary_metrics(y, predictions["score"].to_numpy(), 0.5)
+    expected = task_metrics("binary", y, predictions["score"].to_numpy(), 0.5)
     assert live["labelled_rows"] == len(test) and live["model"] == pytest.approx(expected)
 
 

@@ -4,6 +4,7 @@ seeded sample of them, and a summary with a retrain recommendation."""
 from __future__ import annotations
 
 import html
+import logging
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,11 @@ import pandas as pd
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
 from cirrus.parameters import DriftParams
+from cirrus.progress import Counter, Throttled
 
 TARGET_COLUMN = "target"
+
+logger = logging.getLogger(__name__)
 
 
 def _prediction_column(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.Series:
@@ -107,22 +111,42 @@ def _data_definition(frame: pd.DataFrame, spec: FeatureSpec) -> Any:
     return DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
 
 
+# Evidently's own boundary between small and large references (its numeric choice flips there).
+SMALL_REFERENCE_ROWS = 1000
+# Evidently's two-sample categorical test by permutation; valid on few rows of many levels.
+SMALL_CATEGORICAL_METHOD = "TVD"
+
+
 def numeric_method_for(n_reference_rows: int) -> str:
     """Evidently's own choice for a numeric column with many values, by reference size."""
-    return "ks" if n_reference_rows <= 1000 else "wasserstein"
+    return "ks" if n_reference_rows <= SMALL_REFERENCE_ROWS else "wasserstein"
+
+
+def many_level_categoricals(spec: FeatureSpec) -> list[str]:
+    """Drift columns tested as categorical with more than two levels (features and outputs)."""
+    columns = [column for column, levels in spec.categories.items() if len(levels) > 2]
+    if spec.task == "multiclass":
+        columns += [PREDICTION, TARGET_COLUMN]
+    return columns
 
 
 def column_methods(spec: FeatureSpec, settings: DriftParams, n_reference_rows: int) -> dict:
-    """Per-column methods: declared-numeric features are tested as numeric.
+    """Per-column methods: declared-numeric features are tested as numeric, and on a small
+    reference a categorical column of more than two levels gets a two-sample test.
 
     Left to itself, Evidently tests a numeric column with five values or fewer (a sparse integer)
     with chi-square or Jensen-Shannon, which flags drift as soon as the current batch holds one
-    value the reference lacks. A declared `num_method` or `per_column_method` still wins.
+    value the reference lacks. On up to 1,000 reference rows it tests a many-level categorical
+    with chi-square against the reference's proportions as if they were exact: on a random split
+    of 23 and 30 rows of 8 levels that flagged 69 of 100 splits (TVD: 10), of 200 and 250 rows
+    55 (TVD: 7). A declared `num_method`, `cat_method` or `per_column_method` still wins.
     """
-    if settings.num_method:
-        return dict(settings.per_column_method)
-    method = numeric_method_for(n_reference_rows)
-    return {**dict.fromkeys(spec.numeric, method), **settings.per_column_method}
+    methods: dict[str, str] = {}
+    if not settings.cat_method and n_reference_rows <= SMALL_REFERENCE_ROWS:
+        methods |= dict.fromkeys(many_level_categoricals(spec), SMALL_CATEGORICAL_METHOD)
+    if not settings.num_method:
+        methods |= dict.fromkeys(spec.numeric, numeric_method_for(n_reference_rows))
+    return {**methods, **settings.per_column_method}
 
 
 def _preset(settings: DriftParams, per_column_method: dict[str, str]) -> Any:
@@ -280,13 +304,16 @@ def _tested_columns(
 ) -> dict[str, tuple[str, dict[str, Any]]]:
     """Every column's stat test and verdict on all rows, in the preset's column order."""
     metrics = value_drift_metrics(preset, definition)
+    progress = Counter(len(metrics), "Drift columns tested", Throttled(logger.info))
 
     def run(metric: Any) -> tuple[str, dict[str, Any]]:
         column = metric.column
         kind = definition.get_column_type(column)
-        return column_verdict(
+        verdict = column_verdict(
             reference[column], current[column], kind, metric.method, metric.threshold
         )
+        progress.step()
+        return verdict
 
     threaded = [m for m in metrics if m.method not in GLOBAL_RANDOM_METHODS]
     alone = [m for m in metrics if m.method in GLOBAL_RANDOM_METHODS]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,14 +14,15 @@ from sklearn import metrics as skm
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import (
     PRIMARY_METRIC,
-    binary_metrics,
+    bootstrap_interval,
     improves,
-    multiclass_metrics,
-    regression_metrics,
+    metric_formulas,
+    task_metrics,
 )
 from cirrus.modeling import PREDICTION, decision_threshold
-from cirrus.parameters import EVALUATION_FILE, EvaluationParams
+from cirrus.parameters import EVALUATION_FILE, FEATURES_FILE, EvaluationParams
 
+logger = logging.getLogger(__name__)
 # Points kept per curve table, so the files `dvc plots` draws stay small enough for git.
 CURVE_POINTS = 200
 
@@ -39,11 +41,58 @@ def _baseline_metrics(
 ) -> dict[str, float]:
     """Metrics of the trivial model: the training prior (classification) or mean (regression)."""
     n = len(y)
-    if task == "binary":
-        return binary_metrics(y, np.full(n, float(train_prior)), threshold)
     if task == "multiclass":
-        return multiclass_metrics(y, np.tile(train_prior, (n, 1)))
-    return regression_metrics(y, np.full(n, float(train_prior)))
+        return task_metrics(task, y, np.tile(train_prior, (n, 1)))
+    return task_metrics(task, y, np.full(n, float(train_prior)), threshold)
+
+
+def _predicted(predictions: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+    """What the task's metrics read: positive-class scores, class probabilities or values."""
+    if spec.task == "binary":
+        return predictions["score"].to_numpy()
+    if spec.task == "multiclass":
+        return _class_scores(predictions, spec)
+    return predictions[PREDICTION].to_numpy()
+
+
+def missed_bounds(model: dict[str, float], task: str, settings: EvaluationParams) -> list[str]:
+    """The gated metrics whose estimate lies outside a bound of the task's quality gate."""
+    return [
+        name
+        for name, rule in settings.quality_gate.get(task, {}).items()
+        if (rule.min is not None and model[name] < rule.min)
+        or (rule.max is not None and model[name] > rule.max)
+    ]
+
+
+def metric_intervals(
+    y: np.ndarray,
+    predicted: np.ndarray,
+    model: dict[str, float],
+    task: str,
+    threshold: float,
+    settings: EvaluationParams,
+) -> dict[str, Any] | None:
+    """Bootstrap intervals of the gated metrics that miss a bound, on few held-out rows.
+
+    None when no bound is missed or the rows exceed `gate_interval.max_rows`: a metric within
+    its bounds needs no interval to pass, and one resample costs scikit-learn milliseconds.
+    """
+    declared = settings.gate_interval
+    missed = missed_bounds(model, task, settings)
+    if not missed or len(y) > declared.max_rows:
+        return None
+    formulas = metric_formulas(task, threshold)
+    return {
+        "confidence": declared.confidence,
+        "resamples": declared.resamples,
+        "metrics": {
+            name: bootstrap_interval(
+                formulas[name], y, predicted, declared.confidence, declared.resamples, declared.seed
+            )
+            for name in missed
+        },
+    }
 
 
 def training_prior(train_features: pd.DataFrame, spec: FeatureSpec) -> np.ndarray | float:
@@ -74,11 +123,10 @@ def compute_metrics(
     threshold, rule = 0.5, None
     if task == "binary":
         threshold, rule = decision_threshold(settings, training_metrics)
-        model = binary_metrics(y, predictions["score"].to_numpy(), threshold)
-    elif task == "multiclass":
-        model = multiclass_metrics(y.astype(int), _class_scores(predictions, spec))
-    else:
-        model = regression_metrics(y, predictions[PREDICTION].to_numpy())
+    if task == "multiclass":
+        y = y.astype(int)
+    predicted = _predicted(predictions, spec)
+    model = task_metrics(task, y, predicted, threshold)
     prior = training_prior(train_features, spec)
     baseline = _baseline_metrics(y, prior, task, threshold)
     return {
@@ -89,21 +137,54 @@ def compute_metrics(
         "model": model,
         "baseline": baseline,
         "beats_baseline": {name: improves(name, model[name], baseline[name]) for name in model},
+        "intervals": metric_intervals(y, predicted, model, task, threshold, settings),
     }
 
 
+def _judge_bound(
+    name: str, value: float, bound: float, side: str, interval: tuple[float, float] | None
+) -> tuple[str, str]:
+    """The verdict on one bound (pass, inconclusive or fail) and why, on the interval if any."""
+    outside = value < bound if side == "min" else value > bound
+    if not outside:
+        return "pass", ""
+    word = "below the minimum" if side == "min" else "above the maximum"
+    reason = f"{name} = {value:.4f} is {word} {bound}"
+    if interval is None:
+        return "fail", reason
+    low, high = interval
+    reaches = high >= bound if side == "min" else low <= bound
+    shown = f"[{low:.4f}, {high:.4f}]"
+    if reaches:
+        return "inconclusive", f"{reason}, but its interval {shown} reaches it"
+    return "fail", f"{reason}, and so is its whole interval {shown}"
+
+
 def check_quality_gate(metrics: dict[str, Any], settings: EvaluationParams) -> dict:
-    """Fail the run when the model misses the declared gate; otherwise record the verdict."""
+    """Fail the run when the model misses the declared gate; otherwise record the verdict.
+
+    On few held-out rows (`gate_interval`) a bound fails only when the metric's whole bootstrap
+    interval misses it; a miss within the interval passes as inconclusive, with a warning. The
+    trivial baseline must be beaten by the estimate itself, whatever the rows.
+    """
     task = metrics["task"]
     rules = settings.quality_gate.get(task, {})
-    failures = []
+    intervals = (metrics.get("intervals") or {}).get("metrics", {})
+    failures, inconclusive, checks = [], [], {}
     # Gate keys are checked against the task's metrics when the parameters are parsed.
     for name, rule in rules.items():
         value = metrics["model"][name]
-        if rule.min is not None and value < rule.min:
-            failures.append(f"{name} = {value:.4f} is below the minimum {rule.min}")
-        if rule.max is not None and value > rule.max:
-            failures.append(f"{name} = {value:.4f} is above the maximum {rule.max}")
+        interval = intervals.get(name)
+        verdicts = [
+            _judge_bound(name, value, bound, side, interval)
+            for side, bound in (("min", rule.min), ("max", rule.max))
+            if bound is not None
+        ]
+        failures += [reason for verdict, reason in verdicts if verdict == "fail"]
+        inconclusive += [reason for verdict, reason in verdicts if verdict == "inconclusive"]
+        found = {verdict for verdict, _ in verdicts}
+        worst = next((v for v in ("fail", "inconclusive") if v in found), "pass")
+        checks[name] = {"value": value, "interval": interval, "verdict": worst}
     if settings.must_beat_baseline:
         primary = PRIMARY_METRIC[task]
         if not metrics["beats_baseline"][primary]:
@@ -111,12 +192,42 @@ def check_quality_gate(metrics: dict[str, Any], settings: EvaluationParams) -> d
                 f"{primary} = {metrics['model'][primary]:.4f} does not beat the trivial "
                 f"baseline's {metrics['baseline'][primary]:.4f}"
             )
+    rows = _rows_note(metrics)
     if failures:
         raise QualityGateFailed(
             f"Quality gate failed ({EVALUATION_FILE}, evaluation.quality_gate.{task}): "
             + "; ".join(failures)
+            + rows
         )
-    return {"passed": True, "task": task, "rules": {k: v.model_dump() for k, v in rules.items()}}
+    if inconclusive:
+        logger.warning(
+            "Quality gate passed as inconclusive (%s, evaluation.gate_interval): %s%s; more "
+            "held-out rows would decide (holdout.test_size in %s)",
+            EVALUATION_FILE,
+            "; ".join(inconclusive),
+            rows,
+            FEATURES_FILE,
+        )
+    return {
+        "passed": True,
+        "inconclusive": inconclusive,
+        "task": task,
+        "n_test_rows": metrics.get("n_test_rows"),
+        "judged_on": "interval" if intervals else "estimate",
+        "rules": {k: v.model_dump() for k, v in rules.items()},
+        "checks": checks,
+    }
+
+
+def _rows_note(metrics: dict[str, Any]) -> str:
+    """How the held-out rows bear on the verdict, for the gate's messages."""
+    intervals = metrics.get("intervals")
+    if not intervals:
+        return ""
+    return (
+        f" ({intervals['confidence']:.0%} bootstrap intervals on {metrics['n_test_rows']} "
+        "held-out rows)"
+    )
 
 
 def _empty_figure(title: str, reason: str) -> go.Figure:

@@ -10,13 +10,7 @@ import pandas as pd
 
 from cirrus.contract import DatasetContract
 from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec
-from cirrus.metrics import (
-    PRIMARY_METRIC,
-    binary_metrics,
-    higher_is_better,
-    multiclass_metrics,
-    regression_metrics,
-)
+from cirrus.metrics import PRIMARY_METRIC, higher_is_better, task_metrics
 from cirrus.modeling import PREDICTION, decision_threshold
 from cirrus.parameters import MONITORING_FILE, EvaluationParams, MonitoringParams
 from cirrus.prediction_log import (
@@ -141,12 +135,12 @@ def live_performance(
     y = labelled[LABEL].to_numpy()
     if spec.task == "binary" and len(np.unique(y)) == 2:
         threshold, _ = decision_threshold(evaluation, training_metrics)
-        result["model"] = binary_metrics(y, labelled["score"].to_numpy(), threshold)
+        result["model"] = task_metrics(spec.task, y, labelled["score"].to_numpy(), threshold)
     elif spec.task == "multiclass" and len(labelled):
         scores = labelled[score_columns(spec)].to_numpy()
-        result["model"] = multiclass_metrics(y.astype(int), scores)
+        result["model"] = task_metrics(spec.task, y.astype(int), scores)
     elif spec.task == "regression" and len(labelled) > 1:
-        result["model"] = regression_metrics(y, labelled[PREDICTION].to_numpy())
+        result["model"] = task_metrics(spec.task, y, labelled[PREDICTION].to_numpy())
     return result
 
 

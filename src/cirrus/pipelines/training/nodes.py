@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from typing import Any, get_args
 
@@ -26,11 +25,10 @@ from cirrus.parameters import (
     lightgbm_aliases,
     row_scaled_name,
 )
+from cirrus.progress import Throttled
 from cirrus.splits import split_rows
 
 logger = logging.getLogger(__name__)
-# A long training says how far it got at most this often; a short one stays quiet.
-PROGRESS_SECONDS = 15.0
 
 # `auto` rules, scaled from the rows. On the default data (16,000 training rows, 12,800 fitting
 # rows) they give the values the project used before `auto`: 0.2 and 50, the same model file.
@@ -153,23 +151,18 @@ def _dataset(frame: pd.DataFrame, spec: FeatureSpec, reference: lgb.Dataset | No
 
 
 def round_progress(
-    report: Callable[[str], None], every_seconds: float = PROGRESS_SECONDS
+    report: Callable[[str], None], every_seconds: float | None = None
 ) -> Callable[[Any], None]:
     """A LightGBM callback reporting the round and the validation metrics, at most every N s."""
-    last = time.monotonic()
+    throttled = Throttled(report, every_seconds)
 
-    def callback(env: Any) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last < every_seconds:
-            return
-        last = now
+    def message(env: Any) -> str:
         scores = ", ".join(
             f"{metric} {value:.5f}" for _, metric, value, _ in env.evaluation_result_list
         )
-        report(f"Training round {env.iteration + 1} of at most {env.end_iteration}: {scores}")
+        return f"Training round {env.iteration + 1} of at most {env.end_iteration}: {scores}"
 
-    return callback
+    return lambda env: throttled(lambda: message(env))
 
 
 def trial_progress(report: Callable[[str], None], n_trials: int) -> Callable[..., None]:
