@@ -6,7 +6,8 @@ For each shape of tests/shapes.py and each seed, in a temporary project copy wit
 `kedro run` with no other edit, then read the held-out metrics, the gate and the drift verdict.
 The plain fit is what a user would write by hand: LightGBM's scikit-learn estimator with its
 defaults (and a fixed seed), on the contract's numeric and categorical input columns of the same
-training rows (`train_rows`), scored on the same held-out rows (`test_rows`).
+training rows (`train_rows`), plus hour, day of week and month of each datetime column, scored on
+the same held-out rows (`test_rows`).
 
     python benchmarks/bench_shapes.py                       # every shape, seeds 1 2 3
     python benchmarks/bench_shapes.py --shape three_classes_150_rows --seeds 1 2 3 4 5 6
@@ -88,8 +89,14 @@ def plain_lightgbm(project: Path, metric: str) -> float:
     train, test = pd.read_parquet(paths["train_rows"]), pd.read_parquet(paths["test_rows"])
     columns = [*contract["features"]["numeric"], *contract["features"]["categorical"]]
 
+    times = [*contract["features"].get("datetime", []), contract.get("event_time_column")]
+
     def inputs(frame: pd.DataFrame) -> pd.DataFrame:
         matrix = frame[columns].copy()
+        for name in [t for t in times if t and t in frame]:  # the parts a user would derive
+            moments = pd.to_datetime(frame[name])
+            for part in ("hour", "dayofweek", "month"):
+                matrix[f"{name}_{part}"] = getattr(moments.dt, part)
         for name in contract["features"]["categorical"]:
             levels = sorted(train[name].dropna().astype(str).unique())
             matrix[name] = pd.Categorical(matrix[name].astype(str), categories=levels)

@@ -462,10 +462,11 @@ def test_small_references_test_many_level_categoricals_with_tvd_unless_declared(
     declared = column_methods(spec, fx.drift(cat_method="chisquare"), 800)
     per_column = column_methods(spec, fx.drift(per_column_method={"purpose": "psi"}), 800)
 
-    # Assert: a two-level column keeps Evidently's Z-test
-    assert small == {"purpose": "TVD"}
-    assert large == declared == {}
-    assert per_column == {"purpose": "psi"}
+    # Assert: a two-level column keeps Evidently's Z-test; the binary score is numeric
+    assert small == {"purpose": "TVD", "prediction": "ks"}
+    assert large == {"prediction": "wasserstein"}
+    assert declared == {"prediction": "ks"}
+    assert per_column == {"purpose": "psi", "prediction": "ks"}
 
 
 def test_column_methods_follow_the_reference_size_and_a_global_numeric_method():
@@ -478,6 +479,6 @@ def test_column_methods_follow_the_reference_size_and_a_global_numeric_method():
     declared = column_methods(spec, fx.drift(num_method="psi"), 5000)
 
     # Assert
-    assert small == {"a": "ks", "b": "ks"}
-    assert large == {"a": "wasserstein", "b": "psi"}
+    assert small == {"a": "ks", "b": "ks", "prediction": "ks"}
+    assert large == {"a": "wasserstein", "b": "psi", "prediction": "wasserstein"}
     assert declared == {}

@@ -208,7 +208,7 @@ def test_small_references_get_evidentlys_small_sample_tests():
     assert ours["channel"]["method"] == ours["target"]["method"] == "Z-test p_value"
     assert ours["purpose"]["method"] == "TVD"
     assert ours["purpose"]["drifted"] is True  # its mass moved in this case
-    assert ours["prediction"]["method"] == "K-S p_value"
+    assert ours["prediction"]["method"] == "ks"  # numeric, as declared outputs are
 
 
 @pytest.mark.parametrize(
@@ -382,3 +382,18 @@ def test_long_verdicts_report_the_columns_tested(monkeypatch, caplog):
     progress = [r.message for r in caplog.records if r.message.startswith("Drift columns")]
     assert len(progress) == len(ours)
     assert f"Drift columns tested: {len(ours)} of {len(ours)}" in progress
+
+
+def test_a_binary_score_with_few_distinct_values_is_tested_as_numeric():
+    # Arrange: a tiny hold-out whose scores take four values (a model of few leaves)
+    spec = _spec().model_copy(update={"numeric": [], "categories": {}})
+    scores = [0.1, 0.2, 0.6, 0.8]
+    reference = pd.DataFrame({"prediction": np.tile(scores, 4)})
+    current = pd.DataFrame({"prediction": np.tile(scores[::-1], 5)})
+
+    # Act
+    ours = column_verdicts(reference, current, spec, fx.drift())
+
+    # Assert
+    assert ours["prediction"]["method"] == "ks"
+    assert ours["prediction"]["drifted"] is False

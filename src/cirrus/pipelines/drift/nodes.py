@@ -98,17 +98,18 @@ def _data_definition(frame: pd.DataFrame, spec: FeatureSpec) -> Any:
     """Evidently column mapping derived from the feature spec."""
     from evidently import DataDefinition
 
-    categorical = list(spec.categories)
-    numeric = [c for c in spec.numeric if c in frame]
-    output_columns = [c for c in (PREDICTION, TARGET_COLUMN) if c in frame]
-    if spec.task == "regression" or (spec.task == "binary" and PREDICTION in frame):
-        numeric.append(PREDICTION)
-        output_columns.remove(PREDICTION)
-    if spec.task == "regression" and TARGET_COLUMN in frame:
-        numeric.append(TARGET_COLUMN)
-        output_columns.remove(TARGET_COLUMN)
-    categorical.extend(output_columns)
+    outputs = [c for c in (PREDICTION, TARGET_COLUMN) if c in frame]
+    numeric_outputs = [c for c in outputs if c in numeric_output_columns(spec)]
+    numeric = [c for c in spec.numeric if c in frame] + numeric_outputs
+    categorical = list(spec.categories) + [c for c in outputs if c not in numeric_outputs]
     return DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
+
+
+def numeric_output_columns(spec: FeatureSpec) -> list[str]:
+    """Model output columns of the drift tables that are numbers: scores, values, targets."""
+    if spec.task == "regression":
+        return [PREDICTION, TARGET_COLUMN]
+    return [PREDICTION] if spec.task == "binary" else []
 
 
 # Evidently's own boundary between small and large references (its numeric choice flips there).
@@ -131,12 +132,14 @@ def many_level_categoricals(spec: FeatureSpec) -> list[str]:
 
 
 def column_methods(spec: FeatureSpec, settings: DriftParams, n_reference_rows: int) -> dict:
-    """Per-column methods: declared-numeric features are tested as numeric, and on a small
-    reference a categorical column of more than two levels gets a two-sample test.
+    """Per-column methods: declared-numeric features and numeric outputs (a binary score, a
+    regression's values) are tested as numeric, and on a small reference a categorical column
+    of more than two levels gets a two-sample test.
 
     Left to itself, Evidently tests a numeric column with five values or fewer (a sparse integer)
     with chi-square or Jensen-Shannon, which flags drift as soon as the current batch holds one
-    value the reference lacks. On up to 1,000 reference rows it tests a many-level categorical
+    value the reference lacks (and then refuses a numeric column: a 16-row hold-out's scores
+    can take five values). On up to 1,000 reference rows it tests a many-level categorical
     with chi-square against the reference's proportions as if they were exact: on a random split
     of 23 and 30 rows of 8 levels that flagged 69 of 100 splits (TVD: 10), of 200 and 250 rows
     55 (TVD: 7). A declared `num_method`, `cat_method` or `per_column_method` still wins.
@@ -145,7 +148,8 @@ def column_methods(spec: FeatureSpec, settings: DriftParams, n_reference_rows: i
     if not settings.cat_method and n_reference_rows <= SMALL_REFERENCE_ROWS:
         methods |= dict.fromkeys(many_level_categoricals(spec), SMALL_CATEGORICAL_METHOD)
     if not settings.num_method:
-        methods |= dict.fromkeys(spec.numeric, numeric_method_for(n_reference_rows))
+        numeric = [*spec.numeric, *numeric_output_columns(spec)]
+        methods |= dict.fromkeys(numeric, numeric_method_for(n_reference_rows))
     return {**methods, **settings.per_column_method}
 
 
