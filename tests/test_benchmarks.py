@@ -89,3 +89,20 @@ def test_the_scaling_plot_is_a_png(tmp_path: Path) -> None:
     # Assert
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
+
+
+def test_bench_shapes_compares_a_real_run_with_a_plain_fit_on_the_same_rows(tmp_path: Path):
+    # Arrange
+    import bench_shapes
+
+    # Act: init-contract and kedro run in a project copy, then the plain fit
+    result = bench_shapes.run_shape("yes_no_labels", seed=4, rows=600, root=tmp_path)
+
+    # Assert
+    assert "error" not in result, result
+    assert result["task"] == "binary" and result["metric"] == "roc_auc"
+    assert result["passed"] is True
+    assert 80 <= result["n_test_rows"] <= 110  # 20% of the 80% reference share of 600 rows
+    assert result["cirrus"] > 0.6 and result["plain"] > 0.6
+    assert result["baseline"] == 0.5
+    assert result["dataset_drift"] is False
