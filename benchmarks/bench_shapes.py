@@ -37,6 +37,8 @@ from bench_pipelines import copy_project, kedro_bin
 from plain_baseline import catalog_paths
 from sklearn import metrics as skm
 
+from cirrus.metrics import PRIMARY_METRIC
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests import shapes  # noqa: E402  (the generated tables the end-to-end tests use)
@@ -155,7 +157,7 @@ def run_shape(name: str, seed: int, rows: int | None, root: Path) -> dict[str, A
         return result | {"error": "kedro run failed: " + run.stderr[-600:]}
     metrics = json.loads((reports / "evaluation_metrics.json").read_text())
     task = metrics["task"]
-    primary = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}[task]
+    primary = PRIMARY_METRIC[task]
     result |= {
         "task": task,
         "metric": primary,
@@ -169,9 +171,10 @@ def run_shape(name: str, seed: int, rows: int | None, root: Path) -> dict[str, A
         return result | {"passed": False, "reason": reason[-300:]}
     training = json.loads((project / "data/06_models/training_metrics.json").read_text())
     drift = _report(project, "drift_summary.json")
+    gate = _report(project, "quality_gate.json")
     return result | {
-        "passed": _report(project, "quality_gate.json")["passed"],
-        "inconclusive": _report(project, "quality_gate.json").get("inconclusive", []),
+        "passed": gate["passed"],
+        "inconclusive": gate.get("inconclusive", []),
         "best_iteration": training["best_iteration"],
         "resolved": training["resolved_params"],
         "dataset_drift": drift["dataset_drift"],
