@@ -90,10 +90,11 @@ def s3_server(log_dir: Path) -> Iterator[Emulator]:
 
 @contextmanager
 def gcs_server(log_dir: Path, bucket: str) -> Iterator[Emulator]:
-    """gcp-storage-emulator, in memory, with one bucket."""
+    """gcp-storage-emulator (with GCS's moveTo, see gcs_emulator.py), in memory, one bucket."""
     port = free_port()
     command = [
-        _tool("gcp-storage-emulator"),
+        sys.executable,
+        str(Path(__file__).with_name("gcs_emulator.py")),
         "start",
         "--host",
         "127.0.0.1",
