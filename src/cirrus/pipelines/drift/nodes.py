@@ -17,6 +17,7 @@ import pandas as pd
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
 from cirrus.parameters import DriftParams
+from cirrus.pipelines.drift.remembered_tests import remembered
 from cirrus.progress import Counter, Throttled
 
 TARGET_COLUMN = "target"
@@ -436,13 +437,15 @@ def run_drift_report(
     current = drift_table(current_features, current_predictions, spec, labelled)
     definition = _data_definition(reference, spec)
     preset = _preset(settings, column_methods(spec, settings, len(reference)))
-    tested = _tested_columns(reference, current, definition, preset)
-    columns = {column: verdict for column, (_, verdict) in tested.items()}
-    # The report tests each column as the verdicts did, whatever test its sample's size picks.
-    report_preset = _preset(settings, {column: name for column, (name, _) in tested.items()})
-    shown_reference = _sample(reference, settings.report_rows, settings.seed)
-    shown_current = _sample(current, settings.report_rows, settings.seed)
-    document = _report_html(shown_reference, shown_current, definition, report_preset)
+    # A report of all rows repeats the verdicts' tests on the same values: slow ones are recalled.
+    with remembered():
+        tested = _tested_columns(reference, current, definition, preset)
+        columns = {column: verdict for column, (_, verdict) in tested.items()}
+        # The report tests each column as the verdicts did, whatever test its sample's size picks.
+        report_preset = _preset(settings, {column: name for column, (name, _) in tested.items()})
+        shown_reference = _sample(reference, settings.report_rows, settings.seed)
+        shown_current = _sample(current, settings.report_rows, settings.seed)
+        document = _report_html(shown_reference, shown_current, definition, report_preset)
     shown, total = (len(shown_reference), len(shown_current)), (len(reference), len(current))
     summary = summarise_drift(columns, spec, settings, unseen_categories)
     summary.update(
