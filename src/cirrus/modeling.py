@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import LIGHTGBM_METRICS
 from cirrus.parameters import AUTO, EVALUATION_FILE, ConfigError, EvaluationParams, ThresholdRule
+
+if TYPE_CHECKING:  # LightGBM (and scikit-learn with it) load when a model is built or read.
+    import lightgbm as lgb
 
 PREDICTION = "prediction"
 
@@ -41,6 +43,8 @@ def labels(features: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
 
 def load_booster(model_text: str) -> lgb.Booster:
     """Rebuild a booster from LightGBM's native text format."""
+    import lightgbm as lgb
+
     return lgb.Booster(model_str=model_text)
 
 

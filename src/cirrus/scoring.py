@@ -13,9 +13,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -23,6 +22,9 @@ from cirrus.contract import DatasetContract
 from cirrus.feature_spec import FeatureSpec, build_features, feature_values
 from cirrus.modeling import PREDICTION, decision_threshold, load_booster
 from cirrus.parameters import EvaluationParams
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 SCORE = "score"
 VERSION_DIGITS = 12

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 
 def class_codes(labels: pd.Series) -> np.ndarray:
@@ -33,6 +32,8 @@ def split_rows(
     frame: pd.DataFrame, test_size: float, seed: int, stratify: pd.Series | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split rows into the rest and a `test_size` share, each in index order, maybe stratified."""
+    from sklearn.model_selection import train_test_split
+
     codes = None if stratify is None else class_codes(stratify)
     first, second = train_test_split(
         np.arange(len(frame)), test_size=test_size, random_state=seed, stratify=codes

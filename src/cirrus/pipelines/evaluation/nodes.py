@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from sklearn import metrics as skm
 
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import (
@@ -21,6 +19,11 @@ from cirrus.metrics import (
 )
 from cirrus.modeling import PREDICTION, decision_threshold
 from cirrus.parameters import EVALUATION_FILE, FEATURES_FILE, EvaluationParams
+
+# plotly and scikit-learn load in the nodes that use them: every `kedro run` registers every
+# pipeline, and most stages draw nothing.
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 logger = logging.getLogger(__name__)
 # Points kept per curve table, so the files `dvc plots` draws stay small enough for git.
@@ -232,6 +235,8 @@ def _rows_note(metrics: dict[str, Any]) -> str:
 
 def _empty_figure(title: str, reason: str) -> go.Figure:
     """A titled figure explaining why a plot does not apply."""
+    import plotly.graph_objects as go
+
     figure = go.Figure()
     figure.add_annotation(text=reason, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return figure.update_layout(title=title, xaxis_visible=False, yaxis_visible=False)
@@ -277,11 +282,15 @@ def _curve_points(
 
 def roc_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """ROC curve points (class, fpr, tpr) as a table `dvc plots` can draw."""
+    from sklearn import metrics as skm
+
     return _curve_points(predictions, spec, ("fpr", "tpr"), lambda y, s: skm.roc_curve(y, s)[:2])
 
 
 def pr_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Precision-recall points (class, recall, precision) as a table `dvc plots` can draw."""
+    from sklearn import metrics as skm
+
     return _curve_points(
         predictions,
         spec,
@@ -292,6 +301,9 @@ def pr_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
 
 def plot_roc_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """ROC curve (one-vs-rest per class for multiclass)."""
+    import plotly.graph_objects as go
+    from sklearn import metrics as skm
+
     if spec.task == "regression":
         return _empty_figure("ROC curve", "Not applicable to a regression task")
     figure = go.Figure()
@@ -309,6 +321,9 @@ def plot_roc_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
 
 def plot_pr_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """Precision-recall curve (one-vs-rest per class for multiclass)."""
+    import plotly.graph_objects as go
+    from sklearn import metrics as skm
+
     if spec.task == "regression":
         return _empty_figure("Precision-recall curve", "Not applicable to a regression task")
     figure = go.Figure()
@@ -325,6 +340,9 @@ def plot_pr_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
 
 def plot_confusion_matrix(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """Confusion matrix of the point predictions."""
+    import plotly.graph_objects as go
+    from sklearn import metrics as skm
+
     if spec.task == "regression":
         return _empty_figure("Confusion matrix", "Not applicable to a regression task")
     names = [str(c) for c in spec.class_names()]
@@ -346,6 +364,8 @@ def plot_calibration(
     predictions: pd.DataFrame, spec: FeatureSpec, settings: EvaluationParams
 ) -> go.Figure:
     """Reliability diagram: mean predicted probability against observed frequency per bin."""
+    import plotly.graph_objects as go
+
     if spec.task == "regression":
         return _empty_figure("Calibration", "Not applicable to a regression task")
     bins = settings.calibration_bins
@@ -374,6 +394,8 @@ def _calibration_points(
 
 def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """Predicted against actual values (regression)."""
+    import plotly.graph_objects as go
+
     if spec.task != "regression":
         return _empty_figure("Predicted vs actual", "Applies to regression tasks")
     sample = predictions.sample(n=min(len(predictions), 5000), random_state=0)
@@ -389,6 +411,8 @@ def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: FeatureSpec) -> go
 
 def plot_residuals(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     """Distribution of residuals, actual minus predicted (regression)."""
+    import plotly.graph_objects as go
+
     if spec.task != "regression":
         return _empty_figure("Residuals", "Applies to regression tasks")
     residuals = predictions["label"] - predictions[PREDICTION]
@@ -402,6 +426,8 @@ def plot_residuals(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
 
 def plot_feature_importance(importance: pd.DataFrame, settings: EvaluationParams) -> go.Figure:
     """Horizontal bar chart of the top features by gain share."""
+    import plotly.graph_objects as go
+
     top = importance.head(settings.top_features).iloc[::-1]
     figure = go.Figure(go.Bar(x=top["gain_share"], y=top["feature"], orientation="h"))
     return figure.update_layout(

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-import lightgbm as lgb
 import numpy as np
-import optuna
 import pandas as pd
 
 from cirrus.feature_spec import FeatureSpec
@@ -27,6 +25,11 @@ from cirrus.parameters import (
 )
 from cirrus.progress import Throttled
 from cirrus.splits import split_rows
+
+# LightGBM and Optuna load in the nodes that use them: every `kedro run` registers every pipeline.
+if TYPE_CHECKING:
+    import lightgbm as lgb
+    import optuna
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +144,8 @@ def early_stopping_split(
 
 def _dataset(frame: pd.DataFrame, spec: FeatureSpec, reference: lgb.Dataset | None = None):
     """A LightGBM dataset with the spec's categorical features."""
+    import lightgbm as lgb
+
     return lgb.Dataset(
         model_matrix(frame, spec),
         label=labels(frame, spec),
@@ -185,6 +190,8 @@ def _fit(
     anyway); the fitting rows' metrics are computed once, at the best iteration
     (`fitting_row_scores`).
     """
+    import lightgbm as lgb
+
     fit_rows, valid_rows = early_stopping_split(train, spec, settings)
     fit_set = _dataset(fit_rows, spec)
     valid_set = _dataset(valid_rows, spec, reference=fit_set)
@@ -298,6 +305,8 @@ def tune_hyperparameters(
     """Search the declared space with Optuna within the trial and time budget, if enabled."""
     if not settings.tuning.enabled:
         return {"enabled": False, "best_params": {}}
+    import optuna
+
     space = settings.tuning.search_space
     settings = resolve_row_scaled(train, spec, settings)
     first_metric = objective_for(spec)["metric"][0]
@@ -344,6 +353,8 @@ def _cross_validate(
     train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams, params: dict[str, Any]
 ) -> dict[str, Any]:
     """k-fold cross-validation of the final parameters on the training rows."""
+    import lightgbm as lgb
+
     results = lgb.cv(
         params,
         _dataset(train, spec),
