@@ -130,6 +130,44 @@ def test_encode_categorical_reads_non_string_values_as_text():
     assert list(encoded) == ["2", OTHER_LEVEL, UNKNOWN_LEVEL, "1"]
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        # Levels in another order than the spec's, an unused level, a missing row.
+        pd.Series(
+            pd.Categorical(
+                ["fax", "web", None, "phone", "branch", "web"],
+                categories=["tv", "phone", "fax", "web", "branch"],
+            )
+        ),
+        # Integer levels read as text; every row missing; no rows at all.
+        pd.Series([2, 3, 4, 1, None], dtype="category"),
+        pd.Series([None, None], dtype="category"),
+        pd.Series([], dtype="category"),
+    ],
+    ids=["text levels", "integer levels", "all missing", "empty"],
+)
+def test_categorical_input_encodes_and_flags_as_its_values_as_text(values):
+    # Arrange: the same values, once as a categorical column and once as plain objects
+    spec = FeatureSpec(
+        **_fields(
+            categories={"channel": ["web", "branch", "1", "2"]},
+            rare_levels={"channel": ["phone", "3"]},
+        )
+    )
+    as_objects = values.astype(object)
+
+    # Act
+    encoded = spec.encode_categorical("channel", values)
+    unseen = spec.unseen_mask("channel", values)
+
+    # Assert
+    expected = spec.encode_categorical("channel", as_objects)
+    assert encoded.codes.tolist() == expected.codes.tolist()
+    assert list(encoded.categories) == list(expected.categories)
+    assert unseen.tolist() == spec.unseen_mask("channel", as_objects).tolist()
+
+
 def test_unseen_mask_flags_only_levels_never_seen_in_training(spec):
     # Arrange
     values = pd.Series(["web", "phone", "fax", None, "branch", "tv"])

@@ -65,16 +65,16 @@ class FeatureSpec(BaseModel):
         a model-input table alike.
         """
         encoding = _encoding(tuple(self.categories[column]), tuple(self.rare_levels[column]))
-        texts = _texts(values)
-        codes = encoding.codes[encoding.lookup.positions(texts)]
-        codes[pd.isna(texts)] = -1
+        positions, missing = _positions(encoding.lookup, values)
+        codes = encoding.codes[positions]
+        codes[missing] = -1
         return pd.Categorical.from_codes(codes, dtype=encoding.dtype, validate=False)
 
     def unseen_mask(self, column: str, values: pd.Series) -> pd.Series:
         """Which values of a categorical column were never seen in training."""
         encoding = _encoding(tuple(self.categories[column]), tuple(self.rare_levels[column]))
-        texts = _texts(values)
-        seen = encoding.seen[encoding.lookup.positions(texts)] | pd.isna(texts)
+        positions, missing = _positions(encoding.lookup, values)
+        seen = encoding.seen[positions] | missing
         return pd.Series(~seen, index=values.index, name=values.name)
 
     def encode_target(self, values: pd.Series) -> pd.Series:
@@ -127,6 +127,21 @@ def _texts(values: pd.Series) -> np.ndarray:
     """Values as the text `astype("string")` makes of them, missing as None."""
     text = values if isinstance(values.dtype, pd.StringDtype) else values.astype("string")
     return text.to_numpy(dtype=object, na_value=None)
+
+
+def _positions(lookup: _Lookup, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's lookup position (-1: not known) and whether it is missing.
+
+    A categorical column is looked up once per level, not once per row: scoring and training
+    read model-input tables whose columns are already categoricals.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # The appended -1 is the position of a missing row (category code -1).
+        level_positions = np.append(lookup.positions(_texts(pd.Series(values.cat.categories))), -1)
+        row_codes = values.cat.codes.to_numpy()
+        return level_positions[row_codes], row_codes < 0
+    texts = _texts(values)
+    return lookup.positions(texts), pd.isna(texts)
 
 
 @lru_cache(maxsize=1024)

@@ -15,7 +15,13 @@ from cirrus.pipelines.training.nodes import (
     ModelWithoutSplitError,
     auto_min_data_in_leaf,
     auto_validation_fraction,
+    best_iteration_scores,
+    early_stopping_split,
+    fit_with_early_stopping,
+    fitting_row_scores,
+    lightgbm_params,
     resolve_row_scaled,
+    threshold_candidates,
     train_model,
     tune_hyperparameters,
 )
@@ -450,3 +456,46 @@ def test_regression_training_records_no_threshold(settings):
     # Assert
     assert "thresholds" not in metrics
     assert metrics["resolved_params"]["validation_fraction"] == 0.2
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_kept_scores_are_the_best_iterations_predictions(task, settings):
+    # Arrange: a training that runs past its best iteration
+    spec, train, _ = fx.feature_tables(task)
+    resolved = resolve_row_scaled(train, spec, settings)
+    params = lightgbm_params(spec, resolved)
+    booster, _, fit_rows, valid_rows = fit_with_early_stopping(train, spec, resolved, params)
+    best = booster.best_iteration
+    assert best < booster.current_iteration()
+    expected_fit = booster.predict(model_matrix(fit_rows, spec), num_iteration=best)
+    expected_valid = booster.predict(model_matrix(valid_rows, spec), num_iteration=best)
+
+    # Act
+    fit_scores, valid_scores = best_iteration_scores(booster)
+
+    # Assert
+    np.testing.assert_allclose(fit_scores, expected_fit, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(valid_scores, expected_valid, rtol=1e-12, atol=1e-12)
+    assert booster.current_iteration() == best
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_training_metrics_and_thresholds_match_the_saved_model(task, settings):
+    # Arrange
+    spec, train, _ = fx.feature_tables(task)
+    fit_rows, valid_rows = early_stopping_split(
+        train, spec, resolve_row_scaled(train, spec, settings)
+    )
+
+    # Act
+    model_text, metrics, _ = train_model(train, spec, settings, NO_TUNING)
+
+    # Assert: the saved model's own predictions give the recorded values
+    saved = lgb.Booster(model_str=model_text)
+    fit_predicted = saved.predict(model_matrix(fit_rows, spec))
+    for name, value in fitting_row_scores(fit_predicted, fit_rows, spec).items():
+        assert metrics[name] == pytest.approx(value, rel=1e-9)
+    if task == "binary":
+        valid_predicted = saved.predict(model_matrix(valid_rows, spec))
+        expected = threshold_candidates(valid_predicted, valid_rows, spec)
+        assert metrics["thresholds"] == pytest.approx(expected, rel=1e-9)

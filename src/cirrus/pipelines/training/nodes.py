@@ -181,7 +181,7 @@ def trial_progress(report: Callable[[str], None], n_trials: int) -> Callable[...
     return callback
 
 
-def _fit(
+def fit_with_early_stopping(
     train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams, params: dict[str, Any]
 ) -> tuple[lgb.Booster, dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Train with early stopping on a validation split: the booster, its curve and the rows.
@@ -207,8 +207,32 @@ def _fit(
             lgb.record_evaluation(history),
             round_progress(logger.info),
         ],
+        # Keeps the rows' scores that LightGBM updated while it trained (see best_iteration_scores).
+        keep_training_booster=True,
     )
     return booster, history, fit_rows, valid_rows
+
+
+def best_iteration_scores(booster: lgb.Booster) -> tuple[np.ndarray, np.ndarray]:
+    """The fitting and validation rows' scores at the best iteration, without predicting again.
+
+    LightGBM keeps every training and validation row's score up to date as it adds trees.
+    Rolling back the rounds after the best one leaves the scores of the model that is kept, as
+    `predict(num_iteration=best_iteration)` would give them: a pass over 640,000 rows saved.
+    """
+    best = booster.best_iteration or booster.current_iteration()
+    while booster.current_iteration() > best:
+        booster.rollback_one_iter()
+    captured: list[np.ndarray] = []
+
+    def capture(scores: np.ndarray, _data: lgb.Dataset) -> list[Any]:
+        captured.append(np.array(scores, copy=True))  # LightGBM reuses the buffer
+        return []
+
+    booster.eval_train(feval=capture)
+    booster.eval_valid(feval=capture)
+    fit_scores, valid_scores = captured
+    return fit_scores, valid_scores
 
 
 def _leaf_setting_source(
@@ -258,24 +282,22 @@ def check_has_split(
 
 
 def threshold_candidates(
-    booster: lgb.Booster, valid_rows: pd.DataFrame, spec: FeatureSpec
+    valid_scores: np.ndarray, valid_rows: pd.DataFrame, spec: FeatureSpec
 ) -> dict[str, float] | None:
     """The binary decision threshold each rule picks on the early-stopping validation rows."""
     y = labels(valid_rows, spec)
     if len(np.unique(y)) < 2:
         return None
-    scores = booster.predict(model_matrix(valid_rows, spec), num_iteration=booster.best_iteration)
-    return {rule: choose_threshold(rule, y, scores) for rule in get_args(ThresholdRule)}
+    return {rule: choose_threshold(rule, y, valid_scores) for rule in get_args(ThresholdRule)}
 
 
 def fitting_row_scores(
-    booster: lgb.Booster, fit_rows: pd.DataFrame, spec: FeatureSpec
+    predicted: np.ndarray, fit_rows: pd.DataFrame, spec: FeatureSpec
 ) -> dict[str, float]:
     """LightGBM's training metrics on the fitting rows at the best iteration, computed once."""
     from sklearn import metrics as skm
 
     y = labels(fit_rows, spec)
-    predicted = booster.predict(model_matrix(fit_rows, spec), num_iteration=booster.best_iteration)
     # The definitions LightGBM uses for these metric names (probabilities clipped at 1e-15).
     computed = {
         "auc": lambda: skm.roc_auc_score(y, predicted),
@@ -321,7 +343,7 @@ def tune_hyperparameters(
             )
             for name, r in space.items()
         }
-        booster, history, _, _ = _fit(
+        booster, history, _, _ = fit_with_early_stopping(
             train, spec, settings, lightgbm_params(spec, settings, overrides)
         )
         return _best_scores(history, booster.best_iteration)[f"valid_{first_metric}"]
@@ -387,21 +409,22 @@ def train_model(
     source = _leaf_setting_source(settings, tuned)
     settings = resolve_row_scaled(train, spec, settings)
     params = lightgbm_params(spec, settings, tuned)
-    booster, history, fit_rows, valid_rows = _fit(train, spec, settings, params)
+    booster, history, fit_rows, valid_rows = fit_with_early_stopping(train, spec, settings, params)
     check_has_split(booster, len(fit_rows), params, source)
+    fit_scores, valid_scores = best_iteration_scores(booster)
     metrics: dict[str, Any] = {
         "task": spec.task,
         "best_iteration": int(booster.best_iteration),
         "n_training_rows": len(train),
         "n_features": booster.num_feature(),
-        **fitting_row_scores(booster, fit_rows, spec),
+        **fitting_row_scores(fit_scores, fit_rows, spec),
         **_best_scores(history, booster.best_iteration),
         "n_fitting_rows": len(fit_rows),
         "n_validation_rows": len(valid_rows),
         "resolved_params": resolved_params(settings, params),
     }
     if spec.task == "binary":
-        metrics["thresholds"] = threshold_candidates(booster, valid_rows, spec)
+        metrics["thresholds"] = threshold_candidates(valid_scores, valid_rows, spec)
     if settings.cross_validation.enabled:
         metrics["cross_validation"] = _cross_validate(train, spec, settings, params)
     importance = feature_importance(booster)
