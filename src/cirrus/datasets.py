@@ -22,7 +22,8 @@ which gives the errors above.
 loads as None until it does.
 
 `ParquetDataset` is kedro-datasets' `pandas.ParquetDataset` that, within one run, hands the
-next node a copy of the frame it has just written instead of reading the file back.
+next node a copy of the frame it has just written instead of reading the file back; during a
+run on local storage the file is written by a background thread (`cirrus.runs.writes`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -41,6 +43,7 @@ from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _PandasParquetDataset
 
 from cirrus.pandas_options import ARROW_TEXT
+from cirrus.runs import writes
 
 TAIL_BYTES = 64 * 1024
 # `load_args` under which the lines of the file are not the rows of the table (or pandas is
@@ -310,25 +313,40 @@ class ParquetDataset(_PandasParquetDataset):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """The arguments of `pandas.ParquetDataset`."""
         super().__init__(*args, **kwargs)
-        self._saved: tuple[str, Any, pd.DataFrame] | None = None
+        # (path, the write's future giving the file's stamp, the frame): see load().
+        self._saved: tuple[str, Future, pd.DataFrame] | None = None
 
     def load(self) -> pd.DataFrame:
         """The frame saved in this run (a copy) while the file still holds it, else the file."""
         path = get_filepath_str(self._get_load_path(), self._protocol)
         if self._saved is not None:
-            saved_path, stamp, frame = self._saved
-            if saved_path == path and self._stamp(path) == stamp:
+            saved_path, written, frame = self._saved
+            if saved_path == path and not written.done():
+                return frame.copy()  # the file is still being written from this very frame
+            whole = saved_path == path and written.exception() is None
+            if whole and self._stamp(path) == written.result():
                 return frame.copy()
             self._saved = None
+        writes.wait()  # another dataset may be writing the file this one reads
         return super().load()
 
     def save(self, data: pd.DataFrame) -> None:
-        """Write the file, then keep the frame for the loads of this run."""
+        """Write the file (in the background during a local run), and keep the frame for the
+        loads of this run."""
         self._saved = None
-        super().save(data)
-        if not any(name in self._load_args for name in _RESHAPING_ARGS):
-            path = get_filepath_str(self._get_save_path(), self._protocol)
-            self._saved = (path, self._stamp(path), data)
+        keep = not any(name in self._load_args for name in _RESHAPING_ARGS)
+        path = get_filepath_str(self._get_save_path(), self._protocol)
+        if keep and writes.active() and self._protocol == "file" and self._version is None:
+            written = writes.submit(lambda: self._write(data, path), path)
+        else:
+            written = writes.done(self._write(data, path))
+        if keep:
+            self._saved = (path, written, data)
+
+    def _write(self, data: pd.DataFrame, path: str) -> tuple[Any, Any] | None:
+        """Write the file as `pandas.ParquetDataset` does; return its stamp."""
+        _PandasParquetDataset.save(self, data)
+        return self._stamp(path)
 
     def _stamp(self, path: str) -> tuple[Any, Any] | None:
         """The file's size and modification time (None when it is gone)."""

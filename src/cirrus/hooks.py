@@ -31,6 +31,7 @@ from cirrus.preflight import (
     parse_unread_blocks,
     require_blocks,
 )
+from cirrus.runs import writes
 from cirrus.runs.lock import STATE_DIR, RunLock, RunLockError
 from cirrus.runs.pause import pause_if
 from cirrus.runs.staging import Staging, new_run_id, recover
@@ -222,6 +223,7 @@ class AllOrNothingHooks:
         self._finals = {name: (outputs[name], final) for name, final in finals.items()}
         for dataset, final in self._finals.values():
             relocate(dataset, staged[final])
+        writes.start()  # staged files may now be written beside the next node
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
@@ -243,6 +245,11 @@ class AllOrNothingHooks:
         """The run succeeded: publish its outputs together, then say what came out."""
         if self._staging is None:
             return
+        try:
+            writes.finish()  # every file is whole before any is published
+        except Exception as error:
+            self.on_pipeline_error(error)
+            raise
         names = set(self._finals)
         try:
             published = self._staging.publish()
@@ -257,6 +264,7 @@ class AllOrNothingHooks:
         """The run failed: keep its reports aside for diagnosis, drop the rest it staged."""
         if self._staging is None:
             return
+        writes.finish(raise_errors=False)  # nothing may still be writing into what is discarded
         try:
             target = f"{self._staging.root}/{REJECTED_DIR}"
             note = f"Run {self._staging.run_id} failed: {type(error).__name__}: {error}\n"
