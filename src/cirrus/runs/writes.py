@@ -40,7 +40,15 @@ def active() -> bool:
 
 
 def submit(write: Callable[[], Any], what: str) -> Future:
-    """Queue a write (in order, one at a time); its future gives the write's result."""
+    """Queue a write (in order, one at a time); its future gives the write's result.
+
+    At most one write waits behind the one in progress: a queued write holds its frame, which
+    the run would otherwise have freed, so a longer queue would raise the run's peak memory.
+    """
+    with _lock:
+        earlier = [future for _, future in _state["pending"][:-1]]
+    for future in earlier:
+        future.exception()  # waits for it (its failure is raised by wait())
     with _lock:
         future = _state["executor"].submit(write)
         _state["pending"].append((what, future))
