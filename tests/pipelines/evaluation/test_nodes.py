@@ -333,8 +333,9 @@ def test_auto_threshold_is_chosen_on_the_validation_rows_not_the_test_rows(rare_
         for rule in ("best_f1", "youden")
     }
 
-    # Assert
-    assert training_metrics["thresholds"] == chosen
+    # Assert: training reads the scores LightGBM kept while it trained, which can differ from a
+    # fresh prediction in the last bit, so the cut is the same score to rounding, not bitwise
+    assert training_metrics["thresholds"] == pytest.approx(chosen, rel=1e-12, abs=0)
 
 
 def test_youden_rule_uses_its_own_threshold_in_predictions_and_metrics(rare_positives):
