@@ -110,6 +110,19 @@ def test_importance_is_sorted_by_gain(binary_tables, settings):
     assert importance["gain"].iloc[0] > 0
 
 
+def test_importance_is_what_the_saved_model_reads_back(binary_tables, settings):
+    # Arrange
+    spec, train, _ = binary_tables
+
+    # Act
+    model_text, _, importance = train_model(train, spec, settings, NO_TUNING)
+
+    # Assert: bitwise, the gains anyone who loads model.txt gets
+    saved = lgb.Booster(model_str=model_text)
+    expected = dict(zip(saved.feature_name(), saved.feature_importance("gain"), strict=True))
+    assert dict(zip(importance["feature"], importance["gain"], strict=True)) == expected
+
+
 def test_tuned_parameters_override_the_declared_ones(binary_tables, settings):
     # Arrange
     spec, train, _ = binary_tables

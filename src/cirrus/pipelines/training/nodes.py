@@ -427,8 +427,12 @@ def train_model(
         metrics["thresholds"] = threshold_candidates(valid_scores, valid_rows, spec)
     if settings.cross_validation.enabled:
         metrics["cross_validation"] = _cross_validate(train, spec, settings, params)
-    importance = feature_importance(booster)
     model_text = booster.model_to_string(num_iteration=booster.best_iteration)
+    # From the saved text, not the booster in memory: its gains are the ones anyone who loads
+    # model.txt reads back (the text form rounds each split's gain).
+    import lightgbm as lgb
+
+    importance = feature_importance(lgb.Booster(model_str=model_text))
     return model_text, metrics, importance
 
 
