@@ -290,15 +290,25 @@ def write_plot(sizes: list[dict[str, Any]], path: Path) -> None:
     rows = [size["rows"] for size in sizes]
     figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
     series = (("cirrus (kedro run)", "cirrus", "o-"), ("hand-written floor", "floor", "s--"))
+    values = {
+        key: {
+            "seconds": [size[key]["wall"] for size in sizes],
+            "memory": [size[key]["peak_mb"] / 1024 for size in sizes],
+        }
+        for _, key, _ in series
+    }
     for label, key, style in series:
-        seconds = [size[key]["wall"] for size in sizes]
-        memory = [size[key]["peak_mb"] / 1024 for size in sizes]
-        time_axis.plot(rows, seconds, style, label=label)
-        memory_axis.plot(rows, memory, style, label=label)
-        for x, y in zip(rows, seconds, strict=True):
-            time_axis.annotate(f"{y:.0f} s", (x, y), textcoords="offset points", xytext=(6, -10))
-        for x, y in zip(rows, memory, strict=True):
-            memory_axis.annotate(f"{y:.1f} GB", (x, y), textcoords="offset points", xytext=(6, -10))
+        other = values["floor" if key == "cirrus" else "cirrus"]
+        for axis, quantity, unit in (
+            (time_axis, "seconds", "{:.0f} s"),
+            (memory_axis, "memory", "{:.1f} GB"),
+        ):
+            axis.plot(rows, values[key][quantity], style, label=label)
+            for x, y, y_other in zip(rows, values[key][quantity], other[quantity], strict=True):
+                # The higher of the two points is labelled above it, the lower below: close
+                # values would otherwise print over each other.
+                offset = (6, 4) if y >= y_other else (6, -12)
+                axis.annotate(unit.format(y), (x, y), textcoords="offset points", xytext=offset)
     axes = ((time_axis, "Whole run", "seconds"), (memory_axis, "Peak resident memory", "GB"))
     for axis, title, unit in axes:
         axis.set_xscale("log")
