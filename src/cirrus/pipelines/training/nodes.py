@@ -12,7 +12,7 @@ import pandas as pd
 
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import LIGHTGBM_METRICS, higher_is_better
-from cirrus.modeling import choose_threshold, labels, model_matrix, objective_for
+from cirrus.modeling import choose_threshold, labels, load_booster, model_matrix, objective_for
 from cirrus.parameters import (
     AUTO,
     ROW_SCALED_LIGHTGBM,
@@ -430,9 +430,7 @@ def train_model(
     model_text = booster.model_to_string(num_iteration=booster.best_iteration)
     # From the saved text, not the booster in memory: its gains are the ones anyone who loads
     # model.txt reads back (the text form rounds each split's gain).
-    import lightgbm as lgb
-
-    importance = feature_importance(lgb.Booster(model_str=model_text))
+    importance = feature_importance(load_booster(model_text))
     return model_text, metrics, importance
 
 
