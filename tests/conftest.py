@@ -20,6 +20,25 @@ from cirrus.parameters import DemoDataParams
 from cirrus.storage import DATA_LAYERS
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Markers by where a test lives (registered with --strict-markers in pyproject.toml). `slow` is
+# everything the quick loop, `pytest -m "not slow"`, leaves out: real `kedro`, `dvc`, Jupyter,
+# Airflow or browser processes, emulators, and tests built on a trained project.
+FOLDER_MARKERS = {
+    "e2e": ("e2e", "slow"),
+    "notebooks": ("e2e", "slow"),
+    "serving": ("slow",),
+    "versioning": ("slow",),
+}
+FILE_MARKERS = {
+    "test_cloud_env.py": ("cloud",),
+    "test_dvc_remotes.py": ("cloud",),
+    "test_viz.py": ("browser",),
+    "test_jupyter.py": ("browser",),
+    "test_airflow.py": ("slow",),
+}
+# A test using one of these session fixtures waits for a whole `kedro run` of its own.
+TRAINED_FIXTURES = {"trained_project", "serving_project", "server"}
 # 5,200 reference rows hold out 1,040 for drift: above Evidently's small-reference boundary (1,000),
 # so these runs take the default data's drift path; small references have tests of their own
 # (their permutation test costs about 2.5 s per many-level column).
@@ -124,6 +143,25 @@ def output_digests(project: Path) -> dict[str, str]:
     return digests
 
 
+def markers_for(relative: Path, fixtures: set[str]) -> set[str]:
+    """The markers a test gets from its folder, its file and the fixtures it needs."""
+    names: set[str] = set()
+    for part in relative.parts[1:-1]:
+        names.update(FOLDER_MARKERS.get(part, ()))
+    names.update(FILE_MARKERS.get(relative.name, ()))
+    if names & {"cloud", "browser"} or fixtures & TRAINED_FIXTURES:
+        names.add("slow")
+    return names
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test by folder, file and fixtures (see FOLDER_MARKERS)."""
+    for item in items:
+        relative = item.path.relative_to(REPO)
+        for name in sorted(markers_for(relative, set(getattr(item, "fixturenames", ())))):
+            item.add_marker(name)
+
+
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project copy on small data after one successful `kedro run` (read-only for tests)."""
@@ -153,4 +191,4 @@ def project_factory(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def contract() -> dict[str, Any]:
     """A deep copy of the committed dataset contract."""
-    return copy.deepcopy(base_parameters("ingestion")["contract"])
+    return copy.deepcopy(base_parameters("contract")["contract"])
