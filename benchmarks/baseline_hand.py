@@ -25,7 +25,7 @@ PREDICTION, TARGET = "prediction", "target"
 
 
 def _contract(ctx: Context) -> dict[str, Any]:
-    """The contract block of parameters_ingestion.yml."""
+    """The contract block of parameters_contract.yml."""
     return ctx.params["contract"]
 
 

@@ -76,7 +76,7 @@ def drift_inputs(rows: int) -> dict[str, Any]:
     from cirrus.pipelines.ingestion.nodes import validate_raw_current, validate_raw_reference
     from cirrus.pipelines.training.nodes import train_model
 
-    contract = DatasetContract.parse(parameters("ingestion")["contract"])
+    contract = DatasetContract.parse(parameters("contract")["contract"])
     raw_reference, raw_current = generate_demo_batches(DemoDataParams.parse(demo_params(rows)))
     reference = validate_raw_reference(raw_reference, contract, SALT)
     current = validate_raw_current(raw_current, contract, SALT)

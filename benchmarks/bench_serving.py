@@ -307,7 +307,7 @@ def in_process_times(project: Path, rows: pd.DataFrame, sizes: list[int]) -> dic
     """booster.predict on the same rows in this process: frame path and numeric path."""
     conf = project / "conf" / "base"
     contract = parse_contract(
-        yaml.safe_load((conf / "parameters_ingestion.yml").read_text())["contract"]
+        yaml.safe_load((conf / "parameters_contract.yml").read_text())["contract"]
     )
     evaluation = EvaluationParams.parse(
         yaml.safe_load((conf / "parameters_evaluation.yml").read_text())["evaluation"]
@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = pd.read_parquet(project / ROWS_TO_SCORE)
     columns = request_columns(
         parse_contract(
-            yaml.safe_load((project / "conf/base/parameters_ingestion.yml").read_text())["contract"]
+            yaml.safe_load((project / "conf/base/parameters_contract.yml").read_text())["contract"]
         )
     )
     loads = [parse_load(text) for text in args.load]

@@ -84,7 +84,7 @@ def _score(task: str, metric: str, y: np.ndarray, predicted: np.ndarray) -> floa
 
 def plain_lightgbm(project: Path, metric: str) -> float:
     """LightGBM's estimator with its defaults on the contract's inputs of the same rows."""
-    contract = yaml.safe_load((project / "conf/base/parameters_ingestion.yml").read_text())[
+    contract = yaml.safe_load((project / "conf/base/parameters_contract.yml").read_text())[
         "contract"
     ]
     paths = catalog_paths(project, ("train_rows", "test_rows"))

@@ -76,7 +76,7 @@ def lgbm_params(training: dict[str, Any]) -> dict[str, Any]:
 
 def run(project: Path) -> dict[str, Any]:
     """Run the floor once; return the seconds per step and checks."""
-    contract = read_yaml(project, "parameters_ingestion.yml")["contract"]
+    contract = read_yaml(project, "parameters_contract.yml")["contract"]
     holdout = read_yaml(project, "parameters_features.yml")["holdout"]
     training = read_yaml(project, "parameters_training.yml")["training"]
     drift_share = read_yaml(project, "parameters_drift.yml")["drift"].get("drift_share", 0.5)

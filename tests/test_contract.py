@@ -14,7 +14,7 @@ from tests import unit_fixtures as fx
 
 contract_params = fx.contract_params
 
-FILE = "conf/base/parameters_ingestion.yml"
+FILE = "conf/base/parameters_contract.yml"
 
 
 def test_contract_file_defines_the_contract_block_and_parse_errors_name_it():

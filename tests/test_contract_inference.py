@@ -21,14 +21,14 @@ from cirrus.contract_inference import (
     catalog_filepath,
     infer_configuration,
     render_catalog,
-    render_ingestion,
+    render_contract,
     write_configuration,
 )
 from cirrus.parameters import ConfigError
 from tests import shapes
 
 REPO = Path(__file__).resolve().parents[1]
-WRITTEN = ci.INGESTION_FILE, ci.FEATURES_FILE, ci.CATALOG_FILE
+WRITTEN = ci.CONTRACT_FILE, ci.INGESTION_FILE, ci.FEATURES_FILE, ci.CATALOG_FILE
 
 
 def _infer(frame: pd.DataFrame, target: str, **options: Any) -> ci.InferredConfig:
@@ -324,7 +324,7 @@ def test_labels_and_allowed_values_are_quoted_so_yaml_keeps_them_text():
     config = _infer(shapes.yes_no_labels(n_rows=400), "subscribed")
 
     # Act
-    written = yaml.safe_load(render_ingestion(config))
+    written = yaml.safe_load(render_contract(config))
 
     # Assert
     contract = written["contract"]
@@ -339,7 +339,7 @@ def test_each_decision_to_review_has_a_comment():
     config = _infer(shapes.churn_without_time(n_rows=300), "churned")
 
     # Act
-    text = render_ingestion(config)
+    text = render_contract(config)
 
     # Assert
     assert "review: unique in every row and named like an id" in text
@@ -410,7 +410,7 @@ def test_with_force_every_file_is_written_and_a_rerun_needs_no_force(project: Pa
 
     # Assert
     assert written.files == list(WRITTEN)
-    parameters = yaml.safe_load((project / ci.INGESTION_FILE).read_text())
+    parameters = yaml.safe_load((project / ci.CONTRACT_FILE).read_text())
     assert parameters["contract"]["target"] == "subscribed"
     catalog = yaml.safe_load((project / ci.CATALOG_FILE).read_text())
     assert catalog["raw_current"]["filepath"] == "${globals:data_root}/01_raw/bank.csv"

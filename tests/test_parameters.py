@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -20,6 +21,9 @@ from cirrus.parameters import (
     RegistryParams,
     SearchRange,
     TrainingParams,
+    block_locations,
+    moved_block_warnings,
+    parameters_file,
     parse_block,
 )
 from tests import unit_fixtures as fx
@@ -31,7 +35,7 @@ DEMO_DATA_FILE = "conf/base/parameters_demo_data.yml"
 
 # Every top-level block: its model, where it sits in the YAML, and the file it is declared in.
 BLOCKS = [
-    (DatasetContract, ("contract",), "ingestion"),
+    (DatasetContract, ("contract",), "contract"),
     (IngestionSplit, ("ingestion", "split"), "ingestion"),
     (HoldoutParams, ("holdout",), "features"),
     (FeatureParams, ("features",), "features"),
@@ -532,3 +536,38 @@ def test_misspelt_demo_data_batch_key_is_refused():
     # Assert
     assert DEMO_DATA_FILE in message
     assert "unknown key 'demo_data.current.concept_drfit'" in message
+
+
+# --- which file holds a block -----------------------------------------------------------------
+
+
+def test_every_committed_block_is_in_the_file_the_one_definition_names():
+    # Act
+    found = block_locations(fx.REPO / "conf" / "base")
+
+    # Assert
+    assert found == {key: parameters_file(key) for key in found}
+    assert parameters_file("contract") == "conf/base/parameters_contract.yml"
+    assert parameters_file("ingestion.split") == "conf/base/parameters_ingestion.yml"
+    assert parameters_file("extras") == "conf/base/parameters*.yml"
+    assert moved_block_warnings(fx.REPO / "conf" / "base") == []
+
+
+def test_a_contract_still_in_parameters_ingestion_is_warned_about(tmp_path: Path):
+    # Arrange: the layout before the contract had its own file
+    conf = tmp_path / "conf" / "base"
+    conf.mkdir(parents=True)
+    (conf / "parameters_ingestion.yml").write_text(
+        "contract: {name: x}\ningestion: {split: {mode: files}}\n"
+    )
+
+    # Act
+    warnings = moved_block_warnings(conf)
+
+    # Assert
+    assert warnings == [
+        "The 'contract:' block is in conf/base/parameters_ingestion.yml: move it, unchanged, to "
+        "its own file conf/base/parameters_contract.yml. It is still read from "
+        "conf/base/parameters_ingestion.yml for now; a later version will read it only from "
+        "its own file."
+    ]

@@ -56,7 +56,7 @@ def load_parameters(name: str) -> dict[str, Any]:
 
 def contract_for(task: str = "binary") -> dict[str, Any]:
     """The committed contract, switched to another task and target of the generated data."""
-    contract = load_parameters("ingestion")["contract"]
+    contract = load_parameters("contract")["contract"]
     if task == "binary":
         return contract
     target = TASK_TARGETS[task]

@@ -163,8 +163,8 @@ def init_contract(
 ) -> None:
     """Write a working configuration for the CSV or Parquet file at PATH (any fsspec URL).
 
-    Infers the dataset contract and the reference/current split
-    (conf/base/parameters_ingestion.yml), feature transforms that fit the data
+    Infers the dataset contract (conf/base/parameters_contract.yml), the reference/current
+    split (conf/base/parameters_ingestion.yml), feature transforms that fit the data
     (conf/base/parameters_features.yml) and points raw_reference/raw_current in
     conf/base/catalog.yml at the file. Existing files that would change are replaced only with
     --force; on any error nothing is changed.
@@ -186,7 +186,7 @@ def init_contract(
     for warning in written.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(
-        "Check the lines marked `review:` in conf/base/parameters_ingestion.yml, "
+        "Check the lines marked `review:` in conf/base/parameters_contract.yml, "
         "then run `kedro run`."
     )
 

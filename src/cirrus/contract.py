@@ -6,10 +6,9 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from cirrus.parameters import INGESTION_FILE, Block, ConfigError, Strict, Task
+from cirrus.parameters import CONTRACT_FILE, Block, ConfigError, Strict, Task
 
 CONTRACT_KEY = "contract"
-CONTRACT_FILE = INGESTION_FILE
 
 DType = Literal["int", "float", "string", "datetime", "bool"]
 PiiTreatment = Literal["drop", "hash"]

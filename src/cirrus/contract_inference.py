@@ -9,7 +9,8 @@ out (id-like, constant, free text or near-unique text, likely PII by name or con
 LightGBM refuses). Every decision a person should check gets a `review:` comment in the YAML
 and a line on the console.
 
-What it writes (`write_configuration`): the `contract` and `ingestion.split` blocks
+What it writes (`write_configuration`): the `contract` block
+(`conf/base/parameters_contract.yml`), the `ingestion.split` block
 (`conf/base/parameters_ingestion.yml`), the hold-out and feature transforms
 (`conf/base/parameters_features.yml`), and the `raw_reference`/`raw_current` entries of
 `conf/base/catalog.yml` (the rest of the catalog is kept as it is). Everything is checked
@@ -36,6 +37,7 @@ import yaml
 
 from cirrus.contract import DatasetContract, label_text
 from cirrus.parameters import (
+    CONTRACT_FILE,
     FEATURES_FILE,
     INGESTION_FILE,
     ConfigError,
@@ -905,8 +907,8 @@ def _rule(rule: dict[str, Any]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def render_ingestion(config: InferredConfig) -> str:
-    """conf/base/parameters_ingestion.yml: the contract and the split, with comments."""
+def render_contract(config: InferredConfig) -> str:
+    """conf/base/parameters_contract.yml: the contract, with comments."""
     c, notes = config.contract, config.comments
     lines = [
         f"# The dataset contract of {config.source}, written by `kedro cirrus init-contract`",
@@ -967,7 +969,18 @@ def render_ingestion(config: InferredConfig) -> str:
         lines.append("  # Left out of the features (dropped at ingestion; name one in `features`")
         lines.append("  # and give it a rule to use it):")
         lines += [f"  #   {item.column}: {item.reason}" for item in others]
-    lines += ["", "ingestion:", "  split:"]
+    return "\n".join(lines) + "\n"
+
+
+def render_ingestion(config: InferredConfig) -> str:
+    """conf/base/parameters_ingestion.yml: the reference/current split, with comments."""
+    notes = config.comments
+    lines = [
+        "# How the raw rows become the reference (training) rows and the current batch, written",
+        f"# by `kedro cirrus init-contract` for {config.source}.",
+        "ingestion:",
+        "  split:",
+    ]
     split = config.split
     lines.append(
         _with_comment(
@@ -1250,17 +1263,16 @@ def write_configuration(
     check_configuration(config, frame)
     catalog_path = project / CATALOG_FILE
     catalog_text = catalog_path.read_text() if catalog_path.exists() else ""
+    contract_text = render_contract(config)
     ingestion_text = render_ingestion(config)
     features_text = render_features(config)
-    _check_round_trip(
-        ingestion_text,
-        {"contract": config.contract, "ingestion": {"split": config.split}},
-        INGESTION_FILE,
-    )
+    _check_round_trip(contract_text, {"contract": config.contract}, CONTRACT_FILE)
+    _check_round_trip(ingestion_text, {"ingestion": {"split": config.split}}, INGESTION_FILE)
     _check_round_trip(
         features_text, {"holdout": config.holdout, "features": config.features}, FEATURES_FILE
     )
     contents = {
+        project / CONTRACT_FILE: contract_text,
         project / INGESTION_FILE: ingestion_text,
         project / FEATURES_FILE: features_text,
         catalog_path: render_catalog(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -24,6 +25,7 @@ from cirrus.catalog import (
     stored_path,
 )
 from cirrus.inputs import require_inputs
+from cirrus.parameters import moved_block_warnings
 from cirrus.preflight import (
     RAW_DATASETS,
     check_blocks,
@@ -58,6 +60,13 @@ class ParametersCheckHooks:
     Each block the run's nodes read is already parsed into its typed model by Kedro's parameter
     validation when the catalog is built; the blocks no node reads are parsed here.
     """
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Warn about a block still in the file it lived in before (the contract, for one)."""
+        conf = Path(str(context.config_loader.conf_source))
+        for line in moved_block_warnings(conf / "base"):
+            logger.warning(line)
 
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:

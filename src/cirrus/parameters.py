@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import difflib
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
@@ -120,14 +121,62 @@ def parse_block(
         raise error(invalid_block(file, _describe(failure, key))) from None
 
 
-INGESTION_FILE = "conf/base/parameters_ingestion.yml"
-FEATURES_FILE = "conf/base/parameters_features.yml"
-TRAINING_FILE = "conf/base/parameters_training.yml"
-EVALUATION_FILE = "conf/base/parameters_evaluation.yml"
-DRIFT_FILE = "conf/base/parameters_drift.yml"
-REGISTRY_FILE = "conf/base/parameters_registry.yml"
-DEMO_DATA_FILE = "conf/base/parameters_demo_data.yml"
-MONITORING_FILE = "conf/base/parameters_monitoring.yml"
+# Which file of conf/base holds each top-level parameters block: the one definition that error
+# messages, the checks before a run and the dvc.yaml generator all read.
+PARAMETER_FILES: dict[str, str] = {
+    "contract": "conf/base/parameters_contract.yml",
+    "ingestion": "conf/base/parameters_ingestion.yml",
+    "holdout": "conf/base/parameters_features.yml",
+    "features": "conf/base/parameters_features.yml",
+    "training": "conf/base/parameters_training.yml",
+    "evaluation": "conf/base/parameters_evaluation.yml",
+    "drift": "conf/base/parameters_drift.yml",
+    "registry": "conf/base/parameters_registry.yml",
+    "demo_data": "conf/base/parameters_demo_data.yml",
+    "monitoring": "conf/base/parameters_monitoring.yml",
+}
+ANY_PARAMETERS_FILE = "conf/base/parameters*.yml"
+# Blocks that lived in another file before, still read there (with a deprecation warning).
+FORMER_PARAMETER_FILES: dict[str, str] = {"contract": "conf/base/parameters_ingestion.yml"}
+
+
+def parameters_file(key: str) -> str:
+    """The file that holds a parameters block (a dotted key by its top-level block)."""
+    return PARAMETER_FILES.get(key.split(".")[0], ANY_PARAMETERS_FILE)
+
+
+CONTRACT_FILE = parameters_file("contract")
+INGESTION_FILE = parameters_file("ingestion")
+FEATURES_FILE = parameters_file("features")
+TRAINING_FILE = parameters_file("training")
+EVALUATION_FILE = parameters_file("evaluation")
+DRIFT_FILE = parameters_file("drift")
+REGISTRY_FILE = parameters_file("registry")
+DEMO_DATA_FILE = parameters_file("demo_data")
+MONITORING_FILE = parameters_file("monitoring")
+
+
+def block_locations(conf_dir: Path) -> dict[str, str]:
+    """Which parameters*.yml file of a conf folder (e.g. conf/base) holds each top-level block,
+    as paths relative to the project (the folder's grandparent)."""
+    import yaml
+
+    owners = {}
+    for path in sorted(conf_dir.glob("parameters*.yml")):
+        for key in yaml.safe_load(path.read_text()) or {}:
+            owners[str(key)] = path.relative_to(conf_dir.parent.parent).as_posix()
+    return owners
+
+
+def moved_block_warnings(conf_dir: Path) -> list[str]:
+    """One sentence for each block still in the file it lived in before (read there for now)."""
+    return [
+        f"The '{key}:' block is in {found}: move it, unchanged, to its own file "
+        f"{PARAMETER_FILES[key]}. It is still read from {found} for now; a later version "
+        "will read it only from its own file."
+        for key, found in sorted(block_locations(conf_dir).items())
+        if FORMER_PARAMETER_FILES.get(key) == found and found != PARAMETER_FILES[key]
+    ]
 
 
 SplitMode = Literal["files", "event_time", "fraction"]

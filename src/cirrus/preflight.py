@@ -13,11 +13,11 @@ from typing import Any
 from cirrus.contract import DatasetContract
 from cirrus.metrics import TASK_METRICS
 from cirrus.parameters import (
+    CONTRACT_FILE,
     DRIFT_FILE,
     FEATURES_FILE,
     INGESTION_FILE,
     REGISTRY_FILE,
-    Block,
     ConfigError,
     DemoDataParams,
     DriftParams,
@@ -26,6 +26,7 @@ from cirrus.parameters import (
     IngestionSplit,
     MonitoringParams,
     RegistryParams,
+    parameters_file,
 )
 
 # Blocks no node reads, parsed at the start of every run all the same.
@@ -84,7 +85,7 @@ def check_holdout(holdout: HoldoutParams, contract: DatasetContract) -> None:
     if holdout.strategy == "time" and contract.event_time_column is None:
         raise ConfigError(
             f"In {FEATURES_FILE}: 'holdout.strategy' is 'time', but the contract declares no "
-            "event_time_column (conf/base/parameters_ingestion.yml); use 'stratified' or "
+            f"event_time_column ({CONTRACT_FILE}); use 'stratified' or "
             "'random', or declare the event-time column."
         )
 
@@ -128,17 +129,11 @@ def parse_unread_blocks(raw: dict[str, Any]) -> dict[str, Any]:
     return {key: model.parse(raw[key]) for key, model in UNREAD_BLOCKS.items() if key in raw}
 
 
-def block_file(key: str) -> str:
-    """The parameters file a block is declared in (conf/base/parameters*.yml when unknown)."""
-    files = {block.block_key: block.block_file for block in Block.__subclasses__()}
-    return files.get(key, "conf/base/parameters*.yml")
-
-
 def require_blocks(keys: list[str], declared: Any) -> None:
     """Fail, naming the file, when a parameters block the run reads is not declared."""
     missing = [key for key in keys if key not in declared]
     if missing:
-        where = "; ".join(f"'{key}' in {block_file(key)}" for key in missing)
+        where = "; ".join(f"'{key}' in {parameters_file(key)}" for key in missing)
         raise ConfigError(f"Missing parameters block(s) this run reads: declare {where}")
 
 

@@ -175,12 +175,12 @@ def test_target_with_a_single_class(trained_project: Path, project_factory) -> N
 
 def test_unknown_contract_key(trained_project: Path, project_factory) -> None:
     project = project_factory(trained_project)
-    ingestion = base_parameters("ingestion")
-    ingestion["contract"]["features"]["numerik"] = ingestion["contract"]["features"].pop("numeric")
-    override(project, "ingestion", ingestion)
+    contract = base_parameters("contract")
+    contract["contract"]["features"]["numerik"] = contract["contract"]["features"].pop("numeric")
+    override(project, "contract", contract)
 
     flat = _run_and_expect_failure(
-        project, "unknown key 'contract.features.numerik'", "parameters_ingestion.yml"
+        project, "unknown key 'contract.features.numerik'", "parameters_contract.yml"
     )
     assert "Running node" not in flat  # refused before any node ran
 
@@ -207,9 +207,9 @@ def test_unseen_categories_in_current_batch_are_mapped_and_reported(
 ) -> None:
     project = project_factory(trained_project)
     _edit_raw(project, lambda f: f.assign(channel="drone", postcode_area="ZZ999"), RAW_CURRENT)
-    contract = base_parameters("ingestion")
+    contract = base_parameters("contract")
     contract["contract"]["columns"]["channel"].pop("allowed")
-    override(project, "ingestion", contract)
+    override(project, "contract", contract)
 
     result = kedro(project, "run")
 

@@ -18,6 +18,7 @@ from tests.conftest import kedro, make_project
 
 DEMO_COLUMNS = ("annual_income", "loan_amount", "existing_debt", "application_time")
 CONF_FILES = (
+    "conf/base/parameters_contract.yml",
     "conf/base/parameters_ingestion.yml",
     "conf/base/parameters_features.yml",
     "conf/base/catalog.yml",
@@ -130,7 +131,7 @@ def test_existing_conf_is_refused_without_force_naming_the_files(tmp_path: Path)
     # Assert
     message = " ".join(result.stderr.split())
     assert result.returncode == 1
-    assert "Error: Not written: conf/base/parameters_ingestion.yml, " in message
+    assert "Error: Not written: conf/base/parameters_contract.yml, " in message
     assert "conf/base/catalog.yml already exist and would change" in message
     assert "nothing was changed. Rerun with --force" in message
     assert "Traceback" not in result.stderr

@@ -79,12 +79,12 @@ def test_other_tasks_run_by_yaml_alone_and_beat_the_baseline(
 ) -> None:
     project = make_project(tmp_path / task)
     write_raw(project)
-    ingestion = base_parameters("ingestion")
-    contract = ingestion["contract"]
+    parameters = base_parameters("contract")
+    contract = parameters["contract"]
     contract.update(task=task, target=target)
     contract.pop("positive_class")
     contract["columns"].pop("defaulted")  # undeclared columns are dropped at ingestion
-    override(project, "ingestion", ingestion)
+    override(project, "contract", parameters)
 
     result = kedro(project, "run")
 

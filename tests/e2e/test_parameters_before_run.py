@@ -10,7 +10,7 @@ from tests.conftest import kedro, output_digests
 
 # One misspelt key per block, given on the command line as a user would override it.
 TYPOS = {
-    "contract": ("contract.features.numerik=[age]", "parameters_ingestion.yml"),
+    "contract": ("contract.features.numerik=[age]", "parameters_contract.yml"),
     "ingestion.split": ("ingestion.split.mod=files", "parameters_ingestion.yml"),
     "holdout": ("holdout.test_sise=0.3", "parameters_features.yml"),
     "features": ("features.lgo=[age]", "parameters_features.yml"),

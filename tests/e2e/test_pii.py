@@ -27,7 +27,7 @@ NOT_WRITTEN_BY_A_RUN = ("conf", "src", "pyproject.toml", ".dvc")
 
 def _raw_pii_values(project: Path) -> list[str]:
     """Every raw value of every PII column of the contract, from the raw CSVs."""
-    contract = DatasetContract.parse(base_parameters("ingestion")["contract"])
+    contract = DatasetContract.parse(base_parameters("contract")["contract"])
     values: set[str] = set()
     for name in RAW_FILES:
         frame = pd.read_csv(project / "data" / "01_raw" / name, dtype=str)

@@ -30,7 +30,8 @@ def _parameters() -> dict[str, Any]:
     """Every committed parameters block, typed by Kedro's own parameter validation as in a run,
     keyed as Kedro exposes them (`params:<key>`)."""
     blocks: dict[str, Any] = {}
-    for name in ("ingestion", "features", "training", "evaluation", "drift", "demo_data"):
+    names = ("contract", "ingestion", "features", "training", "evaluation", "drift", "demo_data")
+    for name in names:
         blocks.update(base_parameters(name))
     typed = ParameterValidator(registered_pipelines()).validate_raw_params(blocks)
     params = {}

@@ -44,7 +44,7 @@ def server(serving_project: Path) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def columns() -> list[str]:
     """The fields of a request row, from the committed contract."""
-    return request_columns(parse_contract(base_parameters("ingestion")["contract"]))
+    return request_columns(parse_contract(base_parameters("contract")["contract"]))
 
 
 @pytest.fixture(scope="session")

@@ -102,8 +102,8 @@ def test_log_rows_of_a_batch_of_requests_equal_batch_scoring_rows(
 
 def test_a_hashed_pii_id_is_logged_hashed_and_a_dropped_one_not_at_all():
     contract = parse_contract(
-        {**base_parameters("ingestion")["contract"], "pii": {"application_id": "hash"}}
-        | {"features": base_parameters("ingestion")["contract"]["features"]}
+        {**base_parameters("contract")["contract"], "pii": {"application_id": "hash"}}
+        | {"features": base_parameters("contract")["contract"]["features"]}
     )
     hashed = logged_ids(["APP-1", None], contract, "salt")
     assert hashed.iloc[0] != "APP-1" and len(hashed.iloc[0]) == 64 and pd.isna(hashed.iloc[1])
@@ -159,7 +159,7 @@ def test_only_loopback_hosts_may_serve_without_a_token(host: str, loopback: bool
 
 
 def test_the_body_limit_grows_with_the_rows():
-    contract = parse_contract(base_parameters("ingestion")["contract"])
+    contract = parse_contract(base_parameters("contract")["contract"])
     assert body_limit(contract, 2000) > 2 * body_limit(contract, 1000) - 5000
     assert 1_000_000 < body_limit(contract, 1000) < 20_000_000
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from cirrus.catalog import DEMO_DATA, location_of, stage_pipelines
+from cirrus.parameters import block_locations
 from cirrus.versioning.dvc_yaml import ProjectView
 
 
@@ -32,11 +32,7 @@ def without_credentials(catalog_config: dict[str, Any]) -> dict[str, Any]:
 
 def parameter_files(project_root: Path) -> dict[str, str]:
     """Which conf/base/parameters*.yml file defines each top-level parameter block."""
-    owners = {}
-    for path in sorted((project_root / "conf" / "base").glob("parameters*.yml")):
-        for key in yaml.safe_load(path.read_text()) or {}:
-            owners[key] = path.relative_to(project_root).as_posix()
-    return owners
+    return block_locations(project_root / "conf" / "base")
 
 
 def load_project_view(project_root: Path) -> ProjectView:

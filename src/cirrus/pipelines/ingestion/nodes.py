@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from cirrus.contract import CONTRACT_FILE, DataContractViolation, DatasetContract
-from cirrus.parameters import IngestionSplit
+from cirrus.contract import DataContractViolation, DatasetContract
+from cirrus.parameters import INGESTION_FILE, IngestionSplit
 from cirrus.validation import treat_pii, validate_raw
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def _at_or_after(times: pd.Series, current_from: str) -> pd.Series:
 SAME_DATA_ADVICE = (
     "For one file behind both raw entries, set ingestion.split.mode to 'fraction' (with "
     "current_share, e.g. 0.2: a share of the rows, chosen by id) or 'event_time' (with "
-    f"current_from: rows at or after it are current) in {CONTRACT_FILE}."
+    f"current_from: rows at or after it are current) in {INGESTION_FILE}."
 )
 
 
@@ -156,13 +156,13 @@ def split_reference_current(
         advice = f" {SAME_DATA_ADVICE}" if why else ""
         raise DataContractViolation(
             f"No reference rows left after the split ({split.describe()}): {counts}{why}; "
-            f"check ingestion.split in {CONTRACT_FILE}.{advice}"
+            f"check ingestion.split in {INGESTION_FILE}.{advice}"
         )
     _check_target_classes(ref, contract, "the reference rows")
     if cur.empty:
         raise DataContractViolation(
             f"No current rows left after the split ({split.describe()}): {counts}; the drift "
-            f"report needs a current batch: check ingestion.split in {CONTRACT_FILE}."
+            f"report needs a current batch: check ingestion.split in {INGESTION_FILE}."
         )
     logger.info("Split (%s): %s.", split.describe(), counts)
     return ref, cur
