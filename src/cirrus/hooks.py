@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,47 @@ from cirrus.storage import StorageRootError, data_root_of
 
 logger = logging.getLogger(__name__)
 PII_SALT_ENV = "CIRRUS_PII_SALT"
+# Columns of the console when it writes to a pipe or a file (CI logs, `| tee`): Rich falls back
+# to 80 there and would wrap every log line and the run summary at that width.
+PIPED_COLUMNS = 200
+
+
+def widen_piped_console() -> None:
+    """Give Rich's console (the one Kedro's log handler writes to) PIPED_COLUMNS when it is not
+    a terminal or a notebook and COLUMNS does not set its width."""
+    import rich
+
+    console = rich.get_console()
+    if console.is_terminal or console.is_jupyter or os.environ.get("COLUMNS"):
+        return
+    console.width = max(console.width, PIPED_COLUMNS)
+
+
+class StageProgressHooks:
+    """One console line as the run enters each stage (a pipeline's namespace): the progress a
+    person follows, where conf/logging.yml leaves out Kedro's line per node and per dataset."""
+
+    def __init__(self) -> None:
+        self._nodes: Counter[str] = Counter()
+        self._entered: set[str] = set()
+
+    @staticmethod
+    def _stage(node: Any) -> str:
+        return (node.namespace or "").split(".")[0]
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline) -> None:
+        """Count the run's nodes per stage."""
+        self._nodes = Counter(self._stage(node) for node in pipeline.nodes)
+        self._entered = set()
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        """Say so when the first node of a stage starts."""
+        stage = self._stage(node)
+        if stage and stage not in self._entered:
+            self._entered.add(stage)
+            logger.info("Stage %s: %d node(s)", stage, self._nodes[stage])
 
 
 class PiiSaltHooks:
@@ -144,6 +186,14 @@ def _append_to_message(error: BaseException, text: str) -> None:
         error.args = (f"{error.args[0]} {text}",)
 
 
+def _as_typed(location: str | None) -> str | None:
+    """A local path as a person types it from the project folder (relative when inside it)."""
+    if location is None or "://" in location:
+        return location
+    path = Path(location)
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else location
+
+
 def _log_summary(catalog: Any, names: set[str]) -> None:
     """Log the run summary from the outputs this run published."""
     outputs = {}
@@ -151,7 +201,9 @@ def _log_summary(catalog: Any, names: set[str]) -> None:
         if name in names:
             with contextlib.suppress(Exception):  # a summary must never fail a finished run
                 outputs[name] = catalog.load(name)
-    locations = {name: location_of(catalog, name) for name in SUMMARY_LOCATIONS if name in names}
+    locations = {
+        name: _as_typed(location_of(catalog, name)) for name in SUMMARY_LOCATIONS if name in names
+    }
     lines = run_summary(outputs, locations)
     if lines:
         logger.info("Run summary:\n  %s", "\n  ".join(lines))

@@ -7,13 +7,20 @@ from cirrus.hooks import (
     InputsCheckHooks,
     ParametersCheckHooks,
     PiiSaltHooks,
+    StageProgressHooks,
     StorageRootHooks,
+    widen_piped_console,
 )
 from cirrus.storage import resolve_storage_root
+
+# Kedro imports the settings before the first log line of a command: from here on, a piped
+# console keeps each log line and the run summary on one line.
+widen_piped_console()
 
 # pluggy calls hooks last-registered first: the storage, parameter and input checks run before
 # the run takes the data root's lock and stages its outputs.
 HOOKS = (
+    StageProgressHooks(),
     AllOrNothingHooks(),
     PiiSaltHooks(),
     InputsCheckHooks(),

@@ -182,7 +182,7 @@ def test_unknown_contract_key(trained_project: Path, project_factory) -> None:
     flat = _run_and_expect_failure(
         project, "unknown key 'contract.features.numerik'", "parameters_contract.yml"
     )
-    assert "Running node" not in flat  # refused before any node ran
+    assert "Stage " not in flat  # refused before any node ran
 
 
 def test_quality_gate_failure_keeps_the_previous_model(trained_project, project_factory):
@@ -199,7 +199,7 @@ def test_quality_gate_failure_keeps_the_previous_model(trained_project, project_
     flat = _run_and_expect_failure(
         project, "Quality gate failed", "roc_auc", "below the minimum 0.999"
     )
-    assert "Saving data to model" in flat  # the rejected model was written, then replaced
+    assert "Stage evaluation" in flat  # the rejected model was written, then replaced
 
 
 def test_unseen_categories_in_current_batch_are_mapped_and_reported(

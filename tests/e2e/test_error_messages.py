@@ -75,7 +75,7 @@ def test_parameter_typo_is_its_message_alone(trained_project: Path) -> None:
 
     # Assert
     _assert_short_error(result, "unknown key 'num_leafs'", "did you mean 'num_leaves'?")
-    assert "Running node" not in result.stdout
+    assert "Stage " not in result.stdout
 
 
 def test_python_m_cirrus_is_the_same_run(trained_project: Path) -> None:
@@ -161,7 +161,7 @@ def test_quality_gate_failure(trained_project: Path, project_factory) -> None:
 
     # Assert
     _assert_short_error(result, "Quality gate failed", "roc_auc", "below the minimum 0.999")
-    assert "Running node: check_quality_gate" in result.stdout  # progress logs are kept
+    assert "Stage evaluation" in result.stdout  # progress logs are kept
 
 
 def test_an_unknown_error_keeps_its_traceback(trained_project: Path, project_factory) -> None:

@@ -21,9 +21,13 @@ from cirrus.modeling import PREDICTION, decision_threshold
 from cirrus.parameters import EVALUATION_FILE, FEATURES_FILE, EvaluationParams
 
 # plotly and scikit-learn load in the nodes that use them: every `kedro run` registers every
-# pipeline, and most stages draw nothing.
+# pipeline, and most stages draw nothing. Kedro reads each node's type hints when it registers
+# the pipelines (to validate `params:` inputs), so `Figure` must resolve without plotly: it is
+# plotly's figure for type checkers and `Any` at run time.
 if TYPE_CHECKING:
-    import plotly.graph_objects as go
+    from plotly.graph_objects import Figure
+else:
+    Figure = Any
 
 logger = logging.getLogger(__name__)
 # Points kept per curve table, so the files `dvc plots` draws stay small enough for git.
@@ -233,7 +237,7 @@ def _rows_note(metrics: dict[str, Any]) -> str:
     )
 
 
-def _empty_figure(title: str, reason: str) -> go.Figure:
+def _empty_figure(title: str, reason: str) -> Figure:
     """A titled figure explaining why a plot does not apply."""
     import plotly.graph_objects as go
 
@@ -299,7 +303,7 @@ def pr_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     )
 
 
-def plot_roc_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
+def plot_roc_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> Figure:
     """ROC curve (one-vs-rest per class for multiclass)."""
     import plotly.graph_objects as go
     from sklearn import metrics as skm
@@ -319,7 +323,7 @@ def plot_roc_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     )
 
 
-def plot_pr_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
+def plot_pr_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> Figure:
     """Precision-recall curve (one-vs-rest per class for multiclass)."""
     import plotly.graph_objects as go
     from sklearn import metrics as skm
@@ -338,7 +342,7 @@ def plot_pr_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     )
 
 
-def plot_confusion_matrix(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
+def plot_confusion_matrix(predictions: pd.DataFrame, spec: FeatureSpec) -> Figure:
     """Confusion matrix of the point predictions."""
     import plotly.graph_objects as go
     from sklearn import metrics as skm
@@ -362,7 +366,7 @@ def plot_confusion_matrix(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Fi
 
 def plot_calibration(
     predictions: pd.DataFrame, spec: FeatureSpec, settings: EvaluationParams
-) -> go.Figure:
+) -> Figure:
     """Reliability diagram: mean predicted probability against observed frequency per bin."""
     import plotly.graph_objects as go
 
@@ -392,7 +396,7 @@ def _calibration_points(
     return grouped["y"].to_numpy(), grouped["p"].to_numpy()
 
 
-def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
+def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: FeatureSpec) -> Figure:
     """Predicted against actual values (regression)."""
     import plotly.graph_objects as go
 
@@ -409,7 +413,7 @@ def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: FeatureSpec) -> go
     )
 
 
-def plot_residuals(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
+def plot_residuals(predictions: pd.DataFrame, spec: FeatureSpec) -> Figure:
     """Distribution of residuals, actual minus predicted (regression)."""
     import plotly.graph_objects as go
 
@@ -424,7 +428,7 @@ def plot_residuals(predictions: pd.DataFrame, spec: FeatureSpec) -> go.Figure:
     )
 
 
-def plot_feature_importance(importance: pd.DataFrame, settings: EvaluationParams) -> go.Figure:
+def plot_feature_importance(importance: pd.DataFrame, settings: EvaluationParams) -> Figure:
     """Horizontal bar chart of the top features by gain share."""
     import plotly.graph_objects as go
 
