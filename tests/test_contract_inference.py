@@ -362,7 +362,7 @@ def test_the_catalog_keeps_every_other_entry_and_its_comments():
     assert {k: v for k, v in after.items() if not k.startswith("raw_")} == {
         k: v for k, v in before.items() if not k.startswith("raw_")
     }
-    for name in ("raw_reference", "raw_current"):
+    for name in ("raw_reference", "raw_current", "raw_inference"):
         assert after[name]["type"] == "pandas.ParquetDataset"
         assert after[name]["filepath"] == "s3://bucket/t.parquet"
     assert "# ---------- 02_intermediate ----------" in text
@@ -414,6 +414,10 @@ def test_with_force_every_file_is_written_and_a_rerun_needs_no_force(project: Pa
     assert parameters["contract"]["target"] == "subscribed"
     catalog = yaml.safe_load((project / ci.CATALOG_FILE).read_text())
     assert catalog["raw_current"]["filepath"] == "${globals:data_root}/01_raw/bank.csv"
+    assert catalog["raw_inference"]["filepath"] == "${globals:data_root}/01_raw/bank.csv"
+    assert written.notes[0].startswith(
+        f"raw_inference (the rows `kedro run --pipelines inference` scores) now reads {path} too"
+    )
     assert again.files == written.files
 
 

@@ -183,6 +183,8 @@ def init_contract(
     for line in written.config.summary():
         click.echo(line)
     click.echo(f"Wrote {', '.join(written.files)}.")
+    for note in written.notes:
+        click.echo(note)
     for warning in written.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(

@@ -49,6 +49,9 @@ from cirrus.preflight import check_feature_references, check_holdout, check_spli
 
 CATALOG_FILE = "conf/base/catalog.yml"
 RAW_ENTRIES = ("raw_reference", "raw_current")
+# The new rows `kedro run --pipelines inference` scores: pointed at the same file, so batch
+# scoring works right away (the demo's new rows would fail the new contract).
+INFERENCE_ENTRY = "raw_inference"
 PARQUET_DATASET = "pandas.ParquetDataset"
 CSV_DATASET = "cirrus.datasets.CheckedCSVDataset"
 PII_SALT_ENV = "CIRRUS_PII_SALT"
@@ -1117,15 +1120,30 @@ def render_catalog(current: str, dataset_type: str, filepath: str, source: str) 
             insert_at += 1
         new = ["", *new, ""] if lines else new
     lines[insert_at:insert_at] = new
-    text = "\n".join(lines) + "\n"
+    text = _point_inference_entry(lines, _entry(dataset_type, filepath))
     after = yaml.safe_load(text) or {}
-    kept = {k: v for k, v in before.items() if k not in RAW_ENTRIES}
-    if {k: v for k, v in after.items() if k not in RAW_ENTRIES} != kept:
+    written = (*RAW_ENTRIES, INFERENCE_ENTRY)
+    kept = {k: v for k, v in before.items() if k not in written}
+    if {k: v for k, v in after.items() if k not in written} != kept:
         raise ContractInferenceError(
             f"Could not rewrite the raw entries of {CATALOG_FILE} without changing other "
-            "entries; point raw_reference and raw_current at the file by hand."
+            "entries; point raw_reference, raw_current and raw_inference at the file by hand."
         )
     return text
+
+
+def _point_inference_entry(lines: list[str], entry: dict[str, Any]) -> str:
+    """The catalog text with raw_inference replaced in place (the comments above it kept), or
+    added after the raw entries when the catalog has none."""
+    spans = _top_level_blocks(lines)
+    rendered = _render_entry(INFERENCE_ENTRY, entry)
+    if INFERENCE_ENTRY in spans:
+        span = spans[INFERENCE_ENTRY]
+        lines[_key_line(lines, INFERENCE_ENTRY, span) : span[1]] = rendered
+    else:
+        after = max(spans[name][1] for name in RAW_ENTRIES)
+        lines[after:after] = ["", *rendered]
+    return "\n".join(lines) + "\n"
 
 
 def _check_round_trip(text: str, expected: dict[str, Any], file: str) -> None:
@@ -1194,6 +1212,7 @@ class Written:
     config: InferredConfig
     files: list[str]
     warnings: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 def _shadowing_overrides(project: Path) -> list[str]:
@@ -1205,7 +1224,14 @@ def _shadowing_overrides(project: Path) -> list[str]:
             keys = set(yaml.safe_load(path.read_text()) or {})
         except yaml.YAMLError:
             continue
-        shadowed = keys & {"contract", "ingestion", "holdout", "features", *RAW_ENTRIES}
+        shadowed = keys & {
+            "contract",
+            "ingestion",
+            "holdout",
+            "features",
+            *RAW_ENTRIES,
+            INFERENCE_ENTRY,
+        }
         if shadowed:
             rel = path.relative_to(project).as_posix()
             found.append(f"{rel} overrides {sorted(shadowed)}: its values win over those written")
@@ -1297,4 +1323,9 @@ def write_configuration(
         )
     _replace_all(changed)
     files = [p.relative_to(project).as_posix() for p in contents]
-    return Written(config, files, _shadowing_overrides(project))
+    notes = [
+        f"{INFERENCE_ENTRY} (the rows `kedro run --pipelines inference` scores) now reads {path} "
+        "too, so batch scoring works once `kedro run` has trained a model; point it at your new, "
+        f"unlabelled rows in {CATALOG_FILE} when you have them."
+    ]
+    return Written(config, files, _shadowing_overrides(project), notes)

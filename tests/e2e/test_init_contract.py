@@ -56,7 +56,8 @@ def test_init_contract_then_kedro_run_works_with_no_other_edit(tmp_path: Path, s
     # Arrange: a fresh project copy (the demo's conf) and the generated file under 01_raw
     build, file_name, target, task = SHAPES[shape]
     project = make_project(tmp_path / shape)
-    _write(build(), project / "data" / "01_raw" / file_name)
+    raw = build()
+    _write(raw, project / "data" / "01_raw" / file_name)
 
     # Act
     init = kedro(
@@ -69,11 +70,18 @@ def test_init_contract_then_kedro_run_works_with_no_other_edit(tmp_path: Path, s
         "--force",
     )
     run = kedro(project, "run")
+    inference = kedro(project, "run", "--pipelines", "inference")
 
-    # Assert: the run works, the model beats the baseline, the gate passes, no dataset drift
+    # Assert: the run works, the model beats the baseline, the gate passes, no dataset drift;
+    # batch scoring works at once on the file raw_inference now reads (the user's own)
     assert init.returncode == 0, init.stdout[-3000:] + init.stderr[-3000:]
     assert f"Task: {task} on target '{target}'" in init.stdout
+    assert "raw_inference (the rows `kedro run --pipelines inference` scores) now reads" in (
+        init.stdout
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert inference.returncode == 0, inference.stdout[-4000:] + inference.stderr[-4000:]
+    assert _report(project, "inference_report.json")["rows_scored"] == len(raw)
     metrics = _report(project, "evaluation_metrics.json")
     primary = PRIMARY_METRIC[task]
     assert metrics["task"] == task
