@@ -2,24 +2,32 @@
 
 Kedro takes the project's `cli` group before its own commands, so the `run` defined here replaces
 Kedro's: the same options, help and behaviour (it calls Kedro's own command), except that an
-error of a known kind (`cirrus.errors`) ends the run with its message instead of a traceback.
-The `kedro cirrus` commands do the same.
+error of a known kind (a `cirrus.errors.CirrusError`, or one wrapped by Kedro or OmegaConf) ends
+the run with its message and hint instead of a traceback. The `kedro cirrus` commands do the same.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 import yaml
 from kedro.framework.cli.project import run as kedro_run
 
 from cirrus.deploy.export import BUILD_DIR, TARGETS
-from cirrus.errors import TRACEBACK_ENV, message_of, readable_error, traceback_requested
+from cirrus.errors import (
+    TRACEBACK_ENV,
+    KnownErrorLogFilter,
+    hint_of,
+    message_of,
+    readable_error,
+    traceback_requested,
+)
 from cirrus.versioning.dvc_yaml import (
     DVC_FILE,
     build_dvc_config,
@@ -31,33 +39,45 @@ from cirrus.versioning.project_view import load_project_view
 RUN_HINT = f"Run again with --verbose (or {TRACEBACK_ENV}=1) to see the full traceback."
 CIRRUS_HINT = f"Set {TRACEBACK_ENV}=1 to see the full traceback."
 
+# Kedro loggers that log an error before raising it (a failing node, an invalid parameter): while
+# the CLI prints known errors itself, their records of a known error are dropped.
+RESTATING_LOGGERS = ("kedro.pipeline.node", "kedro.validation.parameter_validator")
 
-class ReadableError(click.ClickException):
-    """A known error, shown as `Error: <message>` and a one-line hint instead of a traceback."""
 
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
+def report_known_error(error: BaseException, note: str) -> None:
+    """Print a known error on stderr: `Error: <message>`, `Hint: <what to do>`, then `note`.
 
-    def show(self, file: IO[Any] | None = None) -> None:
-        """Print the message, then the hint, on stderr."""
-        click.echo(f"Error: {self.format_message()}", file=file, err=True)
-        click.secho(self.hint, file=file, err=True, dim=True)
+    Plain echo, never wrapped: piped into a CI log the message keeps its lines.
+    """
+    click.echo(f"Error: {message_of(error)}", err=True)
+    hint = hint_of(error)
+    if hint:
+        click.echo(f"Hint: {hint}", err=True)
+    click.secho(note, err=True, dim=True)
 
 
 @contextmanager
-def readable_errors(hint: str, verbose: bool = False) -> Iterator[None]:
-    """Turn an error of a known kind into its message; let anything else (or all, when a
-    traceback is asked for) propagate with its traceback."""
+def readable_errors(note: str, verbose: bool = False) -> Iterator[None]:
+    """Report an error of a known kind by its message and hint, once, and exit 1; let anything
+    else (or all, when a traceback is asked for) propagate with its traceback."""
+    short = not (verbose or traceback_requested())
+    log_filter = KnownErrorLogFilter()
+    loggers = [logging.getLogger(name) for name in RESTATING_LOGGERS] if short else []
+    for logger in loggers:
+        logger.addFilter(log_filter)
     try:
         yield
     except click.exceptions.ClickException:
         raise
     except Exception as error:
         known = readable_error(error)
-        if known is None or verbose or traceback_requested():
+        if known is None or not short:
             raise
-        raise ReadableError(message_of(known), hint) from None
+        report_known_error(known, note)
+        raise click.exceptions.Exit(1) from None
+    finally:
+        for logger in loggers:
+            logger.removeFilter(log_filter)
 
 
 class ReadableErrorsGroup(click.Group):

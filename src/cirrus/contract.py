@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from cirrus.errors import CirrusError
 from cirrus.parameters import CONTRACT_FILE, Block, ConfigError, Strict, Task
 
 CONTRACT_KEY = "contract"
@@ -17,9 +18,16 @@ PiiTreatment = Literal["drop", "hash"]
 class ContractError(ConfigError):
     """The dataset contract in the parameters is malformed."""
 
+    hint = (
+        "Fix the contract as the message says, or write one from your data with "
+        "`kedro cirrus init-contract <file> --target <column>`."
+    )
 
-class DataContractViolation(ValueError):
+
+class DataContractViolation(CirrusError, ValueError):
     """A dataset does not satisfy the declared contract."""
+
+    hint = "Fix the data; or, if the data is right, the dataset contract it is checked against."
 
 
 class FeatureColumns(Strict):

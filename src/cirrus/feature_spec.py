@@ -17,14 +17,17 @@ from kedro_datasets.json import JSONDataset
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 import cirrus.pandas_options  # noqa: F401  (text as Arrow-backed strings)
+from cirrus.errors import CirrusError
 
 OTHER_LEVEL = "__other__"  # training levels rarer than categorical.min_frequency
 UNKNOWN_LEVEL = "__unknown__"  # levels never seen in training
 DatePart = Literal["year", "month", "day", "dayofweek", "hour"]
 
 
-class FeatureSpecError(ValueError):
+class FeatureSpecError(CirrusError, ValueError):
     """A saved feature spec does not have the expected shape."""
+
+    hint = "Fit the feature spec again with the model: `kedro run`."
 
 
 class FeatureSpec(BaseModel):

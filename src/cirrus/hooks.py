@@ -163,7 +163,8 @@ class StorageRootHooks:
                 raise StorageRootError(
                     f"Dataset '{name}' is a local file ({path}), but this environment keeps "
                     f"every dataset under {self._root}: give it a filepath under "
-                    "${globals:data_root}/ in conf/base/catalog.yml (or conf/<env>/catalog.yml)"
+                    "${globals:data_root}/ in conf/base/catalog.yml (or conf/<env>/catalog.yml)",
+                    hint="Keep every dataset under the data root: a cloud machine's disk is lost.",
                 )
 
 

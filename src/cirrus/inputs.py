@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cirrus.catalog import dataset_producers, location_of
+from cirrus.errors import CirrusError
 
 DEMO_HINT = (
     "(The bundled demo data comes from `kedro run --pipelines demo_data`; your own data is "
@@ -12,8 +13,10 @@ DEMO_HINT = (
 )
 
 
-class MissingInputError(FileNotFoundError):
+class MissingInputError(CirrusError, FileNotFoundError):
     """A dataset the run or notebook reads does not exist yet."""
+
+    hint = "Make the input as the message says (or point its catalog entry at it), then run again."
 
 
 def describe_missing(name: str, where: str | None, producer: str | None) -> str:

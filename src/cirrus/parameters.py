@@ -22,15 +22,19 @@ from pydantic import (
     model_validator,
 )
 
+from cirrus.errors import CirrusError
+
 Task = Literal["binary", "multiclass", "regression"]
 
 
-class ConfigError(Exception):
+class ConfigError(CirrusError):
     """A parameters block is malformed: the message names the file and the key.
 
     Not a ValueError on purpose: pydantic turns a ValueError raised inside a validator into one
     more validation error, and Kedro's parameter validation would then print the raw input too.
     """
+
+    hint = "Fix the setting the message names (in conf/, or the option given), then run again."
 
 
 class Strict(BaseModel):

@@ -35,6 +35,8 @@ def data_root_of(context: Any) -> str:
 class StorageRootError(ConfigError):
     """No usable storage root was declared for an environment that needs one."""
 
+    hint = "For example `export CIRRUS_STORAGE_ROOT=s3://my-bucket/cirrus`, then run again."
+
 
 def resolve_storage_root(configured: str | None = None) -> str:
     """The storage root from CIRRUS_STORAGE_ROOT (wins) or the setting, without a trailing '/'."""

@@ -17,6 +17,8 @@ SCHEDULE_TIME_ZONE = "UTC"
 class DeployConfigError(ConfigError):
     """`deploy.yml` is malformed or asks for something the pipelines do not have."""
 
+    hint = "Fix conf/base/deploy.yml (or its override in conf/<env>/) as the message says."
+
 
 class StepResources(Strict):
     """What one step needs: machine size, capacity type, retries and time limit."""

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cirrus.errors import CirrusError
+
 logger = logging.getLogger(__name__)
 STATE_DIR = ".cirrus"  # under the data root: the lock, run journals and staging
 LOCK_NAME = "lock"
@@ -26,8 +28,10 @@ STALE_HOURS_ENV = "CIRRUS_LOCK_STALE_HOURS"
 DEFAULT_STALE_HOURS = 24.0
 
 
-class RunLockError(RuntimeError):
+class RunLockError(CirrusError, RuntimeError):
     """Another run holds the lock on the data root: the message names the holder and since when."""
+
+    hint = "Wait for that run to finish (a lock left by a killed run is taken over by the next)."
 
 
 @dataclass(frozen=True)

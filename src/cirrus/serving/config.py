@@ -22,6 +22,8 @@ LOOPBACK_NAMES = ("localhost",)
 class ServeError(ConfigError):
     """The server cannot start as asked: the message says why and what to do instead."""
 
+    hint = "`kedro cirrus serve --help` lists the options."
+
 
 @dataclass(frozen=True)
 class ServeOptions:

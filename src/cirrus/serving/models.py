@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cirrus.errors import message_of
+from cirrus.errors import CirrusError, message_of
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
 from cirrus.scoring import Scorer, content_version, score_columns, spec_hash, utc_now
@@ -33,8 +33,10 @@ def one_line(error: BaseException) -> str:
     return " ".join(message_of(error).split())
 
 
-class ModelRefused(Exception):
+class ModelRefused(CirrusError):
     """A model that must not serve: the message says why."""
+
+    hint = "Train and publish a model that passes these checks: `kedro run`."
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
 from cirrus.catalog import location_of, stored_inputs
+from cirrus.errors import CirrusError
 
 DVC_FILE = "dvc.yaml"
 HEADER = (
@@ -28,8 +29,10 @@ PACKAGE = "cirrus"
 SOURCE_DIR = "src"
 
 
-class DvcGenerationError(ValueError):
+class DvcGenerationError(CirrusError, ValueError):
     """The pipelines or catalog cannot be expressed as DVC stages."""
+
+    hint = "Fix conf/base/catalog.yml as the message says, then run `kedro cirrus dvc-yaml` again."
 
 
 @dataclass(frozen=True)

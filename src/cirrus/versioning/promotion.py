@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cirrus.errors import CirrusError
 from cirrus.parameters import RegistryParams
 
 FIRST_VERSION = "v0.1.0"
@@ -53,8 +54,10 @@ def decide(challenger: float, champion: float | None, params: RegistryParams) ->
     return Decision(gain >= params.min_improvement and gain > 0, verdict, challenger, champion)
 
 
-class PromotionError(RuntimeError):
+class PromotionError(CirrusError, RuntimeError):
     """Promotion cannot start: no git repository, an unknown ref, or git itself is missing."""
+
+    hint = "Run `kedro cirrus promote` in the project's git repository, with a ref git knows."
 
 
 class GitCommandError(PromotionError):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cirrus.errors import CirrusError
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import (
     PRIMARY_METRIC,
@@ -34,8 +35,13 @@ logger = logging.getLogger(__name__)
 CURVE_POINTS = 200
 
 
-class QualityGateFailed(RuntimeError):
+class QualityGateFailed(CirrusError, RuntimeError):
     """The evaluated model does not meet the declared quality gate."""
+
+    hint = (
+        "Improve the data or the training parameters, or change the gate in "
+        "conf/base/parameters_evaluation.yml if it asks too much."
+    )
 
 
 def _class_scores(predictions: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:

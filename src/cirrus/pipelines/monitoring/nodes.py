@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cirrus.contract import DatasetContract
+from cirrus.errors import CirrusError
 from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec
 from cirrus.metrics import PRIMARY_METRIC, higher_is_better, task_metrics
 from cirrus.modeling import PREDICTION, decision_threshold
@@ -25,8 +26,13 @@ from cirrus.scoring import score_columns, spec_hash
 LABEL = "label"
 
 
-class MonitoringError(ValueError):
+class MonitoringError(CirrusError, ValueError):
     """The prediction log or the outcomes cannot give a current batch."""
+
+    hint = (
+        "Score more rows (the API, or `kedro run --pipelines inference`), widen --window-days, "
+        "or lower monitoring.min_rows."
+    )
 
 
 def _window_rows(log: PredictionLog, spec: FeatureSpec, settings: MonitoringParams):

@@ -52,6 +52,8 @@ LIGHTGBM_DEFAULT_MIN_DATA_IN_LEAF = 20
 class ModelWithoutSplitError(ConfigError):
     """The trained model never splits: it predicts one constant for every row."""
 
+    hint = "Lower the setting the message names in conf/base/parameters_training.yml, or add rows."
+
 
 def auto_validation_fraction(rarest_class_rows: int | None = None) -> float:
     """The early-stopping share of the training rows (see VALIDATION_SHARE_RANGE).
