@@ -301,6 +301,45 @@ def test_summary_share_above_max_drifted_share_alone_recommends_retraining(drift
     assert summary["retrain_reasons"] == ["25% of features drifted (> 20%)"]
 
 
+def test_summary_writes_scores_to_four_significant_digits_with_the_verdicts_as_decided():
+    # Arrange: d's exact distance is below its threshold, so the test did not flag it
+    columns = {
+        "a": {"method": "wasserstein", "score": 0.030226794000092451, "threshold": 0.1},
+        "b": {"method": "wasserstein", "score": 0.43781122865972053, "threshold": 0.1},
+        "c": {"method": "K-S p_value", "score": 1.2345678e-07, "threshold": 0.05},
+        "d": {"method": "wasserstein", "score": 0.09999996, "threshold": 0.1},
+    }
+    for column, flag in zip("abcd", [False, True, True, False], strict=True):
+        columns[column]["drifted"] = flag
+
+    # Act
+    summary = summarise_drift(columns, SPEC, fx.drift(), NO_UNSEEN)
+
+    # Assert
+    written = summary["columns"]
+    assert [written[c]["score"] for c in "abcd"] == [0.03023, 0.4378, 1.235e-07, 0.1]
+    assert [written[c]["drifted"] for c in "abcd"] == [False, True, True, False]
+    assert summary["drifted_features"] == ["b", "c"]
+    assert columns["a"]["score"] == 0.030226794000092451  # the verdicts' input is not rounded
+
+
+def test_summary_share_is_judged_exact_and_written_rounded(drift_params):
+    # Arrange: 1 of 3 drifted is 0.33333..., just above max_drifted_share; written it is 0.3333
+    drift_params["retrain"]["max_drifted_share"] = 0.33333
+    settings = DriftParams.parse(drift_params)
+    columns = _verdicts(a=True, b=False, c=False)
+
+    # Act
+    summary = summarise_drift(
+        columns, _spec("binary", ["0", "1"], ["a", "b", "c"]), settings, NO_UNSEEN
+    )
+
+    # Assert
+    assert summary["drifted_feature_share"] == 0.3333
+    assert summary["retrain_recommended"] is True
+    assert "33% of features drifted (> 33%)" in summary["retrain_reasons"]
+
+
 def test_summary_counts_unseen_categories():
     # Arrange
     spec, _, _ = fx.feature_tables("binary")

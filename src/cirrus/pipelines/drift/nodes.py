@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -456,13 +457,36 @@ def run_drift_report(
     return _with_note(document, report_note(columns, shown, total, settings.seed)), summary
 
 
+# Significant digits of the scores and shares the summary writes. Evidently's scores differ in
+# their last digits between identical runs (floating-point sums in another order), and the
+# summary is tracked in git: written rounded, it stays the same. Every verdict is decided on the
+# unrounded values first.
+SUMMARY_DIGITS = 4
+
+
+def significant(value: float, digits: int = SUMMARY_DIGITS) -> float:
+    """`value` rounded to `digits` significant digits (zero, NaN and infinities unchanged)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.{digits}g}")
+
+
+def _written(verdict: dict[str, Any]) -> dict[str, Any]:
+    """A column's verdict as the summary writes it: the score rounded, the verdict as decided."""
+    return {**verdict, "score": significant(verdict["score"])}
+
+
 def summarise_drift(
     columns: dict[str, dict[str, Any]],
     spec: FeatureSpec,
     settings: DriftParams,
     unseen_categories: dict[str, Any],
 ) -> dict[str, Any]:
-    """Verdict: share of drifted features, prediction/target drift and a retrain flag."""
+    """Verdict: share of drifted features, prediction/target drift and a retrain flag.
+
+    The scores and the share are written to SUMMARY_DIGITS significant digits, after every
+    verdict was decided on their exact values.
+    """
     features = [c for c in spec.drift_columns if c in columns]
     drifted = sorted(c for c in features if columns[c]["drifted"])
     share = len(drifted) / max(len(features), 1)
@@ -482,12 +506,12 @@ def summarise_drift(
         reasons.append("target drift")
     return {
         "dataset_drift": share >= settings.drift_share,
-        "drifted_feature_share": share,
+        "drifted_feature_share": significant(share),
         "drift_share_threshold": settings.drift_share,
         "drifted_features": drifted,
         "prediction_drift": prediction_drift,
         "target_drift": target_drift,
-        "columns": columns,
+        "columns": {column: _written(verdict) for column, verdict in columns.items()},
         "unseen_categories": {
             column: info["unseen_rows"]
             for column, info in unseen_categories.get("columns", {}).items()
