@@ -264,6 +264,7 @@ def test_monitor_with_too_few_logged_rows(trained_project: Path, project_factory
     # Assert: an error (1), not a verdict (0, or 3 for retraining)
     assert result.returncode == 1, result.stderr[-3000:]
     _assert_short_error(result, "monitoring.min_rows", "asks for 1000000")
+    assert "Hint: Score rows first" in result.stderr
     assert "failed with error" not in result.stdout
 
 

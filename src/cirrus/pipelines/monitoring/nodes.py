@@ -30,8 +30,7 @@ class MonitoringError(CirrusError, ValueError):
     """The prediction log or the outcomes cannot give a current batch."""
 
     hint = (
-        "Score more rows (the API, or `kedro run --pipelines inference`), widen --window-days, "
-        "or lower monitoring.min_rows."
+        "Score rows first (the API, or `kedro run --pipelines inference`), or widen --window-days."
     )
 
 
@@ -44,8 +43,7 @@ def _window_rows(log: PredictionLog, spec: FeatureSpec, settings: MonitoringPara
             f"The prediction log at {log.root} holds {len(kept)} row(s) scored with the current "
             f"feature spec in the last {settings.window_days:g} day(s) of traffic "
             f"({len(rows) - len(kept)} more under other specs); monitoring.min_rows in "
-            f"{MONITORING_FILE} asks for {settings.min_rows}. Score rows first (the API, or "
-            "`kedro run --pipelines inference`)."
+            f"{MONITORING_FILE} asks for {settings.min_rows}"
         )
     return kept, len(rows) - len(kept)
 
@@ -60,7 +58,8 @@ def _outcomes_by_row(
     if contract.id_column is None or missing:
         raise MonitoringError(
             f"Dataset 'raw_outcomes' needs the id column and the target of the contract "
-            f"({contract.id_column!r}, {contract.target!r}); it has {sorted(outcomes.columns)}."
+            f"({contract.id_column!r}, {contract.target!r}); it has {sorted(outcomes.columns)}.",
+            hint="Write the outcomes with the contract's id column and target, by those names.",
         )
     known = outcomes.dropna(subset=[contract.target]).drop_duplicates(
         subset=contract.id_column, keep="last"
