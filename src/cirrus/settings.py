@@ -2,6 +2,7 @@
 
 from kedro.config import OmegaConfigLoader
 
+from cirrus.demo_data.hooks import DemoDataHooks
 from cirrus.hooks import (
     AllOrNothingHooks,
     InputsCheckHooks,
@@ -17,8 +18,8 @@ from cirrus.storage import resolve_storage_root
 # console keeps each log line and the run summary on one line.
 widen_piped_console()
 
-# pluggy calls hooks last-registered first: the storage, parameter and input checks run before
-# the run takes the data root's lock and stages its outputs.
+# pluggy calls hooks last-registered first: the demo-data, storage, parameter and input checks
+# run before the run takes the data root's lock and stages its outputs.
 HOOKS = (
     StageProgressHooks(),
     AllOrNothingHooks(),
@@ -26,6 +27,7 @@ HOOKS = (
     InputsCheckHooks(),
     ParametersCheckHooks(),
     StorageRootHooks(),
+    DemoDataHooks(),
 )
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

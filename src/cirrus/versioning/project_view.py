@@ -9,6 +9,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from cirrus.catalog import DEMO_DATA, location_of, stage_pipelines
+from cirrus.demo_data.files import foreign_entries
 from cirrus.parameters import block_locations
 from cirrus.versioning.dvc_yaml import ProjectView
 
@@ -36,15 +37,20 @@ def parameter_files(project_root: Path) -> dict[str, str]:
 
 
 def load_project_view(project_root: Path) -> ProjectView:
-    """Pipelines in stage order (the demo data first when it writes local raw files)."""
-    catalog_config = dict(committed_config(project_root)["catalog"])
+    """Pipelines in stage order (the demo data first when it writes its own local raw files:
+    none once a raw entry points at a user's file, which a demo stage would overwrite)."""
+    config = committed_config(project_root)
+    catalog_config = dict(config["catalog"])
     catalog = DataCatalog.from_config(without_credentials(catalog_config))
     stages = stage_pipelines()
     demo = stages.get(DEMO_DATA)
-    if demo is not None and not all(
-        (location_of(catalog, o) or "").startswith("data/") for o in demo.all_outputs()
-    ):
-        del stages[DEMO_DATA]
+    if demo is not None:
+        written = {o: location_of(catalog, o) for o in demo.all_outputs()}
+        root = str(config["globals"].get("data_root", "data"))
+        if foreign_entries(written, root, project_root) or not all(
+            (path or "").startswith("data/") for path in written.values()
+        ):
+            del stages[DEMO_DATA]
     return ProjectView(
         stages=stages,
         catalog=catalog,
