@@ -60,6 +60,7 @@ def dvc_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     )
     run(project, "git", "init", "-q")
     run(project, "dvc", "init", "-q")
+    shutil.copytree(REPO / ".dvc" / "plots", project / ".dvc" / "plots")  # custom templates
     first = run(project, "dvc", "repro")
     run(project, "git", "add", "-A")
     run(project, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run")
@@ -117,11 +118,43 @@ def test_metrics_diff_and_params_diff_see_the_change(dvc_project) -> None:
 
     params = json.loads(run(project, "dvc", "params", "diff", "--json").stdout)
     metrics = json.loads(run(project, "dvc", "metrics", "diff", "--json").stdout)
+    training = json.loads(
+        run(
+            project,
+            "dvc",
+            "metrics",
+            "diff",
+            "--json",
+            "--targets",
+            "data/06_models/training_metrics.json",
+        ).stdout
+    )
 
     training_params = params["conf/base/parameters_training.yml"]
     change = training_params["training.lgbm_params.num_leaves"]
     assert (change["old"], change["new"]) == (31, 15)
-    assert "data/06_models/training_metrics.json" in metrics
+    # The headline leads; the full files stay one `--targets` away.
+    assert set(metrics) == {"data/08_reporting/metrics.json"}
+    assert "roc_auc" in metrics["data/08_reporting/metrics.json"]
+    assert "best_iteration" in training["data/06_models/training_metrics.json"]
+
+
+def test_metrics_show_prints_the_headline_only(dvc_project) -> None:
+    project, _ = dvc_project
+
+    shown = json.loads(run(project, "dvc", "metrics", "show", "--json").stdout)
+
+    files = {path: data for entry in shown.values() for path, data in entry["data"].items()}
+    assert list(files) == ["data/08_reporting/metrics.json"]
+    assert list(files["data/08_reporting/metrics.json"]["data"]) == [
+        "roc_auc",
+        "baseline_roc_auc",
+        "test_rows",
+        "dataset_drift",
+        "drifted_feature_share",
+        "prediction_drift",
+        "target_drift",
+    ]
 
 
 def test_experiment_run_with_a_set_parameter(dvc_project) -> None:
@@ -153,11 +186,25 @@ def test_plots_render_from_the_declared_tables(dvc_project) -> None:
     expected = {
         "data/08_reporting/roc_points.csv",
         "data/08_reporting/pr_points.csv",
+        "data/08_reporting/calibration_points.csv",
+        "data/08_reporting/confusion_counts.csv",
         "data/06_models/feature_importance.csv",
     }
     assert expected <= set(shown)
     roc = shown["data/08_reporting/roc_points.csv"][0]["content"]["data"]["values"]
     assert len(roc) > 10 and {"fpr", "tpr"} <= set(roc[0])
+    confusion = shown["data/08_reporting/confusion_counts.csv"][0]["content"]
+    assert len(confusion["data"]["values"]) == 4  # binary: one row per actual/predicted pair
+    assert confusion["spec"]["layer"][0]["mark"] == "rect"  # the custom counts template
+
+
+def test_plots_show_writes_only_git_ignored_files(dvc_project) -> None:
+    project, _ = dvc_project
+
+    run(project, "dvc", "plots", "show")
+
+    assert (project / "dvc_plots" / "index.html").is_file()
+    assert "dvc_plots" not in run(project, "git", "status", "--porcelain").stdout
 
 
 def _edit_source(project: Path, module: str, old: str, new: str) -> None:

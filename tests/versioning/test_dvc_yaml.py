@@ -71,29 +71,66 @@ def test_stages_follow_the_pipelines_with_exact_params_deps_outs_and_metrics() -
     for stage, deps in ((name, s["deps"]) for name, s in stages.items()):
         foreign = [d for d in deps if d.startswith("src/cirrus/pipelines/")]
         assert all(d.startswith(f"src/cirrus/pipelines/{stage}/") for d in foreign), stage
-    assert {"data/08_reporting/evaluation_metrics.json": {"cache": False}} in stages["evaluation"][
-        "metrics"
+    # `dvc metrics show` prints the headline only; the full metrics are outputs kept in git.
+    assert [s.get("metrics") for s in stages.values() if s.get("metrics")] == [
+        [{"data/08_reporting/metrics.json": {"cache": False}}]
     ]
+    assert {"data/08_reporting/evaluation_metrics.json": {"cache": False}} in stages["evaluation"][
+        "outs"
+    ]
+    plotted = {
+        path: spec["template"]
+        for entry in stages["evaluation"]["plots"]
+        for path, spec in entry.items()
+    }
+    assert plotted == {
+        "data/08_reporting/calibration_points.csv": "linear",
+        "data/08_reporting/confusion_counts.csv": "confusion_counts",
+        "data/08_reporting/pr_points.csv": "simple",
+        "data/08_reporting/prediction_points.csv": "scatter",
+        "data/08_reporting/roc_points.csv": "simple",
+    }
+    assert (REPO / ".dvc/plots/confusion_counts.json").is_file()  # the custom template
     assert config["artifacts"]["credit-default-model"] == {
         "path": "data/06_models/model.txt",
         "type": "model",
     }
 
 
-def test_metrics_and_plot_files_are_not_git_ignored() -> None:
+def test_metrics_plot_and_uncached_files_are_not_git_ignored() -> None:
     stages = build_dvc_config(load_project_view(REPO))["stages"].values()
     small_files = [
         path
         for stage in stages
-        for field in ("metrics", "plots")
+        for field in ("metrics", "plots", "outs")
         for entry in stage.get(field, [])
+        if isinstance(entry, dict)  # in outs: those with `cache: false`
         for path in entry
     ]
 
     ignored = subprocess.run(
         ["git", "check-ignore", *small_files], cwd=REPO, capture_output=True, text=True
     )
-    assert small_files and ignored.stdout == ""
+    assert len(small_files) >= 9 and ignored.stdout == ""
+
+
+def test_what_dvc_plots_show_writes_is_git_ignored() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "dvc_plots/index.html"], cwd=REPO, capture_output=True, text=True
+    )
+
+    assert ignored.stdout.strip() == "dvc_plots/index.html"
+
+
+def test_no_demo_stage_once_a_raw_entry_points_at_a_users_file(project: Path) -> None:
+    _edit_catalog(project, "raw_reference", filepath="${globals:data_root}/01_raw/churn.csv")
+
+    stages = build_dvc_config(load_project_view(project))["stages"]
+
+    assert list(stages) == ["ingestion", "features", "training", "evaluation", "drift"]
+    assert "data/01_raw/churn.csv" in stages["ingestion"]["deps"]
+    written = [str(stage.get("outs", [])) for stage in stages.values()]
+    assert not [outs for outs in written if "01_raw" in outs]
 
 
 def test_check_passes_on_the_committed_file(project: Path) -> None:

@@ -46,7 +46,7 @@ class ProjectView:
 
 
 def dvc_metadata(catalog_config: dict[str, Any], name: str) -> Any:
-    """The `metadata.dvc` entry of a dataset (metrics, plot or artifact), if any."""
+    """The `metadata.dvc` entry of a dataset (metrics, plot, `{cache: false}` or artifact)."""
     entry = catalog_config.get(name) or {}
     return (entry.get("metadata") or {}).get("dvc")
 
@@ -168,6 +168,8 @@ def _stage(name: str, pipeline: Pipeline, view: ProjectView) -> dict[str, Any]:
             metrics.append({path: {"cache": False}})
         elif isinstance(marker, dict) and "plot" in marker:
             plots.append({path: {**marker["plot"], "cache": False}})
+        elif isinstance(marker, dict) and "cache" in marker:  # e.g. kept in git, not the cache
+            outs.append({path: {"cache": bool(marker["cache"])}})
         else:
             outs.append(path)
     stage: dict[str, Any] = {

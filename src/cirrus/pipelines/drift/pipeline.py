@@ -4,11 +4,13 @@ from kedro.pipeline import Node, Pipeline
 
 from cirrus.modeling import predict_rows
 
+from .headline import headline_metrics
 from .nodes import run_drift_report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Wire current-batch scoring and the Evidently report with its summary."""
+    """Wire current-batch scoring, the Evidently report with its summary, and the headline
+    metrics (primary metric and drift verdicts) `dvc metrics show` prints."""
     return Pipeline(
         [
             Node(
@@ -36,6 +38,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["drift_report", "drift_summary"],
                 name="run_evidently_drift_report",
+            ),
+            Node(
+                headline_metrics,
+                inputs=["evaluation_metrics", "drift_summary"],
+                outputs="headline_metrics",
+                name="write_headline_metrics",
             ),
         ],
         tags="drift",

@@ -17,6 +17,7 @@ from .nodes import (
     pr_points,
     roc_points,
 )
+from .tables import calibration_points, confusion_counts, prediction_points
 
 # Outputs drawn from the held-out predictions and the spec alone: plotly figures and curve tables.
 _FROM_PREDICTIONS = {
@@ -27,6 +28,8 @@ _FROM_PREDICTIONS = {
     "residuals_plot": plot_residuals,
     "roc_points": roc_points,
     "pr_points": pr_points,
+    "confusion_counts": confusion_counts,
+    "prediction_points": prediction_points,
 }
 
 
@@ -74,6 +77,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["test_predictions", "feature_spec", "params:evaluation"],
                 outputs="calibration_plot",
                 name="make_calibration_plot",
+            ),
+            Node(
+                calibration_points,
+                inputs=["test_predictions", "feature_spec", "params:evaluation"],
+                outputs="calibration_points",
+                name="make_calibration_points",
             ),
             Node(
                 plot_feature_importance,
