@@ -30,15 +30,26 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import posixpath
 from collections.abc import Iterable
 from concurrent.futures import Future
+from pathlib import PurePosixPath
 from typing import Any
 
+import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from kedro.io.core import PROTOCOL_DELIMITER, DatasetError, get_filepath_str
+from kedro.io import AbstractDataset
+from kedro.io.core import (
+    PROTOCOL_DELIMITER,
+    DatasetError,
+    get_filepath_str,
+    get_protocol_and_path,
+)
+from kedro_datasets._typing import PlotlyPreview
 from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _PandasParquetDataset
 
@@ -362,3 +373,94 @@ class ParquetDataset(_PandasParquetDataset):
         """Forget the saved frame, as the runner is done with this dataset."""
         self._saved = None
         super()._release()
+
+
+class PlotlyFiguresDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
+    """A set of plotly figures by name: one plotly JSON file each, `<folder>/<name>.json`.
+
+    A node returns only the figures that apply (the evaluation draws a task's own panels), so
+    the catalog holds one entry, not one per figure a task may lack. Saving replaces the set:
+    a figure the new set does not hold (from a run of another task) does not linger. Kedro-Viz
+    previews the set as one figure with a panel each.
+    """
+
+    SUFFIX = ".json"
+    PREVIEW_COLUMNS = 2
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Figures under the folder `filepath` (any fsspec URL)."""
+        protocol, path = get_protocol_and_path(filepath)
+        self._protocol = protocol
+        self._filepath = PurePosixPath(path)
+        self._fs = fsspec.filesystem(protocol, **(credentials or {}), **(fs_args or {}))
+        self.metadata = metadata
+
+    def _folder(self) -> str:
+        return get_filepath_str(self._filepath, self._protocol)
+
+    def _files(self) -> dict[str, str]:
+        """The figure files in the folder, by figure name, sorted."""
+        folder = self._folder()
+        self._fs.invalidate_cache(folder)
+        if not self._fs.isdir(folder):
+            return {}
+        paths = self._fs.glob(f"{folder}/*{self.SUFFIX}")
+        return {posixpath.basename(p)[: -len(self.SUFFIX)]: p for p in sorted(paths)}
+
+    def load(self) -> dict[str, Any]:
+        """Every figure in the folder, by name."""
+        import plotly.io as pio
+
+        files = self._files()
+        if not files:
+            raise DatasetError(f"No plotly figures (*{self.SUFFIX}) in {self._folder()}")
+        return {
+            name: pio.from_json(self._fs.cat_file(path).decode()) for name, path in files.items()
+        }
+
+    def save(self, data: dict[str, Any]) -> None:
+        """Write each figure as `<name>.json`, after removing the figures saved before."""
+        folder = self._folder()
+        for path in self._files().values():
+            self._fs.rm(path)
+        self._fs.makedirs(folder, exist_ok=True)
+        for name, figure in data.items():
+            self._fs.pipe_file(f"{folder}/{name}{self.SUFFIX}", figure.to_json().encode())
+        self._fs.invalidate_cache(folder)
+
+    def _exists(self) -> bool:
+        return bool(self._files())
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "protocol": self._protocol}
+
+    def preview(self) -> PlotlyPreview:
+        """The set as one figure for Kedro-Viz: a panel per figure, titled as the figure."""
+        from plotly.subplots import make_subplots
+
+        figures = self.load()
+        columns = min(self.PREVIEW_COLUMNS, len(figures))
+        rows = -(-len(figures) // columns)
+        titles = [figure.layout.title.text or name for name, figure in figures.items()]
+        grid = make_subplots(rows=rows, cols=columns, subplot_titles=titles)
+        for index, figure in enumerate(figures.values()):
+            place = {"row": index // columns + 1, "col": index % columns + 1}
+            for trace in figure.data:
+                if hasattr(trace, "showscale"):
+                    trace.showscale = False  # a colour bar would sit over the next panel
+                grid.add_trace(trace, **place)
+            grid.update_xaxes(title_text=figure.layout.xaxis.title.text, **place)
+            grid.update_yaxes(
+                title_text=figure.layout.yaxis.title.text,
+                autorange=figure.layout.yaxis.autorange,
+                **place,
+            )
+        grid.update_layout(height=380 * rows, showlegend=False)
+        return json.loads(grid.to_json())

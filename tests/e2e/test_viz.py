@@ -34,8 +34,7 @@ CHROMIUM_FLAGS = [
 # Datasets Kedro-Viz previews (None: shown with its file path, here the Evidently HTML report).
 PREVIEWS = {
     "evaluation_metrics": "JSONPreview",
-    "roc_curve_plot": "PlotlyPreview",
-    "feature_importance_plot": "PlotlyPreview",
+    "evaluation_plots": "PlotlyPreview",
     "drift_summary": "JSONPreview",
     "drift_report": None,
 }
@@ -163,6 +162,10 @@ def test_kedro_viz_lists_the_five_pipelines_and_their_nodes(
     for name, preview_type in PREVIEWS.items():
         assert details[name].get("preview_type") == preview_type, name
     assert details["drift_report"]["filepath"].endswith("data/08_reporting/drift_report.html")
+    # The binary task's figures in one preview, a panel each, and no regression panel.
+    panels = [a["text"] for a in details["evaluation_plots"]["preview"]["layout"]["annotations"]]
+    assert any(title.startswith("ROC curve") for title in panels), panels
+    assert not any(title.startswith(("Residuals", "Predicted vs actual")) for title in panels)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -12,10 +12,11 @@ from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
 
-from cirrus.catalog import DEMO_DATA, LIFECYCLE, OPERATIONS, registered_pipelines
+from cirrus.catalog import DEMO_DATA, LIFECYCLE, OPERATIONS
 from cirrus.demo_data.generator import generate_demo_batches
 from cirrus.feature_spec import FeatureSpec
 from cirrus.parameters import DemoDataParams
+from cirrus.pipeline_registry import registered_pipelines
 from tests.conftest import SMALL_DEMO, base_parameters
 
 
@@ -126,7 +127,9 @@ def test_training_and_evaluation_produce_a_model_that_beats_the_baseline(
     assert model.startswith("tree")
     assert metrics["model"]["roc_auc"] > metrics["baseline"]["roc_auc"]
     assert lifecycle_run.load("quality_gate_result")["passed"] is True
-    assert isinstance(lifecycle_run.load("roc_curve_plot"), go.Figure)
+    plots = lifecycle_run.load("evaluation_plots")
+    assert isinstance(plots["roc_curve"], go.Figure)
+    assert "residuals" not in plots  # a binary task draws no regression panel
 
 
 def test_drift_pipeline_reports_the_shifted_income(lifecycle_run: DataCatalog) -> None:

@@ -15,11 +15,14 @@ from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import choose_threshold, decision_threshold, predict_rows
 from cirrus.parameters import ConfigError, EvaluationParams
 from cirrus.pipelines.evaluation.nodes import (
+    CLASSIFICATION_PLOTS,
     CURVE_POINTS,
+    REGRESSION_PLOTS,
     QualityGateFailed,
     _thin,
     check_quality_gate,
     compute_metrics,
+    draw_plots,
     plot_calibration,
     plot_confusion_matrix,
     plot_feature_importance,
@@ -68,10 +71,6 @@ def _regression_predictions(labels: list[float], predicted: list[float]) -> pd.D
             "prediction": predicted,
         }
     )
-
-
-def _annotations(figure: go.Figure) -> list[str]:
-    return [annotation.text for annotation in figure.layout.annotations]
 
 
 # --- predictions and metrics ------------------------------------------------------------------
@@ -673,29 +672,22 @@ def test_multiclass_roc_has_one_curve_per_class():
     assert names == [*spec.classes, "chance"]
 
 
-@pytest.mark.parametrize("plot", [plot_roc_curve, plot_pr_curve, plot_confusion_matrix])
-def test_classification_plots_do_not_apply_to_regression(plot):
+@pytest.mark.parametrize(
+    "plot",
+    [
+        plot_roc_curve,
+        plot_pr_curve,
+        plot_confusion_matrix,
+        lambda predictions, spec: plot_calibration(predictions, spec, fx.evaluation()),
+    ],
+)
+def test_classification_plots_refuse_a_regression(plot):
     # Arrange
     predictions = _regression_predictions([1.0, 2.0, 3.0], [1.5, 2.0, 2.5])
 
-    # Act
-    figure = plot(predictions, REGRESSION_SPEC)
-
-    # Assert
-    assert len(figure.data) == 0
-    assert any("Not applicable" in text for text in _annotations(figure))
-
-
-def test_calibration_does_not_apply_to_regression():
-    # Arrange
-    predictions = _regression_predictions([1.0, 2.0, 3.0], [1.5, 2.0, 2.5])
-
-    # Act
-    figure = plot_calibration(predictions, REGRESSION_SPEC, fx.evaluation())
-
-    # Assert
-    assert len(figure.data) == 0
-    assert any("Not applicable" in text for text in _annotations(figure))
+    # Act / Assert
+    with pytest.raises(ValueError, match="does not apply to a regression task"):
+        plot(predictions, REGRESSION_SPEC)
 
 
 def test_regression_plots_have_data():
@@ -715,16 +707,56 @@ def test_regression_plots_have_data():
 
 
 @pytest.mark.parametrize("plot", [plot_predicted_vs_actual, plot_residuals])
-def test_regression_plots_do_not_apply_to_classification(binary, plot):
+def test_regression_plots_refuse_a_classification(binary, plot):
     # Arrange
     spec, _, predictions, _ = binary
 
+    # Act / Assert
+    with pytest.raises(ValueError, match="does not apply to a binary task"):
+        plot(predictions, spec)
+
+
+def test_a_binary_task_draws_its_own_panels_and_no_regression_panel(binary):
+    # Arrange
+    spec, _, predictions, importance = binary
+
     # Act
-    figure = plot(predictions, spec)
+    figures = draw_plots(predictions, importance, spec, fx.evaluation())
 
     # Assert
-    assert len(figure.data) == 0
-    assert any("regression" in text for text in _annotations(figure))
+    assert list(figures) == [
+        "roc_curve",
+        "pr_curve",
+        "confusion_matrix",
+        "calibration",
+        "feature_importance",
+    ]
+    assert all(isinstance(f, go.Figure) and len(f.data) > 0 for f in figures.values())
+
+
+def test_a_multiclass_task_draws_the_classification_panels():
+    # Arrange
+    spec, _, predictions, importance = _scored("multiclass")
+
+    # Act
+    figures = draw_plots(predictions, importance, spec, fx.evaluation())
+
+    # Assert
+    assert set(figures) == {*CLASSIFICATION_PLOTS, "feature_importance"}
+    assert not set(figures) & set(REGRESSION_PLOTS)
+
+
+def test_a_regression_task_draws_only_its_own_panels(binary):
+    # Arrange
+    _, _, _, importance = binary
+    predictions = _regression_predictions([1.0, 2.0, 3.0, 4.0], [1.0, 2.5, 3.0, 3.0])
+
+    # Act
+    figures = draw_plots(predictions, importance, REGRESSION_SPEC, fx.evaluation())
+
+    # Assert
+    assert list(figures) == ["predicted_vs_actual", "residuals", "feature_importance"]
+    assert all(len(figure.data) > 0 for figure in figures.values())
 
 
 def test_feature_importance_plot_shows_top_features_best_on_top(binary):

@@ -243,13 +243,43 @@ def _rows_note(metrics: dict[str, Any]) -> str:
     )
 
 
-def _empty_figure(title: str, reason: str) -> Figure:
-    """A titled figure explaining why a plot does not apply."""
-    import plotly.graph_objects as go
+# The figures each task's evaluation draws, by name (their files under 08_reporting/plots/): a
+# panel that does not apply to the task is not drawn at all.
+CLASSIFICATION_PLOTS = ("roc_curve", "pr_curve", "confusion_matrix", "calibration")
+REGRESSION_PLOTS = ("predicted_vs_actual", "residuals")
+EVERY_TASK_PLOTS = ("feature_importance",)
 
-    figure = go.Figure()
-    figure.add_annotation(text=reason, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    return figure.update_layout(title=title, xaxis_visible=False, yaxis_visible=False)
+
+def plot_names(task: str) -> tuple[str, ...]:
+    """The names of the figures the evaluation of a task draws."""
+    own = REGRESSION_PLOTS if task == "regression" else CLASSIFICATION_PLOTS
+    return own + EVERY_TASK_PLOTS
+
+
+def _require(spec: FeatureSpec, plot: str) -> None:
+    """Refuse to draw a figure of another task's kind (see `plot_names`)."""
+    if plot not in plot_names(spec.task):
+        raise ValueError(f"The {plot} plot does not apply to a {spec.task} task")
+
+
+def draw_plots(
+    predictions: pd.DataFrame,
+    importance: pd.DataFrame,
+    spec: FeatureSpec,
+    settings: EvaluationParams,
+) -> dict[str, Figure]:
+    """The task's figures by name: ROC, precision-recall, confusion matrix and calibration for
+    classification, predicted vs actual and residuals for regression, and feature importance."""
+    draw = {
+        "roc_curve": lambda: plot_roc_curve(predictions, spec),
+        "pr_curve": lambda: plot_pr_curve(predictions, spec),
+        "confusion_matrix": lambda: plot_confusion_matrix(predictions, spec),
+        "calibration": lambda: plot_calibration(predictions, spec, settings),
+        "predicted_vs_actual": lambda: plot_predicted_vs_actual(predictions, spec),
+        "residuals": lambda: plot_residuals(predictions, spec),
+        "feature_importance": lambda: plot_feature_importance(importance, settings),
+    }
+    return {name: draw[name]() for name in plot_names(spec.task)}
 
 
 def _binary_targets(
@@ -314,8 +344,7 @@ def plot_roc_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> Figure:
     import plotly.graph_objects as go
     from sklearn import metrics as skm
 
-    if spec.task == "regression":
-        return _empty_figure("ROC curve", "Not applicable to a regression task")
+    _require(spec, "roc_curve")
     figure = go.Figure()
     for name, is_class, score in _binary_targets(predictions, spec):
         fpr, tpr, _ = skm.roc_curve(is_class, score)
@@ -334,8 +363,7 @@ def plot_pr_curve(predictions: pd.DataFrame, spec: FeatureSpec) -> Figure:
     import plotly.graph_objects as go
     from sklearn import metrics as skm
 
-    if spec.task == "regression":
-        return _empty_figure("Precision-recall curve", "Not applicable to a regression task")
+    _require(spec, "pr_curve")
     figure = go.Figure()
     for name, is_class, score in _binary_targets(predictions, spec):
         precision, recall, _ = skm.precision_recall_curve(is_class, score)
@@ -353,8 +381,7 @@ def plot_confusion_matrix(predictions: pd.DataFrame, spec: FeatureSpec) -> Figur
     import plotly.graph_objects as go
     from sklearn import metrics as skm
 
-    if spec.task == "regression":
-        return _empty_figure("Confusion matrix", "Not applicable to a regression task")
+    _require(spec, "confusion_matrix")
     names = [str(c) for c in spec.class_names()]
     matrix = skm.confusion_matrix(
         predictions["label"].astype(int),
@@ -376,8 +403,7 @@ def plot_calibration(
     """Reliability diagram: mean predicted probability against observed frequency per bin."""
     import plotly.graph_objects as go
 
-    if spec.task == "regression":
-        return _empty_figure("Calibration", "Not applicable to a regression task")
+    _require(spec, "calibration")
     bins = settings.calibration_bins
     figure = go.Figure()
     for name, is_class, score in _binary_targets(predictions, spec):
@@ -406,8 +432,7 @@ def plot_predicted_vs_actual(predictions: pd.DataFrame, spec: FeatureSpec) -> Fi
     """Predicted against actual values (regression)."""
     import plotly.graph_objects as go
 
-    if spec.task != "regression":
-        return _empty_figure("Predicted vs actual", "Applies to regression tasks")
+    _require(spec, "predicted_vs_actual")
     sample = predictions.sample(n=min(len(predictions), 5000), random_state=0)
     low = float(min(sample["label"].min(), sample[PREDICTION].min()))
     high = float(max(sample["label"].max(), sample[PREDICTION].max()))
@@ -423,8 +448,7 @@ def plot_residuals(predictions: pd.DataFrame, spec: FeatureSpec) -> Figure:
     """Distribution of residuals, actual minus predicted (regression)."""
     import plotly.graph_objects as go
 
-    if spec.task != "regression":
-        return _empty_figure("Residuals", "Applies to regression tasks")
+    _require(spec, "residuals")
     residuals = predictions["label"] - predictions[PREDICTION]
     figure = go.Figure(go.Histogram(x=residuals, nbinsx=50, name="residuals"))
     return figure.update_layout(

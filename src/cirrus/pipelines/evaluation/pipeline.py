@@ -7,25 +7,14 @@ from cirrus.modeling import predict_rows
 from .nodes import (
     check_quality_gate,
     compute_metrics,
-    plot_calibration,
-    plot_confusion_matrix,
-    plot_feature_importance,
-    plot_pr_curve,
-    plot_predicted_vs_actual,
-    plot_residuals,
-    plot_roc_curve,
+    draw_plots,
     pr_points,
     roc_points,
 )
 from .tables import calibration_points, confusion_counts, prediction_points
 
-# Outputs drawn from the held-out predictions and the spec alone: plotly figures and curve tables.
+# Tables drawn from the held-out predictions and the spec alone.
 _FROM_PREDICTIONS = {
-    "roc_curve_plot": plot_roc_curve,
-    "pr_curve_plot": plot_pr_curve,
-    "confusion_matrix_plot": plot_confusion_matrix,
-    "predicted_vs_actual_plot": plot_predicted_vs_actual,
-    "residuals_plot": plot_residuals,
     "roc_points": roc_points,
     "pr_points": pr_points,
     "confusion_counts": confusion_counts,
@@ -34,7 +23,7 @@ _FROM_PREDICTIONS = {
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Wire prediction, metrics, one node per plot and the gate."""
+    """Wire prediction, metrics, the task's plots, the plot tables and the gate."""
     drawn = [
         Node(func, inputs=["test_predictions", "feature_spec"], outputs=name, name=f"make_{name}")
         for name, func in _FROM_PREDICTIONS.items()
@@ -71,24 +60,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="quality_gate_result",
                 name="check_quality_gate",
             ),
-            *drawn,
+            # One set of figures, the task's own: a panel of another task is never drawn.
             Node(
-                plot_calibration,
-                inputs=["test_predictions", "feature_spec", "params:evaluation"],
-                outputs="calibration_plot",
-                name="make_calibration_plot",
+                draw_plots,
+                inputs=[
+                    "test_predictions",
+                    "feature_importance",
+                    "feature_spec",
+                    "params:evaluation",
+                ],
+                outputs="evaluation_plots",
+                name="draw_evaluation_plots",
             ),
+            *drawn,
             Node(
                 calibration_points,
                 inputs=["test_predictions", "feature_spec", "params:evaluation"],
                 outputs="calibration_points",
                 name="make_calibration_points",
-            ),
-            Node(
-                plot_feature_importance,
-                inputs=["feature_importance", "params:evaluation"],
-                outputs="feature_importance_plot",
-                name="make_feature_importance_plot",
             ),
         ],
         tags="evaluation",
