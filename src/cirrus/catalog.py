@@ -14,6 +14,11 @@ from typing import Any
 from kedro.pipeline import Pipeline
 
 PII_SALT_DATASET = "pii_salt"
+# The environment variable that holds the PII salt when credentials do not (`pii_salt`).
+PII_SALT_ENV = "CIRRUS_PII_SALT"
+# The raw inputs of ingestion, and the new rows the inference pipeline scores.
+RAW_DATASETS = ("raw_reference", "raw_current")
+RAW_INFERENCE = "raw_inference"
 ALL_PARAMETERS = "parameters"
 # Pipeline stages in run order: the demo-data generator, then the lifecycle (`__default__`).
 DEMO_DATA = "demo_data"
