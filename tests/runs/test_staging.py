@@ -158,6 +158,70 @@ def test_a_folder_output_is_replaced_whole(store) -> None:
     assert names == ["new-part.parquet"]
 
 
+def test_a_folder_publish_on_an_object_store_killed_while_setting_aside_resumes() -> None:
+    # Arrange: of the old folder, only a.json was moved aside when the publish was killed
+    fs = fsspec.filesystem("memory")
+    root = f"/bucket-{id(fs)}/data"
+    final = f"{root}/08_reporting/plots"
+    fs.pipe_file(f"{final}.cirrus-old/a.json", b"old-a")
+    fs.pipe_file(f"{final}/b.json", b"old-b")
+    staged = staged_path(root, "run9", final)
+    fs.pipe_file(f"{staged}/a.json", b"new-a")
+    fs.pipe_file(f"{staged}/c.json", b"new-c")
+    journal = {"run_id": "run9", "moves": [{"staged": staged, "final": final}]}
+    fs.pipe_file(f"{root}/.cirrus/runs/run9.publish.json", json.dumps(journal).encode())
+
+    # Act
+    recover(fs, root)
+
+    # Assert: the new set alone, nothing set aside left
+    assert _contents(fs, root) == {
+        "08_reporting/plots/a.json": b"new-a",
+        "08_reporting/plots/c.json": b"new-c",
+    }
+    fs.rm(f"/bucket-{id(fs)}", recursive=True)
+
+
+def test_a_folder_publish_on_an_object_store_killed_while_moving_in_resumes() -> None:
+    # Arrange: the old folder is aside (marked complete) and a.json of the new one is in place
+    fs = fsspec.filesystem("memory")
+    root = f"/bucket-{id(fs)}/data"
+    final = f"{root}/08_reporting/plots"
+    fs.pipe_file(f"{final}.cirrus-old/b.json", b"old-b")
+    fs.pipe_file(f"{final}.cirrus-old/.cirrus-aside-complete", b"")
+    fs.pipe_file(f"{final}/a.json", b"new-a")
+    staged = staged_path(root, "run9", final)
+    fs.pipe_file(f"{staged}/c.json", b"new-c")
+    journal = {"run_id": "run9", "moves": [{"staged": staged, "final": final}]}
+    fs.pipe_file(f"{root}/.cirrus/runs/run9.publish.json", json.dumps(journal).encode())
+
+    # Act
+    recover(fs, root)
+
+    # Assert
+    assert _contents(fs, root) == {
+        "08_reporting/plots/a.json": b"new-a",
+        "08_reporting/plots/c.json": b"new-c",
+    }
+    fs.rm(f"/bucket-{id(fs)}", recursive=True)
+
+
+def test_a_failed_runs_folder_output_is_kept_file_by_file(store) -> None:
+    # Arrange
+    fs, root = store
+    staging = Staging(fs, root, "fail")
+    staged = staging.plan([f"{root}/08_reporting/plots"])[f"{root}/08_reporting/plots"]
+    fs.makedirs(staged, exist_ok=True)
+    fs.pipe_file(f"{staged}/roc_curve.json", b"{}")
+
+    # Act
+    kept = staging.keep(f"{root}/08_reporting/rejected", lambda _: True, "why")
+
+    # Assert
+    assert kept == [f"{root}/08_reporting/rejected/plots"]
+    assert fs.cat_file(f"{root}/08_reporting/rejected/plots/roc_curve.json") == b"{}"
+
+
 def test_the_intent_lists_every_planned_move_before_anything_is_written(store) -> None:
     # Arrange
     fs, root = store

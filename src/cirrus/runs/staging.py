@@ -96,16 +96,49 @@ def _remove(fs: Any, path: str) -> None:
             fs.rm(path, recursive=True)
 
 
+# Written into a folder set aside once all of the old folder's files are in it (object stores).
+ASIDE_COMPLETE = ".cirrus-aside-complete"
+
+
+def _is_local(fs: Any) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocols
+
+
+def _move_files(fs: Any, source: str, target: str) -> None:
+    """Move every file under `source` to the same place under `target`, one object at a time:
+    an object store has no folder to rename (and s3fs's recursive move also copies the folder's
+    own key, which does not exist)."""
+    for path in fs.find(source):
+        fs.mv(path, f"{target}{path[len(source) :]}")
+    _remove(fs, source)
+
+
+def _replace_folder(fs: Any, move: Move) -> None:
+    """Put a staged folder in its final place: the old one goes aside first, then the new one
+    takes its name. Locally each step is a rename. On an object store each is a move of many
+    objects, and a publish killed in between resumes where it stopped: the marker in the aside
+    folder tells whether every old file had already been moved aside."""
+    aside = f"{move.final}.cirrus-old"
+    if _is_local(fs):
+        if fs.exists(move.final):
+            fs.mv(move.final, aside, recursive=True)
+        fs.mv(move.staged, move.final, recursive=True)
+    else:
+        marker = f"{aside}/{ASIDE_COMPLETE}"
+        if not fs.exists(marker):
+            if fs.exists(move.final):
+                _move_files(fs, move.final, aside)
+            fs.pipe_file(marker, b"")
+        _move_files(fs, move.staged, move.final)
+    _remove(fs, aside)
+
+
 def _replace(fs: Any, move: Move) -> None:
     """Put a staged output in its final place (a rename on local disk)."""
     fs.makedirs(posixpath.dirname(move.final), exist_ok=True)
     if fs.isdir(move.staged):
-        # A folder output: the old one goes aside first, then the new one takes its name.
-        aside = f"{move.final}.cirrus-old"
-        if fs.exists(move.final):
-            fs.mv(move.final, aside, recursive=True)
-        fs.mv(move.staged, move.final, recursive=True)
-        _remove(fs, aside)
+        _replace_folder(fs, move)
     else:
         fs.mv(move.staged, move.final)
 
@@ -174,8 +207,11 @@ class Staging:
             if not relative or not wanted(relative) or not self.fs.exists(move.staged):
                 continue
             destination = f"{target}/{relative.split('/', 1)[-1]}"
-            self.fs.makedirs(posixpath.dirname(destination), exist_ok=True)
-            self.fs.copy(move.staged, destination, recursive=True)
+            # File by file: s3fs's recursive copy of a folder also copies the folder's own key.
+            for path in self.fs.find(move.staged):
+                copy = f"{destination}{path[len(move.staged) :]}"
+                self.fs.makedirs(posixpath.dirname(copy), exist_ok=True)
+                self.fs.copy(path, copy)
             kept.append(destination)
         if kept:
             self.fs.pipe_file(f"{target}/reason.txt", note.encode())
