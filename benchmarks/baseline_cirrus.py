@@ -18,8 +18,9 @@ import yaml
 from kedro.validation.parameter_validator import ParameterValidator
 from pydantic import BaseModel
 
-from cirrus.catalog import LIFECYCLE, PII_SALT_DATASET, registered_pipelines
+from cirrus.catalog import LIFECYCLE, PII_SALT_DATASET
 from cirrus.feature_spec import FeatureSpec
+from cirrus.pipeline_registry import registered_pipelines
 
 if TYPE_CHECKING:
     from plain_baseline import Context

@@ -1,4 +1,5 @@
-"""Imports point down only: no pipeline imports another, shared modules import no pipeline."""
+"""Imports point down only: no pipeline imports another, shared modules import no pipeline, and
+no two modules import each other, directly or round a longer loop."""
 
 from __future__ import annotations
 
@@ -79,3 +80,98 @@ def test_relative_and_absolute_imports_are_both_seen(tmp_path: Path) -> None:
         "cirrus.pipelines.drift.nodes",
         "cirrus.pipelines.training.nodes",
     }
+
+
+def module_files(src: Path) -> dict[str, Path]:
+    """Every module under a package folder by its dotted name (a package by its own name)."""
+    modules = {}
+    for path in sorted(src.rglob("*.py")):
+        parts = path.relative_to(src.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def import_graph(src: Path) -> dict[str, set[str]]:
+    """Which modules of the package each module imports (an imported name resolved to the
+    module that defines it), function-level imports included: a cycle is one all the same."""
+    modules = module_files(src)
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for imported in imported_modules(path, package):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other round a loop (strongly connected
+    components of more than one module, Tarjan's algorithm, without recursion)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, targets = work[-1]
+            target = next(targets, None)
+            if target is not None:
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(sorted(graph.get(target, ())))))
+                elif target in on_stack:
+                    low[node] = min(low[node], index[target])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    cycles.append(sorted(group))
+    return cycles
+
+
+def test_no_modules_import_each_other() -> None:
+    # Act
+    cycles = import_cycles(import_graph(SRC))
+
+    # Assert
+    assert not cycles, f"modules importing each other round a loop: {cycles}"
+
+
+def test_a_cycle_is_found_even_through_a_function_level_import(tmp_path: Path) -> None:
+    # Arrange: catalog imports the registry inside a function; the registry imports catalog
+    package = tmp_path / "cirrus"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "catalog.py").write_text(
+        "def pipelines():\n    from cirrus.pipeline_registry import register\n"
+    )
+    (package / "pipeline_registry.py").write_text("from cirrus.catalog import LIFECYCLE\n")
+    (package / "storage.py").write_text("from cirrus import catalog\n")
+
+    # Act
+    cycles = import_cycles(import_graph(package))
+
+    # Assert
+    assert cycles == [["cirrus.catalog", "cirrus.pipeline_registry"]]

@@ -1,5 +1,5 @@
-"""What the catalog and the registry say: where each dataset lives, which pipeline inputs are
-not stored data, and the registered pipelines in stage order.
+"""What the catalog says: where each dataset lives, which pipeline inputs are not stored data,
+and the stage pipelines in run order (the registry, `cirrus.pipeline_registry`, builds on them).
 
 The one module that reads Kedro datasets' private attributes (`_filepath`, `_protocol`, `_fs`,
 `_version`): kedro-datasets has no public accessor for a dataset's location.
@@ -58,31 +58,6 @@ def local_filepath(dataset: Any) -> Path | None:
     if filepath is None or protocol not in ("file", None) or getattr(dataset, "_version", None):
         return None
     return Path(str(filepath))
-
-
-def remote_location(dataset: Any) -> tuple[Any, str] | None:
-    """The fsspec filesystem and path of an unversioned dataset on object storage, else None."""
-    protocol = getattr(dataset, "_protocol", None)
-    filepath = getattr(dataset, "_filepath", None)
-    fs = getattr(dataset, "_fs", None)
-    if filepath is None or fs is None or protocol in ("file", None):
-        return None
-    if getattr(dataset, "_version", None):
-        return None
-    return fs, str(filepath)
-
-
-def registered_pipelines() -> dict[str, Pipeline]:
-    """Every registered pipeline by name, `__default__` included (as `kedro run` sees them)."""
-    from kedro.framework import project
-
-    from cirrus.pipeline_registry import register_pipelines
-
-    # Kedro's find_pipelines needs the package configured, as the Kedro CLI and notebooks do;
-    # a plain Python process (a benchmark, a test) configures it here.
-    if project.PACKAGE_NAME is None:
-        project.configure_project(__name__.split(".")[0])
-    return register_pipelines()
 
 
 def stage_pipelines() -> dict[str, Pipeline]:

@@ -18,6 +18,8 @@ from kedro.pipeline import Pipeline
 from cirrus.catalog import (
     ALL_PARAMETERS,
     PII_SALT_DATASET,
+    PII_SALT_ENV,
+    RAW_DATASETS,
     filesystem_of,
     local_filepath,
     location_of,
@@ -28,7 +30,6 @@ from cirrus.catalog import (
 from cirrus.inputs import require_inputs
 from cirrus.parameters import moved_block_warnings
 from cirrus.preflight import (
-    RAW_DATASETS,
     check_blocks,
     check_split_sources,
     parse_unread_blocks,
@@ -42,7 +43,6 @@ from cirrus.runs.summary import run_summary
 from cirrus.storage import StorageRootError, data_root_of
 
 logger = logging.getLogger(__name__)
-PII_SALT_ENV = "CIRRUS_PII_SALT"
 # Columns of the console when it writes to a pipe or a file (CI logs, `| tee`): Rich falls back
 # to 80 there and would wrap every log line and the run summary at that width.
 PIPED_COLUMNS = 200

@@ -26,6 +26,17 @@ def drift_report_on_logged_batch() -> Pipeline:
     )
 
 
+def registered_pipelines() -> dict[str, Pipeline]:
+    """Every registered pipeline by name, `__default__` included (as `kedro run` sees them)."""
+    from kedro.framework import project
+
+    # Kedro's find_pipelines needs the package configured, as the Kedro CLI and notebooks do;
+    # a plain Python process (a benchmark, a test) configures it here.
+    if project.PACKAGE_NAME is None:
+        project.configure_project(__name__.split(".")[0])
+    return register_pipelines()
+
+
 def register_pipelines() -> dict[str, Pipeline]:
     """Register every pipeline; the default runs the lifecycle on the declared raw data.
 

@@ -22,7 +22,7 @@ from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 import cirrus.pandas_options  # noqa: F401  (text as Arrow-backed strings)
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
-from cirrus.scoring import score_columns
+from cirrus.scoring import Scorer, score_columns
 
 REQUEST_ID = "request_id"
 RECEIVED_AT = "received_at"
@@ -45,6 +45,20 @@ PARTITION_PREFIX = "date="
 TEMPORARY_PREFIX = ".tmp-"
 
 
+def log_identity(
+    request_id: str, received_at: datetime, scorer: Scorer, source: str
+) -> dict[str, str]:
+    """Who asked and when, which model and feature spec answered, through what (batch or API):
+    the identity of a scoring, the same for batch scoring and the API (`log_rows`)."""
+    return {
+        REQUEST_ID: request_id,
+        RECEIVED_AT: received_at.isoformat(),
+        MODEL_VERSION: scorer.model_version,
+        FEATURE_SPEC_HASH: scorer.feature_spec_hash,
+        SOURCE: source,
+    }
+
+
 def log_rows(
     features: pd.DataFrame,
     predictions: pd.DataFrame,
@@ -55,7 +69,8 @@ def log_rows(
 ) -> pd.DataFrame:
     """Log rows for scored rows: who scored them when, the feature values used, the prediction.
 
-    `identity` holds request_id, received_at (ISO), model_version, feature_spec_hash and source.
+    `identity` holds request_id, received_at (ISO), model_version, feature_spec_hash and source
+    (`log_identity`).
     """
     n = len(features)
     received = pd.Timestamp(identity[RECEIVED_AT]).tz_convert("UTC")

@@ -37,8 +37,6 @@ UNREAD_BLOCKS = {
 }
 # Drift columns beyond the contract's features.
 MODEL_OUTPUT_COLUMNS = ("prediction", "target")
-# The two raw inputs of ingestion (conf/base/catalog.yml).
-RAW_DATASETS = ("raw_reference", "raw_current")
 
 
 def check_feature_references(features: FeatureParams, contract: DatasetContract) -> None:

@@ -12,10 +12,11 @@ from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
 
-from cirrus.catalog import DEMO_DATA, LIFECYCLE, OPERATIONS, registered_pipelines
+from cirrus.catalog import DEMO_DATA, LIFECYCLE, OPERATIONS
 from cirrus.demo_data.generator import generate_demo_batches
 from cirrus.feature_spec import FeatureSpec
 from cirrus.parameters import DemoDataParams
+from cirrus.pipeline_registry import registered_pipelines
 from tests.conftest import SMALL_DEMO, base_parameters
 
 

@@ -8,9 +8,9 @@ from kedro.config import MissingConfigException, OmegaConfigLoader
 from kedro.io import DataCatalog
 from omegaconf.errors import InterpolationResolutionError
 
-from cirrus.catalog import registered_pipelines
 from cirrus.deploy.deploy_yml import DEPLOY_KEY, parse_deploy
 from cirrus.deploy.plan import DeploymentPlan, build_plan
+from cirrus.pipeline_registry import registered_pipelines
 from cirrus.settings import CONFIG_LOADER_ARGS
 from cirrus.storage import StorageRootError
 from cirrus.versioning.project_view import without_credentials

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from cirrus.contract import DataContractViolation, DatasetContract
 from cirrus.modeling import PREDICTION
-from cirrus.prediction_log import FEATURE_SPEC_HASH, MODEL_VERSION, RECEIVED_AT, REQUEST_ID
+from cirrus.prediction_log import FEATURE_SPEC_HASH, MODEL_VERSION, REQUEST_ID, log_identity
 from cirrus.prediction_log import UNKNOWN_COLUMNS as UNKNOWN
 from cirrus.scoring import Scorer, score_columns, utc_now
 from cirrus.serving.artifacts import FEATURE_SPEC, Project, load_project
@@ -228,13 +228,7 @@ def score_request(
     if id_column is not None:
         name = schema.field_names[id_column]
         ids = [getattr(row, name) for row in rows]
-    identity = {
-        REQUEST_ID: request_id,
-        RECEIVED_AT: received.isoformat(),
-        MODEL_VERSION: scorer.model_version,
-        FEATURE_SPEC_HASH: scorer.feature_spec_hash,
-        "source": API_SOURCE,
-    }
+    identity = log_identity(request_id, received, scorer, API_SOURCE)
     payload = {
         REQUEST_ID: request_id,
         MODEL_VERSION: scorer.model_version,

@@ -13,10 +13,9 @@ from cirrus.parameters import EvaluationParams
 from cirrus.prediction_log import (
     FEATURE_SPEC_HASH,
     MODEL_VERSION,
-    RECEIVED_AT,
     REQUEST_ID,
-    SOURCE,
     UNKNOWN_COLUMNS,
+    log_identity,
     log_rows,
 )
 from cirrus.scoring import Scorer, utc_now
@@ -46,13 +45,7 @@ def score_new_rows(
     scorer = Scorer.load(model, spec, contract, evaluation, training_metrics)
     features, predictions, unknown = scorer.score(rows)
     scored_at = utc_now()
-    identity = {
-        REQUEST_ID: f"batch-{uuid.uuid4().hex[:12]}",
-        RECEIVED_AT: scored_at.isoformat(),
-        MODEL_VERSION: scorer.model_version,
-        FEATURE_SPEC_HASH: scorer.feature_spec_hash,
-        SOURCE: BATCH_SOURCE,
-    }
+    identity = log_identity(f"batch-{uuid.uuid4().hex[:12]}", scored_at, scorer, BATCH_SOURCE)
     ids = rows[contract.id_column].reset_index(drop=True) if contract.id_column else None
     scored = pd.concat(
         [
