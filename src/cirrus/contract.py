@@ -34,8 +34,11 @@ class FeatureColumns(Strict):
     """Feature columns grouped by kind."""
 
     numeric: list[str] = Field(default_factory=list)
+    """Numeric feature columns (dtype float unless a rule says otherwise)."""
     categorical: list[str] = Field(default_factory=list)
+    """Categorical feature columns (levels learned by `features.categorical`)."""
     datetime: list[str] = Field(default_factory=list)
+    """Datetime feature columns; the model sees the parts `features.date_parts` takes."""
 
     @property
     def all(self) -> list[str]:
@@ -56,13 +59,24 @@ class ColumnRule(Strict):
     """
 
     dtype: DType | None = None
+    """Type the values must have: int, float, string, datetime or bool; unset: by role (numeric
+    features float, datetimes datetime, a class target string, others string)."""
     nullable: bool = True
+    """Whether missing values are allowed (never for the id, target and event time)."""
     unique: bool = False
+    """Whether every value must be distinct."""
     min: float | None = None
+    """Smallest allowed value (inclusive)."""
     max: float | None = None
+    """Largest allowed value (inclusive)."""
     allowed: list[Any] | None = None
+    """The only values allowed, quoted as the data spells them (a class target's labels are compared
+    as text)."""
     allow_inf: bool = False
+    """Float columns: allow `inf` and `-inf` (refused by default)."""
     format: str | None = None
+    """Datetime columns: the text format in the raw file, `ISO8601` (the default) or a strptime
+    pattern such as `%d/%m/%Y %H:%M`."""
 
     @field_validator("format")
     @classmethod
@@ -100,21 +114,36 @@ class ColumnRule(Strict):
 
 
 class DatasetContract(Block):
-    """Typed, strict form of the `contract` parameters block."""
+    """The dataset contract: the one description of the data that every pipeline and the serving
+    API read (typed, strict form of the `contract` parameters block)."""
 
     block_key = CONTRACT_KEY
     block_file = CONTRACT_FILE
     block_error = ContractError
 
     name: str
-    id_column: str | None = None  # None: rows are not de-duplicated
-    event_time_column: str | None = None  # None: a table without time (split mode fraction)
+    """Name of the dataset; titles the serving API and names its request model."""
+    id_column: str | None = None
+    """Column that identifies a row: the latest row of each id is kept; null: rows are not
+    de-duplicated."""
+    event_time_column: str | None = None
+    """Column of each row's event time (the time splits use it); null: a table without time (split
+    mode `fraction`)."""
     target: str
+    """The column to predict."""
     task: Task
+    """`binary`, `multiclass` or `regression`: sets the LightGBM objective, the metrics and the
+    plots."""
     positive_class: Any | None = None
+    """Binary tasks: the label whose probability is scored, quoted as the data holds it; unset: the
+    last label in sorted order."""
     features: FeatureColumns
+    """Feature columns by kind."""
     pii: dict[str, PiiTreatment] = Field(default_factory=dict)
+    """Column -> `drop` (removed at ingestion) or `hash` (salted SHA-256; the salt from credentials
+    `pii_salt` or CIRRUS_PII_SALT); never features."""
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
+    """Column -> validation rule; columns without one get the defaults of their role."""
 
     @field_validator("positive_class")
     @classmethod

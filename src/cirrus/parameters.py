@@ -40,7 +40,8 @@ class ConfigError(CirrusError):
 class Strict(BaseModel):
     """Base model that rejects unknown keys, so a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Each field's docstring is its description (docs/configuration.md lists them all).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -199,9 +200,14 @@ class IngestionSplit(Block):
     block_file = INGESTION_FILE
 
     mode: SplitMode = "files"
+    """How rows split: `files` (raw_reference is the reference, raw_current the current batch),
+    `event_time` (cut at `current_from`) or `fraction` (a hashed share of one file)."""
     current_from: str | None = None
+    """Mode `event_time`: an ISO date or date-time; rows at or after it are current."""
     current_share: float | None = Field(default=None, gt=0, lt=1)
+    """Mode `fraction`: the share of the rows that become current (between 0 and 1)."""
     seed: int = 42
+    """Mode `fraction`: salts the hash that picks the current rows (same seed, same split)."""
 
     @field_validator("current_from", mode="before")
     @classmethod
@@ -257,7 +263,10 @@ class CategoricalEncoding(Strict):
     """How categorical levels are learned on training rows."""
 
     min_frequency: int = Field(default=1, ge=1)
+    """Training levels seen fewer times than this become `__other__`; levels never seen in training
+    become `__unknown__`."""
     max_levels: int = Field(default=255, ge=1)
+    """Most levels kept per column (the most frequent); the others become `__other__`."""
 
 
 class FeatureParams(Block):
@@ -267,12 +276,20 @@ class FeatureParams(Block):
     block_file = FEATURES_FILE
 
     log: list[str] = Field(default_factory=list)
+    """Numeric columns that each get a `log_<column>` feature: log(1 + x), negatives as 0."""
     ratios: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    """New features by name: `[numerator, denominator]` columns; a zero denominator gives a missing
+    value."""
     date_parts: list[Literal["year", "month", "day", "dayofweek", "hour"]] = Field(
         default_factory=list
     )
+    """Parts taken from every datetime feature of the contract, as `<column>_<part>` features (the
+    model sees only these, not the datetime itself)."""
     missing_indicators: Literal["auto", "none"] | list[str] = "auto"
+    """`<column>_missing` 0/1 features: `auto` (numeric features with nulls in the training rows),
+    `none`, or a list of columns."""
     categorical: CategoricalEncoding = CategoricalEncoding()
+    """How categorical levels are learned on the training rows."""
 
     def numeric_references(self) -> dict[str, str]:
         """Every column a transform reads, keyed by where it is named in the block."""
@@ -291,33 +308,48 @@ class HoldoutParams(Block):
     block_file = FEATURES_FILE
 
     strategy: Literal["stratified", "random", "time"] = "stratified"
+    """`stratified` (random, keeping the class shares; regression: random), `random`, or `time` (the
+    latest rows by event time are the test rows)."""
     test_size: float = Field(default=0.2, gt=0, lt=1)
+    """Share of the reference rows held out as test rows (between 0 and 1)."""
     seed: int = 42
+    """Seed of the `stratified` and `random` splits."""
 
 
 class CrossValidation(Strict):
     """Optional k-fold cross-validation on the training rows."""
 
     enabled: bool = False
+    """Also cross-validate the final parameters on the training rows (scores in
+    training_metrics.json); the model itself is trained once."""
     folds: int = Field(default=5, ge=2)
+    """Number of folds (stratified for classification)."""
 
 
 class SearchRange(Strict):
     """The range one hyperparameter is searched in."""
 
     low: float
+    """Lowest value tried (inclusive)."""
     high: float
+    """Highest value tried (inclusive)."""
     kind: Literal["int", "float"] = "float"
+    """`int` for whole-number parameters (e.g. num_leaves), `float` otherwise."""
     log: bool = False
+    """Sample on a log scale (for ranges over orders of magnitude, e.g. learning_rate)."""
 
 
 class Tuning(Strict):
     """Optional Optuna search, bounded by a trial count and a time budget."""
 
     enabled: bool = False
+    """Search `search_space` with Optuna before the final training."""
     n_trials: int = Field(default=20, ge=1)
+    """Most trials; each is one training with early stopping on the validation rows."""
     timeout_seconds: float = Field(default=300, gt=0)
+    """Time budget in seconds: no trial starts after it has run out."""
     search_space: dict[str, SearchRange] = Field(default_factory=dict)
+    """LightGBM parameter -> the range searched; the best values override `lgbm_params`."""
 
     @field_validator("search_space")
     @classmethod
@@ -407,15 +439,25 @@ class TrainingParams(Block):
     block_key = "training"
     block_file = TRAINING_FILE
 
-    # The early-stopping share of the training rows; auto: scaled from the rows and classes.
     validation_fraction: float | Literal["auto"] = AUTO
+    """Share of the training rows held out for early stopping; `auto`: 0.2, raised up to 0.3 so the
+    validation rows hold 5 rows of every class."""
     num_boost_round: int = Field(default=1000, ge=1)
+    """Most boosting rounds (trees); early stopping usually ends sooner."""
     early_stopping_rounds: int = Field(default=50, ge=1)
+    """Stop when the validation metric has not improved for this many rounds."""
     seed: int = 42
+    """Seed of LightGBM, the early-stopping split, the cross-validation folds and Optuna."""
     num_threads: int = Field(default=2, ge=1)
+    """CPU threads LightGBM uses."""
     lgbm_params: dict[str, Any] = Field(default_factory=dict)
+    """LightGBM parameters (names or aliases), passed as they are; the objective and metric follow
+    the task. `min_data_in_leaf: auto` (also when left out): fitting rows // 10 (regression: // 20),
+    kept between 5 and 50."""
     cross_validation: CrossValidation = CrossValidation()
+    """Optional k-fold cross-validation on the training rows."""
     tuning: Tuning = Tuning()
+    """Optional Optuna search of LightGBM parameters, bounded by trials and seconds."""
 
     @field_validator("validation_fraction", mode="before")
     @classmethod
@@ -448,19 +490,23 @@ class GateRule(Strict):
     """Bounds one metric must respect."""
 
     min: float | None = None
+    """The metric must be at least this (unset: no lower bound)."""
     max: float | None = None
+    """The metric must be at most this (unset: no upper bound)."""
 
 
 class GateInterval(Strict):
     """How a quality-gate bound is judged on few held-out rows: on a bootstrap interval."""
 
-    # Up to this many held-out rows a bound fails only when the whole interval misses it; a
-    # value on the wrong side whose interval still reaches the bound passes as inconclusive.
-    # 0: every bound is judged on the estimate alone.
     max_rows: int = Field(default=10_000, ge=0)
+    """Up to this many held-out rows a bound fails only when the metric's whole bootstrap interval
+    misses it (a miss within it passes as inconclusive); 0: the estimate alone."""
     confidence: float = Field(default=0.95, gt=0, lt=1)
+    """Confidence level of the bootstrap interval (0.95: 95%)."""
     resamples: int = Field(default=1000, ge=100)
+    """Bootstrap resamples drawn for the interval."""
     seed: int = 42
+    """Seed of the bootstrap resampling."""
 
 
 class EvaluationParams(Block):
@@ -469,15 +515,23 @@ class EvaluationParams(Block):
     block_key = "evaluation"
     block_file = EVALUATION_FILE
 
-    # Binary tasks: a score at or above it predicts the positive class. auto: the threshold
-    # `threshold_rule` picks on the early-stopping validation rows (never the test rows).
     threshold: float | Literal["auto"] = 0.5
+    """Binary tasks: a score at or above it predicts the positive class; `auto`: the one
+    `threshold_rule` picks on the early-stopping validation rows (never the test rows)."""
     threshold_rule: ThresholdRule = "best_f1"
+    """With `threshold: auto`: `best_f1` (highest F1) or `youden` (highest TPR - FPR)."""
     calibration_bins: int = Field(default=10, ge=2)
+    """Equal-width probability bins of the calibration plot and table."""
     top_features: int = Field(default=20, ge=1)
+    """Features shown in the feature-importance plot (highest gain first)."""
     must_beat_baseline: bool = True
+    """Fail the run unless the task's primary metric beats the trivial baseline (the training rows'
+    prior), judged on the estimate."""
     quality_gate: dict[Task, dict[str, GateRule]] = Field(default_factory=dict)
+    """Task -> metric -> bounds; a model outside them fails the run and the previous outputs are
+    kept."""
     gate_interval: GateInterval = Field(default_factory=GateInterval)
+    """How a bound is judged on few held-out rows."""
 
     @field_validator("threshold", mode="before")
     @classmethod
@@ -508,9 +562,14 @@ class RetrainPolicy(Strict):
     """When the drift summary recommends retraining."""
 
     on_dataset_drift: bool = True
+    """Recommend retraining on dataset drift (drifted share >= `drift_share`)."""
     on_prediction_drift: bool = True
+    """Recommend retraining when the model's predictions drift."""
     on_target_drift: bool = True
+    """Recommend retraining when the target drifts (current rows with outcomes)."""
     max_drifted_share: float = Field(default=0.3, ge=0, le=1)
+    """Recommend retraining whenever more than this share of the features drifted (0 to 1), whatever
+    the flags above."""
 
 
 def check_drift_methods(methods: list[str]) -> None:
@@ -531,20 +590,30 @@ class DriftParams(Block):
     block_file = DRIFT_FILE
 
     drift_share: float = Field(default=0.5, gt=0, le=1)
+    """Dataset drift when at least this share of the features drifted (0 to 1)."""
     num_method: str | None = None
+    """Evidently stat test of every numeric column (e.g. wasserstein, ks, psi); null: ks on up to
+    1,000 reference rows, wasserstein above."""
     cat_method: str | None = None
+    """Evidently stat test of every categorical column (e.g. chisquare, jensenshannon); null:
+    Evidently's choice (TVD for more than two levels on up to 1,000 reference rows)."""
     num_threshold: float | None = None
+    """Drift threshold of the numeric columns' test: a p-value (drift below it) or for a distance
+    method a distance (drift at or above it); null: the test's default."""
     cat_threshold: float | None = None
+    """Drift threshold of the categorical columns' test, as `num_threshold`; null: the test's
+    default."""
     per_column_method: dict[str, str] = Field(default_factory=dict)
+    """Column -> Evidently stat test, overriding the method of its kind."""
     per_column_threshold: dict[str, float] = Field(default_factory=dict)
-    report_rows: int | None = Field(
-        default=20_000,
-        ge=100,
-        description="rows of each side the HTML report shows, a seeded sample (null: all); the "
-        "verdicts always use all rows",
-    )
+    """Column -> drift threshold, overriding the threshold of its kind."""
+    report_rows: int | None = Field(default=20_000, ge=100)
+    """Rows of each side the HTML report shows, a seeded sample (null: all rows); the verdicts
+    always use all rows."""
     seed: int = 42
+    """Seed of the report's row sample."""
     retrain: RetrainPolicy = RetrainPolicy()
+    """When the drift summary recommends retraining."""
 
     @model_validator(mode="before")
     @classmethod
@@ -580,17 +649,20 @@ class RegistryParams(Block):
     block_file = REGISTRY_FILE
 
     artifact: str
+    """The model's name in the registry: its `artifacts:` entry in dvc.yaml (from the catalog's
+    `metadata.dvc`)."""
     stage: str = "prod"
+    """Stage the model is assigned to when it wins, e.g. `prod`."""
     metrics_file: str = "data/08_reporting/evaluation_metrics.json"
-    metric: str | None = Field(
-        default=None,
-        description="dotted path inside the metrics file, e.g. model.roc_auc; unset: the "
-        "task's primary metric (cirrus/metrics.py)",
-    )
-    higher_is_better: bool | None = Field(
-        default=None, description="unset: the metric's own direction (cirrus/metrics.py)"
-    )
+    """Metrics JSON, as committed in git, the challenger and the champion are compared on."""
+    metric: str | None = None
+    """Dotted path inside the metrics file, e.g. `model.roc_auc`; unset: the task's primary metric
+    (cirrus/metrics.py)."""
+    higher_is_better: bool | None = None
+    """Whether a higher metric is better; unset: the metric's own direction (cirrus/metrics.py)."""
     min_improvement: float = Field(default=0.0, ge=0)
+    """Promote only when the challenger beats the stage's current model by at least this, in the
+    metric's units (a tie never promotes)."""
 
     def for_task(self, task: str | None) -> RegistryParams:
         """The block with its metric resolved: as declared, else the task's primary metric."""
@@ -620,24 +692,30 @@ class MonitoringParams(Block):
     block_key = "monitoring"
     block_file = MONITORING_FILE
 
-    window_days: float = Field(gt=0, description="logged rows of the last N days, up to the newest")
-    min_rows: int = Field(default=50, ge=1, description="fewer rows in the window: no verdict")
-    max_primary_metric_drop: float = Field(
-        default=0.05,
-        ge=0,
-        description="with outcomes: retrain when the live primary metric is worse than the "
-        "held-out one by more than this",
-    )
+    window_days: float = Field(gt=0)
+    """The current batch: logged rows of the last N days, counted back from the newest row."""
+    min_rows: int = Field(default=50, ge=1)
+    """Fewer logged rows in the window: no verdict (an error naming them)."""
+    max_primary_metric_drop: float = Field(default=0.05, ge=0)
+    """With outcomes: recommend retraining when the live primary metric is worse than the held-out
+    one by more than this."""
 
 
 class DemoBatch(Strict):
     """One generated batch of the bundled demo data."""
 
     n_rows: int = Field(ge=1)
+    """Rows generated."""
     start: str
+    """First event time: times are drawn uniformly from `start` (inclusive) to `end`."""
     end: str
+    """End of the event times (exclusive); after `start`."""
     covariate_shift: dict[str, float] = Field(default_factory=dict)
+    """Column -> strength s: a numeric column is scaled by 1 + s (s > -1), a categorical one moves a
+    share s (0 to 1) of its rows onto one level."""
     concept_drift: float = Field(default=0.0, ge=0, le=1)
+    """Share of the features' signal replaced by noise, 0 to 1: 0 keeps the relation between
+    features and outcome, 1 removes it."""
 
 
 class DemoDataParams(Block):
@@ -648,7 +726,10 @@ class DemoDataParams(Block):
     block_file = DEMO_DATA_FILE
 
     seed: int
+    """Seed of the generator: the same seed gives the same rows."""
     reference: DemoBatch
+    """The reference batch: labelled rows for training and the held-out test."""
     current: DemoBatch
-    # New rows to score (`raw_inference`): no outcome yet, so no target column.
+    """A later labelled batch, the current rows the drift pipeline compares."""
     incoming: DemoBatch = DemoBatch(n_rows=5000, start="2026-03-01", end="2026-03-08")
+    """New rows to score (`raw_inference`): no outcome yet, so no target column."""
