@@ -19,6 +19,7 @@ import click
 import yaml
 from kedro.framework.cli.project import run as kedro_run
 
+from cirrus.config_reference import REFERENCE_FILE, render_reference
 from cirrus.deploy.export import BUILD_DIR, TARGETS
 from cirrus.errors import (
     TRACEBACK_ENV,
@@ -145,6 +146,24 @@ def dvc_yaml(check: bool) -> None:
             f"{DVC_FILE} is stale; run `kedro cirrus dvc-yaml` and commit it:\n{details}"
         )
     click.echo(f"{DVC_FILE} is up to date.")
+
+
+@cirrus.command("config-reference")
+@click.option("--check", is_flag=True, help=f"Fail when {REFERENCE_FILE} is stale.")
+def config_reference(check: bool) -> None:
+    """Generate docs/configuration.md, every setting's key, type, default and description."""
+    target = Path.cwd() / REFERENCE_FILE
+    text = render_reference()
+    if not check:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        click.echo(f"Wrote {REFERENCE_FILE}.")
+        return
+    if not target.exists() or target.read_text() != text:
+        raise click.ClickException(
+            f"{REFERENCE_FILE} is stale; run `kedro cirrus config-reference` and commit it"
+        )
+    click.echo(f"{REFERENCE_FILE} is up to date.")
 
 
 @cirrus.command("init-contract")
