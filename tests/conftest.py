@@ -36,6 +36,9 @@ FILE_MARKERS = {
     "test_viz.py": ("browser",),
     "test_jupyter.py": ("browser",),
     "test_airflow.py": ("slow",),
+    # Real benchmark runs, and drift verdicts over many generated tables.
+    "test_benchmarks.py": ("slow",),
+    "test_verdicts.py": ("slow",),
 }
 # A test using one of these session fixtures waits for a whole `kedro run` of its own.
 TRAINED_FIXTURES = {"trained_project", "serving_project", "server"}

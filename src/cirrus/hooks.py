@@ -43,20 +43,6 @@ from cirrus.runs.summary import run_summary
 from cirrus.storage import StorageRootError, data_root_of
 
 logger = logging.getLogger(__name__)
-# Columns of the console when it writes to a pipe or a file (CI logs, `| tee`): Rich falls back
-# to 80 there and would wrap every log line and the run summary at that width.
-PIPED_COLUMNS = 200
-
-
-def widen_piped_console() -> None:
-    """Give Rich's console (the one Kedro's log handler writes to) PIPED_COLUMNS when it is not
-    a terminal or a notebook and COLUMNS does not set its width."""
-    import rich
-
-    console = rich.get_console()
-    if console.is_terminal or console.is_jupyter or os.environ.get("COLUMNS"):
-        return
-    console.width = max(console.width, PIPED_COLUMNS)
 
 
 class StageProgressHooks:

@@ -2,6 +2,7 @@
 
 from kedro.config import OmegaConfigLoader
 
+from cirrus.console import plain_logs_when_piped
 from cirrus.demo_data.hooks import DemoDataHooks
 from cirrus.hooks import (
     AllOrNothingHooks,
@@ -10,13 +11,12 @@ from cirrus.hooks import (
     PiiSaltHooks,
     StageProgressHooks,
     StorageRootHooks,
-    widen_piped_console,
 )
 from cirrus.storage import resolve_storage_root
 
 # Kedro imports the settings before the first log line of a command: from here on, a piped
 # console keeps each log line and the run summary on one line.
-widen_piped_console()
+plain_logs_when_piped()
 
 # pluggy calls hooks last-registered first: the demo-data, storage, parameter and input checks
 # run before the run takes the data root's lock and stages its outputs.

@@ -123,6 +123,7 @@ def test_every_copy_source_is_in_the_build_context(dockerfile: DockerfileParser)
             )
 
 
+@pytest.mark.slow
 def test_a_step_runs_from_the_build_context_alone(tmp_path: Path) -> None:
     image_root = tmp_path / "app"
     for path in build_context():

@@ -347,6 +347,7 @@ def test_manifests_that_do_not_fit_together_are_refused(plan: DeploymentPlan) ->
     check_manifests(build_manifests(plan))
 
 
+@pytest.mark.slow
 def test_cli_writes_the_serving_manifests(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
     out = tmp_path / "exports"

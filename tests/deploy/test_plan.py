@@ -190,6 +190,7 @@ def test_export_cli_refuses_bad_requests_clearly(tmp_path: Path) -> None:
     assert not (project / "build").exists()
 
 
+@pytest.mark.slow
 def test_export_cli_refuses_a_dataset_that_would_stay_in_memory(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
     memory = {"test_predictions": {"type": "MemoryDataset"}}
@@ -202,6 +203,7 @@ def test_export_cli_refuses_a_dataset_that_would_stay_in_memory(tmp_path: Path) 
     assert not (project / "build").exists()
 
 
+@pytest.mark.slow
 def test_export_cli_writes_every_target_with_the_same_storage_root(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
     out = tmp_path / "exports"  # an absolute --out outside the project

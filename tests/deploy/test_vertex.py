@@ -199,6 +199,7 @@ def run_order(output: str, plan: DeploymentPlan) -> list[str]:
     return sorted(starts, key=starts.__getitem__)
 
 
+@pytest.mark.slow
 def test_exported_pipeline_runs_end_to_end_under_kfp_local_runner(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -54,6 +54,7 @@ def test_a_piped_run_keeps_each_summary_line_whole(piped_run):
         r"evaluation_metrics: data/08_reporting/evaluation_metrics\.json\s*$", text, re.M
     )
     assert re.search(r"Split \(ingestion\.split\.mode: files\): .* current row\(s\)\.", text)
+    assert [line for line in lines if line != line.rstrip()] == []  # no padding to a width
 
 
 def test_the_verbose_logging_config_shows_each_dataset_and_node(piped_run):
@@ -76,14 +77,16 @@ def test_the_verbose_logging_config_shows_each_dataset_and_node(piped_run):
     assert "Running node" in result.stdout
 
 
-def test_a_pipe_of_the_console_is_as_wide_as_a_terminal_would_be(tmp_path: Path):
-    # Arrange: what settings.py runs before the first log line, in a process writing to a pipe
+def test_a_piped_console_writes_plain_whole_lines(tmp_path: Path):
+    # Arrange: Kedro's Rich handler on the root logger, as conf/logging.yml sets it up, in a
+    # process writing to a pipe; then what settings.py runs before the first log line
     script = (
-        "import rich\n"
-        "from cirrus.hooks import PIPED_COLUMNS, widen_piped_console\n"
-        "narrow = rich.get_console().width\n"
-        "widen_piped_console()\n"
-        "print(narrow, rich.get_console().width, PIPED_COLUMNS)\n"
+        "import logging\n"
+        "from kedro.logging import RichHandler\n"
+        "from cirrus.console import plain_logs_when_piped\n"
+        "logging.getLogger().addHandler(RichHandler())\n"
+        "plain_logs_when_piped()\n"
+        "logging.getLogger('cirrus').warning('x' * 150 + ' end')\n"
     )
 
     # Act
@@ -91,15 +94,9 @@ def test_a_pipe_of_the_console_is_as_wide_as_a_terminal_would_be(tmp_path: Path)
     piped = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path
     )
-    sized = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env={**env, "COLUMNS": "100"},
-        cwd=tmp_path,
-    )
 
-    # Assert
-    narrow, wide, columns = map(int, piped.stdout.split())
-    assert (narrow, wide) == (80, columns)
-    assert sized.stdout.split()[:2] == ["100", "100"]  # a width the user set is kept
+    # Assert: one line, the whole message, no padding after it
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert len(lines) == 1, piped.stdout
+    assert lines[0].endswith("WARNING " + "x" * 150 + " end")
