@@ -126,7 +126,7 @@ def preset_run(inputs: dict[str, Any]) -> Any:
     """A function running Evidently's preset on the drift frames, configured as the node did."""
     from evidently import Dataset, Report
 
-    from cirrus.pipelines.drift.nodes import (
+    from cirrus.drift.report import (
         _data_definition,
         _preset,
         column_methods,
@@ -157,7 +157,7 @@ def preset_run(inputs: dict[str, Any]) -> Any:
 
 def verdicts_run(inputs: dict[str, Any], workers: int | None) -> Any:
     """A function computing the verdicts on all rows of the drift tables."""
-    from cirrus.pipelines.drift.nodes import column_verdicts, drift_table
+    from cirrus.drift.report import column_verdicts, drift_table
 
     spec, drift = inputs["spec"], settings()
     labelled = bool(inputs["current_features"][spec.target].notna().any())
@@ -170,7 +170,7 @@ def verdicts_run(inputs: dict[str, Any], workers: int | None) -> Any:
 
 def node_run(inputs: dict[str, Any]) -> Any:
     """A function running the whole drift report node."""
-    from cirrus.pipelines.drift.nodes import run_drift_report
+    from cirrus.drift.report import run_drift_report
 
     drift = settings()
     return lambda: run_drift_report(settings=drift, **inputs)[1]["columns"]

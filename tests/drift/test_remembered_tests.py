@@ -12,10 +12,10 @@ from evidently.legacy.calculations.stattests import get_stattest
 from evidently.legacy.calculations.stattests.registry import _impls
 from evidently.legacy.core import ColumnType
 
-from cirrus.pipelines.drift.nodes import run_drift_report
-from cirrus.pipelines.drift.remembered_tests import fingerprint, remembered
+from cirrus.drift.remembered_tests import fingerprint, remembered
+from cirrus.drift.report import run_drift_report
 from tests import unit_fixtures as fx
-from tests.pipelines.drift.test_nodes import _scenario
+from tests.drift.test_report import _scenario
 
 LEVELS = ["car", "home", "study", "travel", "health"]
 

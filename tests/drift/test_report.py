@@ -1,4 +1,4 @@
-"""Tests of the drift nodes: drift frames, per-column verdicts, the summary and a real report."""
+"""Tests of the drift report: drift frames, per-column verdicts, the summary and a real report."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec, build_features, report_unseen_categories
-from cirrus.modeling import predict_rows
-from cirrus.parameters import ConfigError, DriftParams
-from cirrus.pipelines.drift.nodes import (
+from cirrus.drift.report import (
     column_methods,
     column_results,
     drift_frame,
     run_drift_report,
     summarise_drift,
 )
+from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec, build_features, report_unseen_categories
+from cirrus.modeling import predict_rows
+from cirrus.parameters import ConfigError, DriftParams
 from tests import unit_fixtures as fx
 
 drift_params = fx.drift_params

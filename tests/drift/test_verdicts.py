@@ -11,9 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.feature_spec import OTHER_LEVEL, UNKNOWN_LEVEL, FeatureSpec
-from cirrus.parameters import DriftParams
-from cirrus.pipelines.drift.nodes import (
+from cirrus.drift.report import (
     _data_definition,
     _preset,
     column_methods,
@@ -23,8 +21,10 @@ from cirrus.pipelines.drift.nodes import (
     drift_table,
     run_drift_report,
 )
+from cirrus.feature_spec import OTHER_LEVEL, UNKNOWN_LEVEL, FeatureSpec
+from cirrus.parameters import DriftParams
 from tests import unit_fixtures as fx
-from tests.pipelines.drift.test_nodes import _scenario
+from tests.drift.test_report import _scenario
 
 drift_params = fx.drift_params
 
@@ -375,7 +375,7 @@ def test_long_verdicts_report_the_columns_tested(monkeypatch, caplog):
     case = _tables(SMALL, "none")
 
     # Act
-    with caplog.at_level("INFO", logger="cirrus.pipelines.drift.nodes"):
+    with caplog.at_level("INFO", logger="cirrus.drift.report"):
         ours = column_verdicts(*case["tables"], case["spec"], fx.drift(), workers=2)
 
     # Assert

@@ -14,9 +14,11 @@ from kedro.validation.parameter_validator import ParameterValidator
 
 from cirrus.catalog import DEMO_DATA, LIFECYCLE, OPERATIONS
 from cirrus.demo_data.generator import generate_demo_batches
+from cirrus.drift.report import run_drift_report
 from cirrus.feature_spec import FeatureSpec
 from cirrus.parameters import DemoDataParams
 from cirrus.pipeline_registry import registered_pipelines
+from cirrus.pipelines.monitoring import create_pipeline as monitoring_pipeline
 from tests.conftest import SMALL_DEMO, base_parameters
 
 
@@ -76,11 +78,25 @@ def test_every_pipeline_is_registered_as_a_namespace_and_tag_of_its_name() -> No
     for name in (DEMO_DATA, *LIFECYCLE, *OPERATIONS):
         nodes = pipelines[name].nodes
         assert nodes, name
-        # Nested namespaces stay inside their pipeline's (monitoring reuses the drift report).
+        # Nested namespaces stay inside their pipeline's (monitoring.drift: its drift report).
         assert all(name in node.tags and node.namespace.split(".")[0] == name for node in nodes), (
             name
         )
     assert pipelines[DEMO_DATA].all_outputs() == {"raw_reference", "raw_current", "raw_inference"}
+
+
+def test_monitoring_builds_its_drift_report_with_the_shared_function_on_the_logged_batch() -> None:
+    pipelines = registered_pipelines()
+    [file_based] = pipelines["drift"].only_nodes("drift.run_evidently_drift_report").nodes
+    [logged] = (
+        pipelines["monitoring"].only_nodes("monitoring.drift.run_evidently_drift_report").nodes
+    )
+
+    assert logged.func is file_based.func is run_drift_report
+    assert logged.outputs == ["monitoring_drift_report", "monitoring_drift"]
+    assert {"monitored_features", "monitored_predictions"} <= set(logged.inputs)
+    # The monitoring package builds its whole pipeline: the registry adds nothing to it.
+    assert set(monitoring_pipeline().nodes) == set(pipelines["monitoring"].nodes)
 
 
 def test_the_default_pipeline_is_the_lifecycle_without_the_demo_data() -> None:

@@ -1,5 +1,8 @@
-"""Drift nodes: per-column verdicts from Evidently's stat tests on all rows, its HTML report on a
-seeded sample of them, and a summary with a retrain recommendation."""
+"""The drift report: per-column verdicts from Evidently's stat tests on all rows, its HTML report
+on a seeded sample of them, and a summary with a retrain recommendation.
+
+`run_drift_report` is a node of both the drift pipeline (the file-based current batch) and the
+monitoring pipeline (the logged batch)."""
 
 from __future__ import annotations
 
@@ -15,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cirrus.drift.remembered_tests import remembered
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
 from cirrus.parameters import DriftParams
-from cirrus.pipelines.drift.remembered_tests import remembered
 from cirrus.progress import Counter, Throttled
 
 TARGET_COLUMN = "target"

@@ -1,1 +1,1 @@
-"""Unit tests of the drift pipeline nodes."""
+"""Unit tests of the drift pipeline's own nodes."""

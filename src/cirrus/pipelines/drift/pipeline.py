@@ -2,10 +2,10 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from cirrus.drift.report import run_drift_report
 from cirrus.modeling import predict_rows
 
 from .headline import headline_metrics
-from .nodes import run_drift_report
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,26 +1,21 @@
-"""Monitoring pipeline: a window of the prediction log -> current batch -> live metrics, verdict.
+"""Monitoring pipeline: a window of the prediction log -> current batch -> drift report, live
+metrics, verdict.
 
-The drift report itself is the drift pipeline's own node, reused on the logged batch by the
-pipeline registry (`cirrus.pipeline_registry`): one drift computation, two current batches.
-Not part of `__default__`; `kedro cirrus monitor` runs it and exits 3 when retraining is due.
+The drift report is the drift pipeline's own computation (`cirrus.drift.report`), here on the
+logged batch: one drift computation, two current batches. Not part of `__default__`;
+`kedro cirrus monitor` runs it and exits 3 when retraining is due.
 """
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import current_batch_from_log, live_performance, summarise_monitoring
+from cirrus.drift.report import run_drift_report
 
-# The datasets the reused drift report reads and writes in place of the file-based ones.
-DRIFT_INPUTS = {
-    "current_features": "monitored_features",
-    "current_predictions": "monitored_predictions",
-    "unseen_categories_report": "monitored_unseen_categories",
-}
-DRIFT_OUTPUTS = {"drift_report": "monitoring_drift_report", "drift_summary": "monitoring_drift"}
+from .nodes import current_batch_from_log, live_performance, summarise_monitoring
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Wire the logged batch, its live metrics and the verdict (the drift report is added by
-    the registry)."""
+    """Wire the logged batch, its drift report against the held-out reference rows, its live
+    metrics and the verdict."""
     return Pipeline(
         [
             Node(
@@ -39,6 +34,23 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "monitoring_window",
                 ],
                 name="current_batch_from_prediction_log",
+            ),
+            Node(
+                run_drift_report,
+                inputs=[
+                    "test_features",
+                    "test_predictions",
+                    "monitored_features",
+                    "monitored_predictions",
+                    "feature_spec",
+                    "params:drift",
+                    "monitored_unseen_categories",
+                ],
+                outputs=["monitoring_drift_report", "monitoring_drift"],
+                name="run_evidently_drift_report",
+                tags="drift",
+                # Named as the drift pipeline's node, under this one: monitoring.drift.<name>.
+                namespace="drift",
             ),
             Node(
                 live_performance,
