@@ -13,6 +13,7 @@ from cirrus.drift.report import (
     column_results,
     drift_frame,
     run_drift_report,
+    stable_ids,
     summarise_drift,
 )
 from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec, build_features, report_unseen_categories
@@ -409,6 +410,33 @@ def test_real_report_html_is_a_document(shifted_report):
     assert isinstance(html, str)
     assert "<html" in html.lower()
     assert SHIFTED in html
+
+
+def test_a_second_report_on_the_same_rows_is_the_same_document(shifted_report):
+    # Arrange: Evidently draws new widget ids for every report
+    html, _ = shifted_report
+
+    # Act
+    again, _ = run_drift_report(settings=fx.drift(), **_scenario(shift=3.0, labelled=False))
+
+    # Assert: byte for byte, and the ids still link the page's parts
+    assert again == html
+    assert "00000000-0000-7000-8000-000000000000" in html
+    assert 'id="root_metric_00000000000000000000000000000000"' in html
+
+
+def test_stable_ids_number_each_drawn_id_once_and_keep_fixed_ones():
+    # Arrange
+    drawn = "01a24e8e-0611-759c-93b0-2523e7950b08"
+    fixed = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"  # a version-1 constant of the inlined script
+    document = f"metric_{'ab' * 16} {drawn} {drawn} {fixed} metric_{'ab' * 16}"
+
+    # Act
+    stable = stable_ids(document)
+
+    # Assert
+    zero = "00000000-0000-7000-8000-000000000000"
+    assert stable == f"metric_{'0' * 32} {zero} {zero} {fixed} metric_{'0' * 32}"
 
 
 def test_real_report_samples_and_compares_labels():

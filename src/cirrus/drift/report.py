@@ -10,6 +10,7 @@ import html
 import logging
 import math
 import os
+import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -365,6 +366,31 @@ def _sample(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFram
     return frame.sample(n=max_rows, random_state=seed).reset_index(drop=True)
 
 
+# The ids Evidently draws anew for every report: a time-ordered UUID (version 7) per widget and
+# a random `metric_<hex>` per page. They only link the page's own parts to each other.
+_DRAWN_IDS = re.compile(
+    r"metric_[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
+
+
+def stable_ids(document: str) -> str:
+    """The document with each drawn id replaced by one numbered, per kind, in order of first
+    appearance: the same data gives the same bytes (and `dvc.lock` the same checksum)."""
+    renamed: dict[str, str] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        drawn = match.group(0)
+        if drawn not in renamed:
+            page = drawn.startswith("metric_")
+            number = sum(name.startswith("metric_") == page for name in renamed)
+            renamed[drawn] = (
+                f"metric_{number:032x}" if page else f"00000000-0000-7000-8000-{number:012x}"
+            )
+        return renamed[drawn]
+
+    return _DRAWN_IDS.sub(rename, document)
+
+
 def _report_html(
     reference: pd.DataFrame, current: pd.DataFrame, definition: Any, preset: Any
 ) -> str:
@@ -377,7 +403,7 @@ def _report_html(
             Dataset.from_pandas(as_texts(current), data_definition=definition),
             Dataset.from_pandas(as_texts(reference), data_definition=definition),
         )
-    return snapshot.get_html_str(as_iframe=False)
+    return stable_ids(snapshot.get_html_str(as_iframe=False))
 
 
 def sample_sentence(shown: tuple[int, int], total: tuple[int, int], seed: int) -> str:
