@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,23 @@ def kedro(
     )
 
 
+def tool(
+    project: Path, *args: str, env: Mapping[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """Run a command (git, dvc, kedro ...) in a project copy with this environment's tools on
+    PATH and no telemetry; `env` adds variables."""
+    merged = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        **(env or {}),
+    }
+    return subprocess.run(
+        args, cwd=project, env=merged, capture_output=True, text=True, timeout=timeout
+    )
+
+
 # Not outputs: the raw inputs, the runs' own state (lock, journals, staging) and the reports a
 # failed run keeps for diagnosis.
 NOT_OUTPUTS = ("01_raw", ".cirrus", "rejected")
@@ -157,12 +175,33 @@ def markers_for(relative: Path, fixtures: set[str]) -> set[str]:
     return names
 
 
+# Rough seconds a test costs, for ordering files: a slow one starts processes or trains.
+SLOW_TEST_SECONDS, QUICK_TEST_SECONDS = 20, 1
+
+
+def heaviest_files_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The items, whole files together, the files with the most estimated work first.
+
+    pytest-xdist hands whole files to the workers in this order (`--no-loadscope-reorder`): a
+    long end-to-end file started last would leave one core idle while the other finishes it.
+    """
+    weight: Counter[Path] = Counter()
+    first: dict[Path, int] = {}
+    for index, item in enumerate(items):
+        slow = item.get_closest_marker("slow") is not None
+        weight[item.path] += SLOW_TEST_SECONDS if slow else QUICK_TEST_SECONDS
+        first.setdefault(item.path, index)
+    order = {id(item): index for index, item in enumerate(items)}
+    return sorted(items, key=lambda item: (-weight[item.path], first[item.path], order[id(item)]))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test by folder, file and fixtures (see FOLDER_MARKERS)."""
+    """Mark every test by folder, file and fixtures (see FOLDER_MARKERS); heaviest files first."""
     for item in items:
         relative = item.path.relative_to(REPO)
         for name in sorted(markers_for(relative, set(getattr(item, "fixturenames", ())))):
             item.add_marker(name)
+    items[:] = heaviest_files_first(items)
 
 
 @pytest.fixture(scope="session")

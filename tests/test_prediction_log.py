@@ -7,6 +7,7 @@ from pathlib import Path
 
 import fsspec
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from cirrus.prediction_log import (
@@ -89,3 +90,24 @@ def test_the_dataset_appends_a_new_part_and_loads_the_log(tmp_path: Path) -> Non
 
     assert dataset.exists()
     assert sorted(dataset.load().read()[REQUEST_ID]) == ["r0", "s0"]
+
+
+def test_a_batch_without_text_values_is_written_with_the_same_schema(log: PredictionLog) -> None:
+    # Arrange: one batch with a categorical value, a row id and an unseen level; one without
+    full = rows_at("2026-03-01T10:00:00").assign(
+        row_id=["a"], channel=["web"], unknown_columns=[["channel"]]
+    )
+    empty = rows_at("2026-03-01T11:00:00").assign(
+        row_id=[None], channel=[None], unknown_columns=[[]]
+    )
+
+    # Act
+    files = log.append(full) + log.append(empty)
+
+    # Assert
+    schemas = set()
+    for path in files:
+        with log.fs.open(path, "rb") as handle:
+            schemas.add(str(pq.read_schema(handle).remove_metadata()))
+    assert len(schemas) == 1, schemas
+    assert pd.isna(log.read()["channel"].iloc[1])

@@ -190,12 +190,36 @@ class PredictionLog:
         return rows[keep].reset_index(drop=True)
 
 
+def _text_where_untyped(data_type: pa.DataType) -> pa.DataType:
+    """Text in place of Arrow's `null` type, also inside lists."""
+    if pa.types.is_null(data_type):
+        return pa.string()
+    if pa.types.is_list(data_type) and pa.types.is_null(data_type.value_type):
+        return pa.list_(pa.string())
+    return data_type
+
+
+def log_table(frame: pd.DataFrame) -> pa.Table:
+    """Log rows as an Arrow table whose types do not depend on the values in this batch.
+
+    A text column with no value in a batch (a categorical feature nobody sent, `row_id` without
+    ids) and `unknown_columns` holding only empty lists would be inferred as `null` and
+    `list<null>`: every file of the log must have the same schema, so they are text.
+    """
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    schema = pa.schema(
+        [field.with_type(_text_where_untyped(field.type)) for field in table.schema],
+        metadata=table.schema.metadata,
+    )
+    return table.cast(schema)
+
+
 def write_parquet(fs: Any, frame: pd.DataFrame, path: str) -> None:
     """Write a Parquet file whole: under a temporary name in its folder, then renamed."""
     folder = posixpath.dirname(path)
     fs.makedirs(folder, exist_ok=True)
     temporary = f"{folder}/{TEMPORARY_PREFIX}{uuid.uuid4().hex[:8]}-{posixpath.basename(path)}"
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = log_table(frame)
     with fs.open(temporary, "wb") as handle:
         pq.write_table(table, handle)
     fs.mv(temporary, path)

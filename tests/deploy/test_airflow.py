@@ -96,6 +96,9 @@ def airflow_env(home: Path, dags: Path, **extra: str) -> dict[str, str]:
     }
     # The salt must reach the steps through the DAG, not through the test's own environment.
     env.pop("CIRRUS_PII_SALT", None)
+    # Nor the project's source: Kedro puts src/ on PYTHONPATH in any process that loaded the
+    # project before (an earlier test in this worker), and the DAGs must import without cirrus.
+    env.pop("PYTHONPATH", None)
     return env
 
 

@@ -4,30 +4,15 @@ write to it."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from tests import shapes
-from tests.conftest import REPO, kedro, make_project
+from tests.conftest import REPO, kedro, make_project, tool
 
 USER_FILE = "data/01_raw/churn.csv"
-
-
-def _tool(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """git or dvc in the project, with this environment's tools on PATH."""
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-    }
-    return subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
 
 
 def test_demo_run_and_dvc_repro_leave_the_users_raw_file_byte_identical(tmp_path: Path) -> None:
@@ -54,11 +39,11 @@ def test_demo_run_and_dvc_repro_leave_the_users_raw_file_byte_identical(tmp_path
 
     # Act 2: the generated dvc.yaml, then `dvc repro` in a git + DVC repository
     for command in (("git", "init", "-q"), ("dvc", "init", "-q")):
-        assert _tool(project, *command).returncode == 0
+        assert tool(project, *command).returncode == 0
     generated = kedro(project, "cirrus", "dvc-yaml")
     assert generated.returncode == 0, generated.stderr[-3000:]
     stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
-    repro = _tool(project, "dvc", "repro")
+    repro = tool(project, "dvc", "repro")
 
     # Assert 2: no stage writes the user's file; the lifecycle ran on it, leaving it untouched
     assert "demo_data" not in stages

@@ -7,10 +7,8 @@ every value searched as text. The search itself is GNU grep (`grep -F -f`) on th
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +16,15 @@ import pyarrow.parquet as pq
 import yaml
 
 from cirrus.contract import DatasetContract
-from tests.conftest import RAW_FILES, REPO, SMALL_DEMO, base_parameters, kedro, make_project
+from tests.conftest import (
+    RAW_FILES,
+    REPO,
+    SMALL_DEMO,
+    base_parameters,
+    kedro,
+    make_project,
+    tool,
+)
 
 PII_SALT = "salt-for-the-pii-test-3f9c1e"
 # Not written by a run; the DVC cache is searched on its own.
@@ -129,15 +135,8 @@ def test_no_raw_pii_past_01_raw_after_a_run(trained_project: Path, project_facto
 
 
 def _run(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """A command in the project, with this environment's tools on PATH."""
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "CIRRUS_PII_SALT": PII_SALT,
-    }
-    result = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
+    """A command in the project (see `tool`) with this test's salt; it must succeed."""
+    result = tool(project, *args, env={"CIRRUS_PII_SALT": PII_SALT})
     assert result.returncode == 0, f"{args}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 

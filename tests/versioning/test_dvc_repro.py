@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, SMALL_DEMO, make_project
+from tests.conftest import REPO, SMALL_DEMO, make_project, tool
 
 ALL_STAGES = ["demo_data", "ingestion", "features", "training", "evaluation", "drift"]
 
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run a command in the project with the tools of this environment on PATH."""
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-    }
-    result = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
+    """Run a command in the project (see `tool`); it must succeed."""
+    result = tool(project, *args)
     assert result.returncode == 0, f"{args}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 
