@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cirrus.feature_spec import UNKNOWN_LEVEL
+from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpecError
 from cirrus.modeling import PREDICTION, predict_rows
 from cirrus.scoring import Scorer, content_version, score_columns, spec_hash
 from tests import unit_fixtures as fx
@@ -66,3 +66,19 @@ def test_one_row_and_many_rows_score_alike() -> None:
     alone = pd.concat([scorer.score(rows.iloc[[i]])[1] for i in range(len(rows))])
 
     np.testing.assert_array_equal(alone["score"].to_numpy(), together["score"].to_numpy())
+
+
+def test_a_model_fitted_for_another_contract_is_refused_naming_the_columns() -> None:
+    # Arrange: the contract no longer declares one feature the spec was fitted on
+    spec, _, _ = fx.feature_tables("binary")
+    model, metrics, _ = fx.trained_model("binary")
+    contract = fx.contract("binary")
+    dropped = contract.features.numeric[0]
+    features = contract.features.model_copy(update={"numeric": contract.features.numeric[1:]})
+    other = contract.model_copy(update={"features": features})
+
+    # Act / Assert
+    with pytest.raises(FeatureSpecError) as raised:
+        Scorer.load(model, spec, other, fx.evaluation(), metrics)
+    assert dropped in str(raised.value)
+    assert "kedro run" in raised.value.hint

@@ -214,6 +214,11 @@ def feature_values(rows: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
     return out
 
 
+def input_columns(spec: FeatureSpec) -> list[str]:
+    """Every raw column the fitted features read: numeric, categorical and datetime inputs."""
+    return [*_numeric_inputs(spec), *spec.categories, *spec.date_parts]
+
+
 def _numeric_inputs(spec: FeatureSpec) -> list[str]:
     """The raw columns the numeric features and transforms read, each once."""
     ratio_inputs = [column for pair in spec.ratios.values() for column in pair]

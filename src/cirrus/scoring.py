@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from cirrus.contract import DatasetContract
-from cirrus.feature_spec import FeatureSpec, build_features, feature_values
+from cirrus.feature_spec import (
+    FeatureSpec,
+    FeatureSpecError,
+    build_features,
+    feature_values,
+    input_columns,
+)
 from cirrus.modeling import PREDICTION, decision_threshold, load_booster
 from cirrus.parameters import EvaluationParams
 
@@ -90,6 +96,20 @@ def unknown_columns(rows: pd.DataFrame, spec: FeatureSpec) -> list[list[str]]:
     return [[c for c, mask in flags.items() if mask[i]] for i in range(len(rows))]
 
 
+def require_trained_on(spec: FeatureSpec, contract: DatasetContract) -> None:
+    """Refuse a feature spec (and the model fitted with it) that reads columns the contract does
+    not declare as features: it was fitted for another contract."""
+    declared = set(contract.features.all)
+    missing = [column for column in input_columns(spec) if column not in declared]
+    if missing:
+        raise FeatureSpecError(
+            f"The model and feature spec were fitted on columns the contract '{contract.name}' "
+            f"does not declare as features: {', '.join(missing)}. They were trained for another "
+            "contract (conf/base/parameters_contract.yml changed since).",
+            hint="Train on this contract first (`kedro run`), then score.",
+        )
+
+
 @dataclass(frozen=True)
 class Scorer:
     """A loaded model ready to score rows, with the identity it reports."""
@@ -111,6 +131,7 @@ class Scorer:
         training_metrics: dict[str, Any] | None,
     ) -> Scorer:
         """Build a scorer from the model text and the artifacts trained beside it."""
+        require_trained_on(spec, contract)
         threshold = None
         if spec.task == "binary":
             threshold, _ = decision_threshold(evaluation, training_metrics)

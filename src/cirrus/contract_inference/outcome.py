@@ -13,6 +13,10 @@ from cirrus.parameters import ConfigError, FeatureParams, HoldoutParams, Ingesti
 class ContractInferenceError(ConfigError):
     """The data file cannot be read, or no working configuration can be inferred from it."""
 
+    hint = (
+        "Fix the file or the option the message names, then run `kedro cirrus init-contract` again."
+    )
+
 
 @dataclass(frozen=True)
 class LeftOut:

@@ -173,7 +173,8 @@ def write_configuration(
         raise ContractInferenceError(
             f"Not written: {names} already exist and would change (the committed conf is the "
             "demo's); nothing was changed. Rerun with --force to replace them (git keeps the "
-            "previous versions)."
+            "previous versions).",
+            hint="After --force, `git diff conf/` shows what was replaced.",
         )
     _replace_all(changed)
     files = [p.relative_to(project).as_posix() for p in contents]
