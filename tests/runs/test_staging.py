@@ -32,6 +32,12 @@ def _contents(fs, root: str) -> dict[str, bytes]:
     return {p[len(root) + 1 :]: fs.cat_file(p) for p in files if "/.cirrus" not in p}
 
 
+def _publish_journal(fs, root: str, run_id: str, staged: str, final: str) -> None:
+    """The journal a publish of one folder writes before its first move (as a kill leaves it)."""
+    journal = {"run_id": run_id, "moves": [{"staged": staged, "final": final}]}
+    fs.pipe_file(f"{root}/.cirrus/runs/{run_id}.publish.json", json.dumps(journal).encode())
+
+
 def _stage(fs, root: str, run_id: str = "run1") -> Staging:
     """A run that planned its outputs and wrote all of them to staging."""
     staging = Staging(fs, root, run_id)
@@ -168,8 +174,7 @@ def test_a_folder_publish_on_an_object_store_killed_while_setting_aside_resumes(
     staged = staged_path(root, "run9", final)
     fs.pipe_file(f"{staged}/a.json", b"new-a")
     fs.pipe_file(f"{staged}/c.json", b"new-c")
-    journal = {"run_id": "run9", "moves": [{"staged": staged, "final": final}]}
-    fs.pipe_file(f"{root}/.cirrus/runs/run9.publish.json", json.dumps(journal).encode())
+    _publish_journal(fs, root, "run9", staged, final)
 
     # Act
     recover(fs, root)
@@ -192,8 +197,7 @@ def test_a_folder_publish_on_an_object_store_killed_while_moving_in_resumes() ->
     fs.pipe_file(f"{final}/a.json", b"new-a")
     staged = staged_path(root, "run9", final)
     fs.pipe_file(f"{staged}/c.json", b"new-c")
-    journal = {"run_id": "run9", "moves": [{"staged": staged, "final": final}]}
-    fs.pipe_file(f"{root}/.cirrus/runs/run9.publish.json", json.dumps(journal).encode())
+    _publish_journal(fs, root, "run9", staged, final)
 
     # Act
     recover(fs, root)
