@@ -34,6 +34,7 @@ FOLDER_MARKERS = {
 FILE_MARKERS = {
     "test_cloud_env.py": ("cloud",),
     "test_dvc_remotes.py": ("cloud",),
+    "test_lock_lease.py": ("cloud",),
     "test_viz.py": ("browser",),
     "test_jupyter.py": ("browser",),
     "test_airflow.py": ("slow",),

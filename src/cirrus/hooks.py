@@ -295,6 +295,8 @@ class AllOrNothingHooks:
             return
         try:
             writes.finish()  # every file is whole before any is published
+            if self._lock is not None:
+                self._lock.ensure_held()  # a run whose lease was taken over publishes nothing
         except Exception as error:
             self.on_pipeline_error(error)
             raise
