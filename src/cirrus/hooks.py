@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from cirrus.preflight import (
 from cirrus.runs import writes
 from cirrus.runs.lock import STATE_DIR, RunLock, RunLockError
 from cirrus.runs.pause import pause_if
-from cirrus.runs.staging import Staging, new_run_id, recover
+from cirrus.runs.staging import Staging, new_run_id, prune_kept, recover
 from cirrus.runs.summary import run_summary
 from cirrus.storage import StorageRootError, data_root_of
 
@@ -156,6 +157,7 @@ class StorageRootHooks:
 
 # Where a failed run's reports go (under the data root), and which staged outputs they are.
 REJECTED_DIR = "08_reporting/rejected"
+KEPT_REJECTED_RUNS = 5  # the newest failed runs whose reports stay under REJECTED_DIR
 SUMMARY_LOCATIONS = ("evaluation_metrics", "drift_summary", "drift_report")
 
 
@@ -311,26 +313,49 @@ class AllOrNothingHooks:
 
     @hook_impl
     def on_pipeline_error(self, error: Exception) -> None:
-        """The run failed: keep its reports aside for diagnosis, drop the rest it staged."""
+        """The run failed: keep its reports aside for diagnosis, drop the rest it staged.
+
+        Keeping the reports is best effort: when it fails too (a full disk), the run's own error
+        stays the one reported, and the staging area is discarded all the same.
+        """
         if self._staging is None:
             return
         writes.finish(raise_errors=False)  # nothing may still be writing into what is discarded
+        staging = self._staging
         try:
-            target = f"{self._staging.root}/{REJECTED_DIR}"
-            note = f"Run {self._staging.run_id} failed: {type(error).__name__}: {error}\n"
-            kept = self._staging.keep(target, _is_diagnostic, note)
-            self._staging.discard()
-            logger.warning(
-                "Run failed: no output was changed (staged outputs of run %s discarded).",
-                self._staging.run_id,
-            )
-            if kept:
-                where = self._rejected_location(target)
-                logger.warning("The failed run's metrics, plots and reason are in %s.", where)
-                _append_to_message(error, f"(The failed run's reports are in {where}.)")
+            self._keep_reports(staging, error)
         finally:
-            self._restore_paths()
-            self._release()
+            try:
+                staging.discard()
+                logger.warning(
+                    "Run failed: no output was changed (staged outputs of run %s discarded).",
+                    staging.run_id,
+                )
+            finally:
+                self._restore_paths()
+                self._release()
+
+    def _keep_reports(self, staging: Staging, error: Exception) -> None:
+        """Copy the failed run's reports to `rejected/<time>-<run id>/`, keeping the last few."""
+        rejected = f"{staging.root}/{REJECTED_DIR}"
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")  # sorts by time
+        target = f"{rejected}/{stamp}-{staging.run_id}"
+        note = f"Run {staging.run_id} failed: {type(error).__name__}: {error}\n"
+        try:
+            kept = staging.keep(target, _is_diagnostic, note)
+            prune_kept(staging.fs, rejected, KEPT_REJECTED_RUNS)
+        except Exception as copy_error:
+            logger.warning(
+                "Could not keep the failed run's reports in %s (%s: %s); its error follows.",
+                self._rejected_location(target),
+                type(copy_error).__name__,
+                copy_error,
+            )
+            return
+        if kept:
+            where = self._rejected_location(target)
+            logger.warning("The failed run's metrics, plots and reason are in %s.", where)
+            _append_to_message(error, f"(The failed run's reports are in {where}.)")
 
     def _rejected_location(self, target: str) -> str:
         """The rejected-run folder as a person would type it (URL on object storage)."""

@@ -22,9 +22,11 @@ def test_a_rejected_model_can_be_diagnosed(trained_project: Path, project_factor
 
     # Assert
     output = " ".join((result.stdout + result.stderr).split())
-    rejected = project / "data/08_reporting/rejected"
+    runs = list((project / "data/08_reporting/rejected").iterdir())
     assert result.returncode != 0
     assert output_digests(project) == before  # the previous outputs stay in place
+    assert len(runs) == 1  # a folder of this run's own: <time>-<run id>
+    rejected = runs[0]
     assert f"The failed run's reports are in {rejected.as_posix()}" in output
     kept = json.loads((rejected / "evaluation_metrics.json").read_text())
     published = json.loads((project / "data/08_reporting/evaluation_metrics.json").read_text())

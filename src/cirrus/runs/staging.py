@@ -197,8 +197,9 @@ class Staging:
         self._clean()
 
     def keep(self, target: str, wanted: Callable[[str], bool], note: str) -> list[str]:
-        """Copy the staged outputs whose path under the root `wanted` accepts into `target`
-        (replacing what an earlier failed run kept there), with `note` as `reason.txt`."""
+        """Copy the staged outputs whose path under the root `wanted` accepts into `target`,
+        with `note` as `reason.txt`. A copy that fails (a full disk) is removed, never left
+        half written, and the error raised; the copies made before it stay."""
         self.fs.invalidate_cache()
         kept = []
         _remove(self.fs, target)
@@ -210,8 +211,13 @@ class Staging:
             # File by file: s3fs's recursive copy of a folder also copies the folder's own key.
             for path in self.fs.find(move.staged):
                 copy = f"{destination}{path[len(move.staged) :]}"
-                self.fs.makedirs(posixpath.dirname(copy), exist_ok=True)
-                self.fs.copy(path, copy)
+                try:
+                    self.fs.makedirs(posixpath.dirname(copy), exist_ok=True)
+                    self.fs.copy(path, copy)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        _remove(self.fs, copy)
+                    raise
             kept.append(destination)
         if kept:
             self.fs.pipe_file(f"{target}/reason.txt", note.encode())
@@ -230,6 +236,18 @@ class Staging:
                 _remove(self.fs, parent)
         _remove(self.fs, self.journal_path)
         _remove(self.fs, self.intent_path)
+
+
+def prune_kept(fs: Any, parent: str, keep: int) -> list[str]:
+    """Remove all but the `keep` newest run folders under `parent` (named to sort by time)."""
+    fs.invalidate_cache()
+    if not fs.exists(parent):
+        return []
+    folders = sorted(p for p in fs.ls(parent, detail=False) if fs.isdir(p))
+    removed = folders[: max(len(folders) - keep, 0)]
+    for folder in removed:
+        _remove(fs, folder)
+    return removed
 
 
 def recover(fs: Any, root: str) -> list[str]:
