@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -66,9 +67,16 @@ class ColumnRule(Strict):
     unique: bool = False
     """Whether every value must be distinct."""
     min: float | None = None
-    """Smallest allowed value (inclusive)."""
+    """Smallest allowed value (inclusive): a row below it is refused. For values that are
+    impossible (a negative amount), not merely unseen."""
     max: float | None = None
-    """Largest allowed value (inclusive)."""
+    """Largest allowed value (inclusive): a row above it is refused."""
+    expected_min: float | None = None
+    """Smallest expected value (inclusive): a value below it is still scored, but counted and
+    reported (ingestion report, API answer, prediction log). init-contract writes the observed
+    minimum here."""
+    expected_max: float | None = None
+    """Largest expected value (inclusive): a value above it is scored, counted and reported."""
     allowed: list[Any] | None = None
     """The only values allowed, quoted as the data spells them (a class target's labels are compared
     as text)."""
@@ -110,6 +118,13 @@ class ColumnRule(Strict):
             raise ValueError(f"format applies to datetime columns only, not dtype {self.dtype!r}")
         if self.allow_inf and self.dtype not in (None, "float"):
             raise ValueError(f"allow_inf applies to float columns only, not dtype {self.dtype!r}")
+        expected = [k for k in ("expected_min", "expected_max") if getattr(self, k) is not None]
+        if expected and self.dtype not in (None, "int", "float"):
+            raise ValueError(f"{expected} apply to numeric columns only, not dtype {self.dtype!r}")
+        for low, high in (("min", "max"), ("expected_min", "expected_max")):
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value is not None and high_value is not None and low_value > high_value:
+                raise ValueError(f"{low} {low_value} is above {high} {high_value}")
         return self
 
 
@@ -129,6 +144,10 @@ class DatasetContract(Block):
     event_time_column: str | None = None
     """Column of each row's event time (the time splits use it); null: a table without time (split
     mode `fraction`)."""
+    time_zone: str = "UTC"
+    """IANA time zone of every datetime column (e.g. `UTC`, `Europe/Paris`): times with an offset
+    (`Z`, `+02:00`, a zone-aware Parquet column) are converted to it, times without one are read
+    as being in it; `ingestion.split.current_from` is compared in it."""
     target: str
     """The column to predict."""
     task: Task
@@ -144,6 +163,19 @@ class DatasetContract(Block):
     `pii_salt` or CIRRUS_PII_SALT); never features."""
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
     """Column -> validation rule; columns without one get the defaults of their role."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _a_known_zone(cls, value: str) -> str:
+        """An IANA zone name that the zone database knows."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known IANA time zone (e.g. 'UTC', 'Europe/Paris', "
+                "'America/New_York')"
+            ) from None
+        return value
 
     @field_validator("positive_class")
     @classmethod

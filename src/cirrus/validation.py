@@ -154,24 +154,90 @@ def _refuse_numbers_as_times(frame: pd.DataFrame, contract: DatasetContract, sou
         )
 
 
+# An offset after the time of day (`Z`, `+02:00`, `-0500`, `+02`); a date alone has none.
+_OFFSET = r"[T ]\d{1,2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+_SHOWN_ROWS = 5  # rows named in a message about a column
+
+
+def naive_in_zone(times: pd.Series, zone: str) -> pd.Series:
+    """Zone-aware times converted to `zone` and made naive; naive times kept as they are.
+
+    Validated datetime columns are naive wall-clock times in the contract's zone rather than
+    zone-aware: one dtype (`datetime64[ns]`) whatever the input held, the form the features'
+    date parts, drift, the saved tables and every earlier run already use, and a naive cut or
+    window compares with them directly.
+    """
+    if getattr(times.dt, "tz", None) is None:
+        return times
+    return times.dt.tz_convert(zone).dt.tz_localize(None)
+
+
+def time_in_zone(text: str, zone: str) -> pd.Timestamp:
+    """A written time (a cut such as `current_from`) as a naive time in `zone`: one with an
+    offset is converted, one without is read as being in the zone already."""
+    stamp = pd.Timestamp(text)
+    return stamp if stamp.tzinfo is None else stamp.tz_convert(zone).tz_localize(None)
+
+
+def _rows_text(rows: pd.Series) -> str:
+    """A few row numbers and their values, e.g. `rows [3, 8] (e.g. ['2025-01-01'])`."""
+    numbers = [int(i) if isinstance(i, int | np.integer) else i for i in rows.index[:_SHOWN_ROWS]]
+    more = " ..." if len(rows) > _SHOWN_ROWS else ""
+    examples = rows.drop_duplicates().head(3).tolist()
+    return f"rows {numbers}{more} (e.g. {examples})"
+
+
+def _mixed_zones(column: str, aware: pd.Series, text: pd.Series, zone: str) -> str:
+    """The problem of a column holding times with and without an offset, naming the rows of the
+    rarer kind."""
+    naive = ~aware
+    rarer, kind = (naive, "without") if naive.sum() <= aware.sum() else (aware, "with")
+    return (
+        f"column '{column}' mixes times with a UTC offset or zone (e.g. 'Z', '+02:00') and "
+        f"times without one: {int(rarer.sum())} of {len(text)} value(s) {kind} one, "
+        f"{_rows_text(text[rarer])}; write every time the same way (with an offset, or none: "
+        f"times without one are read as contract.time_zone, {zone!r})"
+    )
+
+
+def _text_times(text: pd.Series, time_format: str, zone: str) -> tuple[pd.Series, pd.Series]:
+    """Times parsed from text as naive times in `zone`, and which values carried an offset."""
+    with_zone = "%z" in time_format or "%Z" in time_format
+    aware = text.notna() if with_zone else text.str.contains(_OFFSET, regex=True).fillna(False)
+    aware = aware.astype(bool)
+    times = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    for rows, utc in ((aware, True), (~aware, False)):
+        if rows.any():
+            parsed = pd.to_datetime(text[rows], format=time_format, errors="coerce", utc=utc)
+            times[rows] = naive_in_zone(parsed, zone).astype("datetime64[ns]")
+    return times, aware
+
+
 def _parse_datetimes(frame: pd.DataFrame, contract: DatasetContract, source: str) -> pd.DataFrame:
     """Parse the text of datetime columns in the format their rule expects (ISO 8601 unless
-    `format` says otherwise); refuse values in another format, saying which format they have.
+    `format` says otherwise) and bring every datetime column to the contract's zone; refuse
+    values in another format, saying which format they have, and columns that mix times with
+    and without an offset, naming the rows.
 
-    Columns already holding times (a Parquet input) or no text are left to the schema.
+    Columns already holding times (a Parquet input) are converted when zone-aware.
     """
+    zone = contract.time_zone
     parsed: dict[str, pd.Series] = {}
     problems = []
     for column in frame.columns:
         rule = contract.rule_for(column)
         values = frame[column]
-        if rule.dtype != "datetime" or not (
-            values.dtype == object or isinstance(values.dtype, pd.StringDtype)
-        ):
+        if rule.dtype != "datetime":
             continue
-        times = pd.to_datetime(values, format=rule.format or ISO_8601, errors="coerce")
+        if pd.api.types.is_datetime64_any_dtype(values):
+            parsed[column] = naive_in_zone(values, zone)
+            continue
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            continue
         text = values.astype("string").str.strip()
-        failing = times.isna() & values.notna() & ~text.isin(_MISSING_TIME_TEXT)
+        present = text.notna() & ~text.isin(_MISSING_TIME_TEXT)
+        times, aware = _text_times(text.where(present), rule.format or ISO_8601, zone)
+        failing = times.isna() & present
         if failing.any():
             examples = text[failing].drop_duplicates().head(3).tolist()
             problems.append(
@@ -179,7 +245,9 @@ def _parse_datetimes(frame: pd.DataFrame, contract: DatasetContract, source: str
                 f"{_expected_format(rule)}; {_format_found(text[failing])} (e.g. {examples}); set "
                 f"'format' in contract.columns.{column} of {CONTRACT_FILE} if that is intended"
             )
-        elif pd.api.types.is_datetime64_any_dtype(times):
+        elif (aware & present).any() and (~aware & present).any():
+            problems.append(_mixed_zones(column, aware[present], text[present], zone))
+        else:
             parsed[column] = times
     if problems:
         raise DataContractViolation(
@@ -220,6 +288,49 @@ def validate_raw(
         raise DataContractViolation(
             f"Dataset '{source}' violates the contract: {_describe_failures(errors)}"
         ) from None
+
+
+def expected_ranges(contract: DatasetContract) -> dict[str, tuple[float | None, float | None]]:
+    """Each column with an expected range (`expected_min`/`expected_max`) and its bounds."""
+    ranges = {}
+    for column in contract.known_columns:
+        rule = contract.rule_for(column)
+        if rule.expected_min is not None or rule.expected_max is not None:
+            ranges[column] = (rule.expected_min, rule.expected_max)
+    return ranges
+
+
+def beyond_expected(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
+    """Per row and ranged column of `frame`: whether the value lies outside the expected range
+    (a missing value never does)."""
+    flags = {}
+    for column, (low, high) in expected_ranges(contract).items():
+        if column not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        outside = pd.Series(False, index=frame.index)
+        if low is not None:
+            outside |= (values < low).fillna(False)
+        if high is not None:
+            outside |= (values > high).fillna(False)
+        flags[column] = outside.astype(bool)
+    return pd.DataFrame(flags, index=frame.index)
+
+
+def out_of_range_columns(frame: pd.DataFrame, contract: DatasetContract) -> list[list[str]]:
+    """For each row, the columns whose value lies outside their expected range (the list the
+    API answers and the prediction log keeps per row)."""
+    flags = beyond_expected(frame, contract)
+    if flags.empty or not flags.to_numpy().any():
+        return [[] for _ in range(len(frame))]
+    names = list(flags.columns)
+    return [[names[i] for i in row.nonzero()[0]] for row in flags.to_numpy()]
+
+
+def out_of_range_counts(frame: pd.DataFrame, contract: DatasetContract) -> dict[str, int]:
+    """How many values of each ranged column lie outside their expected range (every ranged
+    column is listed, 0 included, so reports of different batches compare key by key)."""
+    return {column: int(flags.sum()) for column, flags in beyond_expected(frame, contract).items()}
 
 
 def salted_hash(values: pd.Series, salt: str) -> pd.Series:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cirrus.contract import ColumnRule, DatasetContract, FeatureColumns, label_text
@@ -19,6 +20,7 @@ from cirrus.contract_inference.profile import (
     is_id_name,
     is_text,
     looks_like_free_text,
+    name_tokens,
     parse_times,
     pii_by_content,
     pii_by_name,
@@ -31,9 +33,9 @@ from cirrus.parameters import (
     IngestionSplit,
 )
 from cirrus.preflight import check_feature_references, check_holdout, check_split
+from cirrus.validation import naive_in_zone
 
 # Cardinality rules.
-MAX_ALLOWED_LEVELS = 12  # text columns with at most this many values get an `allowed` list
 MAX_NUMERIC_CLASSES = 10  # an integer target with more distinct values is a regression target
 MAX_TEXT_CLASSES = 50  # a text target with more distinct values is refused
 NEAR_UNIQUE_SHARE = 0.5  # text with more distinct values than this share of rows is left out
@@ -41,6 +43,31 @@ CURRENT_SHARE = 0.2  # share of rows (or of the time span's rows) that becomes t
 # Characters LightGBM refuses in feature names (its JSON model dump).
 LIGHTGBM_REFUSED = set(',:[]{}"')
 
+# Words naming a count or an amount, which cannot be negative (a hard `min: 0` when the data
+# agrees).
+NON_NEGATIVE_TOKENS = {
+    "count",
+    "counts",
+    "num",
+    "number",
+    "n",
+    "qty",
+    "quantity",
+    "amount",
+    "price",
+    "cost",
+    "fee",
+    "income",
+    "salary",
+    "revenue",
+    "spend",
+    "sales",
+    "weight",
+    "carat",
+    "age",
+    "duration",
+    "distance",
+}
 TRUE_LIKE = {"1", "yes", "y", "true", "t", "positive", "pos"}
 
 
@@ -364,6 +391,13 @@ def _decide_column(
     _decide_text(table, column, present, n_unique, decided)
 
 
+def plain_value(value: Any) -> Any:
+    """A value as plain Python, so messages show `2013`, not `np.int64(2013)`."""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _plainly_unusable(column: str, values: pd.Series, present: int, n_unique: int) -> str | None:
     """Why a column cannot be a feature whatever it holds: its name, empty, or constant."""
     if LIGHTGBM_REFUSED & set(column):
@@ -371,12 +405,24 @@ def _plainly_unusable(column: str, values: pd.Series, present: int, n_unique: in
     if present == 0:
         return "empty (null in every row)"
     if n_unique == 1:
-        return f"constant (always {values.dropna().iloc[0]!r})"
+        return f"constant (always {plain_value(values.dropna().iloc[0])!r})"
     return None
 
 
+def _certainly_non_negative(column: str, values: pd.Series) -> bool:
+    """Whether negative values are impossible by the column's type: unsigned integers, or
+    non-negative values of a column named as a count or an amount."""
+    if pd.api.types.is_unsigned_integer_dtype(values):
+        return True
+    present = values.dropna()
+    named = bool(NON_NEGATIVE_TOKENS & set(name_tokens(column)))
+    return named and not present.empty and bool((present >= 0).all())
+
+
 def _decide_number(table: Table, column: str, present: int, decided: Columns) -> None:
-    """A numeric feature with its observed range, unless it is a row number or id."""
+    """A numeric feature with its observed range as the expected one (a value beyond it is
+    scored and reported, not refused), unless it is a row number or id; a hard `min: 0` only
+    where negative values are impossible."""
     values, inferred = table.typed[column], table.schemas[column]
     dtype = inferred["dtype"]
     unique = dtype != "float" and values.is_unique and present == len(table.frame)
@@ -384,13 +430,24 @@ def _decide_number(table: Table, column: str, present: int, decided: Columns) ->
         decided.left_out.append(LeftOut(column, "id-like (a unique integer in every row)"))
         return
     decided.numeric.append(column)
-    bounds = {k: v for k, v in inferred.items() if k not in ("dtype", "nullable")}
-    decided.rules[column] = ColumnRule(dtype=dtype, **_not_nullable(inferred["nullable"]), **bounds)
+    settings: dict[str, Any] = {k: inferred[k] for k in ("allow_inf",) if k in inferred}
+    for bound in ("min", "max"):
+        if bound in inferred:
+            settings[f"expected_{bound}"] = inferred[bound]
+    if _certainly_non_negative(column, table.frame[column]):
+        settings["min"] = 0
+        decided.rule_comments[column] = (
+            "review: min 0 refuses negative values (a count or an amount); expected_min/max, "
+            "the observed range, only report values beyond it"
+        )
+    decided.rules[column] = ColumnRule(
+        dtype=dtype, **_not_nullable(inferred["nullable"]), **settings
+    )
 
 
 def _decide_text(table: Table, column: str, present: int, n_unique: int, decided: Columns) -> None:
     """Text: left out when free text or near-unique, else a categorical feature."""
-    values, inferred = table.typed[column], table.schemas[column]
+    inferred = table.schemas[column]
     text = looks_like_free_text(table.frame[column])
     if n_unique > max(20, NEAR_UNIQUE_SHARE * present):
         reason = text or (
@@ -402,19 +459,12 @@ def _decide_text(table: Table, column: str, present: int, n_unique: int, decided
     if text:
         decided.left_out.append(LeftOut(column, text))
         return
+    # No `allowed` list of the levels seen: a new level scores as __unknown__ (reported by the
+    # API and counted by drift) instead of failing validation of a whole batch.
     decided.categorical.append(column)
-    allowed: dict[str, Any] = {}
-    if n_unique <= MAX_ALLOWED_LEVELS:
-        allowed["allowed"] = sorted(values.dropna().astype(str).unique().tolist())
-        decided.rule_comments[column] = (
-            "review: the levels seen; a new one fails validation (without `allowed` it "
-            "maps to __unknown__)"
-        )
     if is_id_name(column):
         decided.rule_comments[column] = "review: named like an id but repeated: used as a category"
-    decided.rules[column] = ColumnRule(
-        dtype="string", **_not_nullable(inferred["nullable"]), **allowed
-    )
+    decided.rules[column] = ColumnRule(dtype="string", **_not_nullable(inferred["nullable"]))
 
 
 def target_rule(values: pd.Series, task: str) -> ColumnRule | None:
@@ -426,15 +476,21 @@ def target_rule(values: pd.Series, task: str) -> ColumnRule | None:
 
 
 def decide_split(
-    table: Table, time_column: str | None, id_column: str | None, comments: dict[str, str]
+    table: Table,
+    time_column: str | None,
+    id_column: str | None,
+    comments: dict[str, str],
+    time_zone: str = "UTC",
 ) -> IngestionSplit:
-    """Event time cut at its 80% quantile, else a seeded 20% share of the rows."""
+    """Event time cut at its 80% quantile (a time in the contract's zone, as validation makes
+    the column), else a seeded 20% share of the rows."""
     if time_column is not None:
         comments["split"] = (
-            f"review: the {1 - CURRENT_SHARE:.0%} time quantile of '{time_column}': later rows "
-            "are the current batch"
+            f"review: the {1 - CURRENT_SHARE:.0%} time quantile of '{time_column}' in "
+            f"{time_zone}: later rows are the current batch"
         )
-        return IngestionSplit(mode="event_time", current_from=_cut_time(table.typed[time_column]))
+        times = naive_in_zone(table.typed[time_column], time_zone)
+        return IngestionSplit(mode="event_time", current_from=_cut_time(times))
     comments["split"] = (
         f"one file, no time: {CURRENT_SHARE:.0%} of the rows (by a hash of the "
         + ("id" if id_column else "row")
@@ -443,8 +499,11 @@ def decide_split(
     return IngestionSplit(mode="fraction", current_share=CURRENT_SHARE, seed=42)
 
 
-def decide_holdout(task: str) -> HoldoutParams:
-    """A stratified hold-out of 20% (random for regression)."""
+def decide_holdout(task: str, time_column: str | None = None) -> HoldoutParams:
+    """A hold-out of 20%: the latest rows with an event time (the model is judged on rows later
+    than those it learned from, as it will be used), else stratified (random for regression)."""
+    if time_column is not None:
+        return HoldoutParams(strategy="time", test_size=0.2, seed=42)
     strategy = "random" if task == "regression" else "stratified"
     return HoldoutParams(strategy=strategy, test_size=0.2, seed=42)
 
@@ -475,6 +534,7 @@ def infer_configuration(
     id_column: str | None = None,
     time_column: str | None = None,
     hash_pii: bool = True,
+    time_zone: str = "UTC",
 ) -> InferredConfig:
     """Infer the contract, split, hold-out and feature transforms of a table."""
     check_options(frame, target, id_column, time_column)
@@ -495,13 +555,15 @@ def infer_configuration(
             f"No usable feature column is left in {source}: "
             + "; ".join(f"{item.column}: {item.reason}" for item in columns.left_out)
         )
-    split = decide_split(table, time_column, id_column, comments)
+    comments["time_zone"] = "times with an offset (Z, +02:00) converted to it, others read in it"
+    split = decide_split(table, time_column, id_column, comments, time_zone)
     features = decide_features(table, columns.datetime, comments)
     try:
         contract = DatasetContract(
             name=_contract_name(source),
             id_column=id_column,
             event_time_column=time_column,
+            time_zone=time_zone,
             target=target,
             task=task,
             **positive,
@@ -522,7 +584,7 @@ def infer_configuration(
         n_columns=len(frame.columns),
         dataset_contract=contract,
         ingestion_split=split,
-        holdout_params=decide_holdout(task),
+        holdout_params=decide_holdout(task, time_column),
         feature_params=features,
         comments=comments,
         rule_comments=columns.rule_comments,
@@ -544,10 +606,15 @@ def _contract_name(source: str) -> str:
 
 
 def check_configuration(config: InferredConfig, frame: pd.DataFrame) -> DatasetContract:
-    """Run the checks across blocks, and validate the file with the contract, so that what is
-    written runs; raise ContractInferenceError otherwise."""
-    from cirrus.contract import DataContractViolation
-    from cirrus.validation import validate_raw
+    """Run the checks across blocks, then ingestion's own validation and split nodes on the
+    file (as `kedro run` will), so that what is written runs; raise ContractInferenceError
+    with the run's message otherwise."""
+    from cirrus.errors import CirrusError
+    from cirrus.pipelines.ingestion.nodes import (
+        split_reference_current,
+        validate_raw_current,
+        validate_raw_reference,
+    )
 
     contract = config.dataset_contract
     try:
@@ -556,10 +623,14 @@ def check_configuration(config: InferredConfig, frame: pd.DataFrame) -> DatasetC
         check_split(config.ingestion_split, contract)
     except ConfigError as error:
         raise ContractInferenceError(f"The inferred configuration is refused: {error}") from None
+    # Nothing is written from this check: a stand-in salt lets hashed PII columns pass.
+    salt = "init-contract-check"
     try:
-        validate_raw(frame, contract, source="raw_reference", labelled=True)
-    except DataContractViolation as error:
+        reference = validate_raw_reference(frame, contract, salt)
+        current = validate_raw_current(frame, contract, salt)
+        split_reference_current(reference, current, contract, config.ingestion_split)
+    except CirrusError as error:
         raise ContractInferenceError(
-            f"The inferred contract does not validate {config.source}: {error}"
+            f"The inferred contract does not validate {config.source} as `kedro run` would: {error}"
         ) from None
     return contract

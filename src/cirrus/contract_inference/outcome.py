@@ -31,7 +31,8 @@ def rule_block(rule: ColumnRule) -> dict[str, Any]:
     """A column rule as written: the settings decided, bounds of an int column as integers."""
     block = rule.model_dump(exclude_unset=True)
     if rule.dtype == "int":
-        block.update({k: int(v) for k, v in block.items() if k in ("min", "max") and v is not None})
+        bounds = ("min", "max", "expected_min", "expected_max")
+        block.update({k: int(v) for k, v in block.items() if k in bounds and v is not None})
     return block
 
 

@@ -54,7 +54,7 @@ PHONE = re.compile(r"^\+?[0-9(][0-9 ().\-/]{5,22}[0-9]$")
 PERSON_NAME = re.compile(r"^[A-Z][A-Za-z'\u2019.\-]+(?: [A-Z][A-Za-z'\u2019.\-]*){1,3}$")
 
 
-def _tokens(name: str) -> list[str]:
+def name_tokens(name: str) -> list[str]:
     """The words of a column name: camelCase, snake_case, kebab and spaces split, lowercased."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
     return [token for token in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if token]
@@ -104,7 +104,7 @@ def parse_times(values: pd.Series) -> tuple[pd.Series, str | None] | None:
 
 def pii_by_name(name: str) -> str | None:
     """What kind of PII a column name suggests, if any."""
-    tokens = _tokens(name)
+    tokens = name_tokens(name)
     joined = "".join(tokens)
     if "email" in tokens or "mail" in tokens or "email" in joined:
         return "e-mail"
@@ -161,7 +161,7 @@ def looks_like_free_text(values: pd.Series) -> str | None:
 
 def is_id_name(name: str) -> bool:
     """Whether a column is named like an identifier."""
-    tokens = _tokens(name)
+    tokens = name_tokens(name)
     if not tokens:
         return False
     return tokens[-1] in ID_TOKENS or name.endswith(("ID", "Id")) or tokens[0] in ROW_NUMBER_NAMES

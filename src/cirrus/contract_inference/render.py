@@ -80,8 +80,8 @@ def render_contract(config: InferredConfig) -> str:
     lines = [
         f"# The dataset contract of {config.source}, written by `kedro cirrus init-contract`",
         "# from the data: dtypes, nullability and observed ranges as pandera's infer_schema",
-        "# reads the file; roles, task and allowed values by dtype and cardinality. Lines marked",
-        "# `review:` are guesses to check. Columns not named here are dropped at ingestion.",
+        "# reads the file; roles, task and the target's labels by dtype and cardinality. Lines",
+        "# marked `review:` are guesses to check. Columns not named here are dropped at ingestion.",
         "contract:",
         f"  name: {_scalar(c['name'])}",
         _with_comment(f"  id_column: {_scalar(c['id_column'])}", notes.get("id_column")),
@@ -89,6 +89,7 @@ def render_contract(config: InferredConfig) -> str:
             f"  event_time_column: {_scalar(c['event_time_column'])}",
             notes.get("event_time_column"),
         ),
+        _with_comment(f"  time_zone: {_scalar(c['time_zone'])}", notes.get("time_zone")),
         f"  target: {_scalar(c['target'])}",
         _with_comment(f"  task: {c['task']}", f"binary | multiclass | regression: {notes['task']}"),
     ]
@@ -113,8 +114,9 @@ def render_contract(config: InferredConfig) -> str:
     else:
         lines.append("  pii: {}                               # drop, or hash (salted SHA-256)")
     lines += [
-        "  # Rules from pandera's inference on the file (dtype, nullable, observed min/max):",
-        "  # widen a range if later data can go beyond it.",
+        "  # Rules from pandera's inference on the file (dtype, nullable). expected_min/max is",
+        "  # the observed range: a value beyond it is scored, counted and reported; min/max",
+        "  # refuse the row (only for impossible values).",
         "  columns:",
     ]
     for column, rule in c["columns"].items():

@@ -11,7 +11,13 @@ import pandas as pd
 
 from cirrus.contract import DataContractViolation, DatasetContract
 from cirrus.parameters import INGESTION_FILE, IngestionSplit
-from cirrus.validation import treat_pii, validate_raw
+from cirrus.validation import (
+    naive_in_zone,
+    out_of_range_counts,
+    time_in_zone,
+    treat_pii,
+    validate_raw,
+)
 
 logger = logging.getLogger(__name__)
 # Marks, in the union of both inputs, the rows that came from raw_current.
@@ -85,13 +91,10 @@ def _hashed_share(frame: pd.DataFrame, contract: DatasetContract, split: Ingesti
     return pd.Series(hashes.to_numpy() / 2.0**64 < split.current_share, index=frame.index)
 
 
-def _at_or_after(times: pd.Series, current_from: str) -> pd.Series:
-    """Rows at or after the cut (a naive cut is read in the column's time zone, if any)."""
-    cut = pd.Timestamp(current_from)
-    zone = getattr(times.dt, "tz", None)
-    if zone is not None and cut.tzinfo is None:
-        cut = cut.tz_localize(zone)
-    return times >= cut
+def _at_or_after(times: pd.Series, current_from: str, zone: str) -> pd.Series:
+    """Rows at or after the cut, both compared as naive times in the contract's zone (a cut
+    written with an offset is converted to it, one without is read in it)."""
+    return naive_in_zone(times, zone) >= time_in_zone(current_from, zone)
 
 
 SAME_DATA_ADVICE = (
@@ -140,7 +143,9 @@ def split_reference_current(
     else:
         union = union.drop(columns=_FROM_CURRENT)
         if split.mode == "event_time":
-            is_current = _at_or_after(union[contract.event_time_column], str(split.current_from))
+            is_current = _at_or_after(
+                union[contract.event_time_column], str(split.current_from), contract.time_zone
+            )
         else:
             is_current = _hashed_share(union, contract, split)
     ref = union[~is_current].reset_index(drop=True)
@@ -176,9 +181,24 @@ def report_ingestion(
     contract: DatasetContract,
     split: IngestionSplit,
 ) -> dict[str, Any]:
-    """Row counts of ingestion: rows read, duplicate-id rows dropped, reference and current."""
+    """Row counts of ingestion: rows read, duplicate-id rows dropped, reference and current;
+    and, per side of the split, how many values of each column lie outside its expected range
+    (scored all the same, but worth a look: the model has not seen such values)."""
     same = _same_rows(validated_reference, validated_current)
     n_read = len(validated_reference) + (0 if same else len(validated_current))
+    beyond = {
+        "reference": out_of_range_counts(reference, contract),
+        "current": out_of_range_counts(current, contract),
+    }
+    for side, counts in beyond.items():
+        outside = {column: n for column, n in counts.items() if n}
+        if outside:
+            logger.warning(
+                "Values outside the expected range (contract.columns.<column>.expected_min/max) "
+                "in the %s rows, scored all the same: %s.",
+                side,
+                ", ".join(f"{column}: {n}" for column, n in outside.items()),
+            )
     return {
         "split": split.model_dump(exclude_none=True),
         "raw_reference_rows": len(validated_reference),
@@ -188,4 +208,5 @@ def report_ingestion(
         "duplicate_id_rows_dropped": n_read - len(reference) - len(current),
         "reference_rows": len(reference),
         "current_rows": len(current),
+        "out_of_expected_range": beyond,
     }
