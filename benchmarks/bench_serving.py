@@ -48,7 +48,7 @@ from cirrus.scoring import Scorer, numeric_matrix
 from cirrus.serving.schema import request_columns
 
 PROJECT = Path(__file__).resolve().parents[1]
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789abcdef0123456789"  # serve wants 32+ characters
 ENV = {
     "KEDRO_DISABLE_TELEMETRY": "true",
     "CIRRUS_PII_SALT": "bench-salt",

@@ -323,6 +323,20 @@ def monitor(env: str | None, window_days: float | None) -> None:
     help="Seconds between checks for a new model.",
 )
 @click.option("--access-log", is_flag=True, help="Log every request (costs latency).")
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a new connection has to send a request's headers before it is closed.",
+)
+@click.option(
+    "--max-connections",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Open connections at most; the idlest gives way at the cap. Default: the open-file "
+    "limit minus 256.",
+)
 def serve(
     env: str | None,
     host: str,
@@ -332,6 +346,8 @@ def serve(
     max_rows: int,
     reload_interval: float,
     access_log: bool,
+    header_timeout: float,
+    max_connections: int | None,
 ) -> None:
     """Serve the model as an HTTP API: POST /v1/predict, GET /v1/model, /healthz, /readyz.
 
@@ -353,6 +369,8 @@ def serve(
         max_rows=max_rows,
         reload_interval=reload_interval,
         access_log=access_log,
+        header_timeout=header_timeout,
+        max_connections=max_connections,
     )
     run_server(options)
 

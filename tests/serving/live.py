@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-TOKEN = "serving-test-token"
+TOKEN = "serving-test-token-0123456789abcdef"  # 32+ characters, as serve requires
 START_SECONDS = 90
 
 
@@ -80,14 +80,15 @@ def start_server(
     *args: str,
     env: Mapping[str, str | None] | None = None,
     ready: bool = True,
+    wrap: tuple[str, ...] = (),
 ) -> LiveServer:
-    """Start `kedro cirrus serve` on a free loopback port; return once /healthz answers (and
-    /readyz, with `ready`)."""
+    """Start `kedro cirrus serve` on a free loopback port (behind a `wrap` command, if any);
+    return once /healthz answers (and /readyz, with `ready`)."""
     port = free_port()
     log_path = project / f"serve-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            kedro_command("cirrus", "serve", "--port", str(port), *args),
+            [*wrap, *kedro_command("cirrus", "serve", "--port", str(port), *args)],
             cwd=project,
             env=serve_env(env),
             stdout=log,

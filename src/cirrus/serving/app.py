@@ -20,11 +20,18 @@ from pydantic import BaseModel
 
 from cirrus.contract import DataContractViolation, DatasetContract
 from cirrus.modeling import PREDICTION
-from cirrus.prediction_log import FEATURE_SPEC_HASH, MODEL_VERSION, REQUEST_ID, log_identity
+from cirrus.prediction_log import (
+    FEATURE_SPEC_HASH,
+    MODEL_VERSION,
+    OUT_OF_RANGE,
+    REQUEST_ID,
+    log_identity,
+)
 from cirrus.prediction_log import UNKNOWN_COLUMNS as UNKNOWN
 from cirrus.scoring import Scorer, score_columns, utc_now
 from cirrus.serving.artifacts import FEATURE_SPEC, Project, load_project
 from cirrus.serving.config import OPTIONS_ENV, ServeOptions, check_auth, resolve_token
+from cirrus.serving.connections import BoundedH11Protocol
 from cirrus.serving.guard import Guard
 from cirrus.serving.logbuffer import API_SOURCE, Answered, LogBuffer
 from cirrus.serving.models import ModelHolder, ModelWatcher, ServedModel
@@ -38,6 +45,7 @@ from cirrus.serving.responses import (
     validation_problem,
 )
 from cirrus.serving.schema import PREDICTIONS, ServingSchema, build_schema
+from cirrus.validation import out_of_range_columns
 
 logger = logging.getLogger(__name__)
 PREDICT_PATH = "/v1/predict"
@@ -63,10 +71,14 @@ def problem(status: int, detail: str, request_id: str | None = None) -> Response
 
 
 def answer_rows(
-    predictions: dict[str, Any], unknown: list[list[str]], ids: list[Any] | None, scorer: Scorer
+    predictions: dict[str, Any],
+    unknown: list[list[str]],
+    ids: list[Any] | None,
+    scorer: Scorer,
+    out_of_range: list[list[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Each row's result: the id sent (if the contract has one), score(s), prediction and the
-    columns that held a level never seen in training."""
+    """Each row's result: the id sent (if the contract has one), score(s), prediction, the
+    columns that held a level never seen in training and those outside their expected range."""
     columns = [*score_columns(scorer.spec), PREDICTION]
     values = [predictions[column].tolist() for column in columns]
     id_column = scorer.contract.id_column
@@ -75,6 +87,7 @@ def answer_rows(
         row: dict[str, Any] = {id_column: ids[index]} if id_column and ids is not None else {}
         row.update(zip(columns, row_values, strict=True))
         row[UNKNOWN] = unknown[index]
+        row[OUT_OF_RANGE] = out_of_range[index] if out_of_range is not None else []
         rows.append(row)
     return rows
 
@@ -223,6 +236,7 @@ def score_request(
     scorer = served.scorer
     frame = schema.frame(rows, received)
     matrix, predictions, unknown = scorer.score_matrix(frame)
+    beyond = out_of_range_columns(frame, schema.expected_ranges)
     id_column = schema.contract.id_column
     ids = None
     if id_column is not None:
@@ -233,15 +247,17 @@ def score_request(
         REQUEST_ID: request_id,
         MODEL_VERSION: scorer.model_version,
         FEATURE_SPEC_HASH: scorer.feature_spec_hash,
-        PREDICTIONS: answer_rows(predictions, unknown, ids, scorer),
+        PREDICTIONS: answer_rows(predictions, unknown, ids, scorer, beyond),
     }
-    answered = Answered(matrix, predictions, unknown, scorer.spec, identity, ids)
+    answered = Answered(matrix, predictions, unknown, scorer.spec, identity, ids, beyond)
     return payload, answered
 
 
 def app_from_env() -> FastAPI:
     """The app of a uvicorn worker process (`--workers` > 1): options from the parent."""
-    return create_app(ServeOptions.from_env())
+    options = ServeOptions.from_env()
+    BoundedH11Protocol.configure(options.header_timeout, options.max_connections)
+    return create_app(options)
 
 
 GRACEFUL_SECONDS = 20  # open requests get this long to finish on SIGTERM (Kubernetes waits 30)
@@ -261,7 +277,9 @@ def run_server(options: ServeOptions) -> None:
         "port": options.port,
         "access_log": options.access_log,
         "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+        "http": BoundedH11Protocol,  # idle connections time out; their number stays bounded
     }
+    BoundedH11Protocol.configure(options.header_timeout, options.max_connections)
     if options.workers == 1:
         uvicorn.run(app, **settings)
         return

@@ -17,6 +17,7 @@ TOKEN_KEY = "api_token"  # in conf/<env>/credentials.yml
 # uvicorn's worker processes build their own app: they read the options from this variable.
 OPTIONS_ENV = "CIRRUS_SERVE_OPTIONS"
 LOOPBACK_NAMES = ("localhost",)
+MIN_TOKEN_LENGTH = 32  # characters; secrets.token_urlsafe(32) gives 43
 
 
 class ServeError(ConfigError):
@@ -40,6 +41,8 @@ class ServeOptions:
     flush_rows: int = 1000  # the prediction log buffer is written when it holds this many rows
     flush_seconds: float = 2.0  # ... or when its oldest row is this old
     access_log: bool = False
+    header_timeout: float = 10.0  # seconds a new connection has to send a request's headers
+    max_connections: int | None = None  # open connections at most; None: the fd limit - 256
 
     def to_env(self) -> str:
         """The options as the JSON text of OPTIONS_ENV."""
@@ -87,6 +90,12 @@ def check_auth(options: ServeOptions, token: str | None) -> None:
                 "--no-auth on --host 127.0.0.1"
             )
         return
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        raise ServeError(
+            f"The API token ({TOKEN_ENV} or {TOKEN_KEY}) has {len(token)} character(s); at "
+            f"least {MIN_TOKEN_LENGTH} are required, so that it cannot be guessed. Make one "
+            'with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
     if not token:
         raise ServeError(
             f"No API token: set {TOKEN_ENV} or put '{TOKEN_KEY}: <random string>' in "
