@@ -301,19 +301,59 @@ class FeatureParams(Block):
         return used
 
 
+HoldoutStrategy = Literal["stratified", "random", "time"]
+
+
 class HoldoutParams(Block):
     """The held-out test split carved from the reference rows before anything is fitted."""
 
     block_key = "holdout"
     block_file = FEATURES_FILE
 
-    strategy: Literal["stratified", "random", "time"] = "stratified"
-    """`stratified` (random, keeping the class shares; regression: random), `random`, or `time` (the
-    latest rows by event time are the test rows)."""
+    strategy: Literal["auto", "stratified", "random", "time"] = "auto"
+    """`auto` (`time` when the contract declares an event time, else `stratified`; regression:
+    `random`), `stratified` (random, keeping the class shares; regression: random), `random`, or
+    `time` (the latest rows by event time are the test rows; rows of equal time stay together)."""
     test_size: float = Field(default=0.2, gt=0, lt=1)
     """Share of the reference rows held out as test rows (between 0 and 1)."""
     seed: int = 42
     """Seed of the `stratified` and `random` splits."""
+    gap: str | None = None
+    """Time hold-out only: a duration (pandas notation, e.g. `7D`, `12h`); training rows less than
+    this before the first test time are dropped, so rows next to the cut do not leak into
+    training. null: no gap."""
+
+    @field_validator("gap", mode="before")
+    @classmethod
+    def _a_duration(cls, value: Any) -> Any:
+        """A positive duration pandas reads (e.g. 7D, 12h, 30min), or null."""
+        if value is None:
+            return value
+        import pandas as pd
+
+        try:
+            duration = pd.Timedelta(str(value).strip())
+        except ValueError:
+            duration = None
+        if duration is None or pd.isna(duration) or duration <= pd.Timedelta(0):
+            raise ValueError(f"{value!r} is not a positive duration (e.g. '7D', '12h', '30min')")
+        return str(value).strip()
+
+    def check_consistency(self) -> None:
+        """A gap needs a split that can be by time."""
+        if self.gap is not None and self.strategy in ("stratified", "random"):
+            raise ValueError(
+                f"gap applies to strategy 'time' (or 'auto' with an event time), "
+                f"not {self.strategy!r}"
+            )
+
+    def resolved(self, event_time_column: str | None, task: str) -> HoldoutStrategy:
+        """The strategy in effect: `auto` resolved from the event time and the task."""
+        if self.strategy != "auto":
+            return self.strategy
+        if event_time_column is not None:
+            return "time"
+        return "random" if task == "regression" else "stratified"
 
 
 class CrossValidation(Strict):

@@ -148,6 +148,25 @@ def test_training_and_evaluation_produce_a_model_that_beats_the_baseline(
     assert "residuals" not in plots  # a binary task draws no regression panel
 
 
+def test_evaluation_reports_the_time_holdout_and_the_current_batch(
+    lifecycle_run: DataCatalog,
+) -> None:
+    metrics = lifecycle_run.load("evaluation_metrics")
+    holdout = lifecycle_run.load("holdout_report")
+    test = lifecycle_run.load("test_rows")
+    train = lifecycle_run.load("train_rows")
+    current = lifecycle_run.load("current_table")
+
+    # The demo data has an event time: `auto` holds out its latest rows
+    assert metrics["holdout"] == holdout
+    assert holdout["strategy"] == "time"
+    assert train["application_time"].max() < test["application_time"].min()
+    assert pd.Timestamp(holdout["cut"]) == test["application_time"].min()
+    assert metrics["current_batch"]["n_rows_with_outcome"] == len(current)
+    assert set(metrics["current_batch"]["model"]) == set(metrics["model"])
+    assert lifecycle_run.load("training_metrics")["validation_split"] == "time"
+
+
 def test_drift_pipeline_reports_the_shifted_income(lifecycle_run: DataCatalog) -> None:
     summary = lifecycle_run.load("drift_summary")
     report = lifecycle_run.load("drift_report")

@@ -8,14 +8,46 @@ from cirrus.metrics import PRIMARY_METRIC
 
 
 def describe_evaluation(metrics: dict[str, Any]) -> list[str]:
-    """The primary metric against the trivial baseline's."""
+    """The primary metric against the trivial baseline's, the hold-out it was measured on, the
+    model on the current batch, and the evaluation's warnings."""
     task = metrics.get("task", "")
     name = PRIMARY_METRIC.get(task)
     if name is None or name not in metrics.get("model", {}):
         return []
     model, baseline = metrics["model"][name], metrics["baseline"][name]
     verdict = "beats" if metrics.get("beats_baseline", {}).get(name) else "does NOT beat"
-    return [f"{task} model: {name} {model:.4f} {verdict} the trivial baseline's {baseline:.4f}"]
+    lines = [f"{task} model: {name} {model:.4f} {verdict} the trivial baseline's {baseline:.4f}"]
+    if isinstance(metrics.get("holdout"), dict):
+        lines.append(f"  held out: {describe_holdout(metrics['holdout'])}")
+    current = metrics.get("current_batch")
+    if isinstance(current, dict):
+        lines.append(f"  {describe_current_batch(current, name)}")
+    lines += [f"  warning: {w['message']}" for w in metrics.get("warnings") or []]
+    return lines
+
+
+def describe_current_batch(current: dict[str, Any], name: str) -> str:
+    """The model on the current rows with an outcome, or why there is no such metric."""
+    rows = f"{current.get('n_rows_with_outcome')} of {current.get('n_rows')} rows with an outcome"
+    if not current.get("model"):
+        return f"current batch: no metrics ({current.get('reason')}; {rows})"
+    shown = ", ".join(
+        f"{metric} {current['model'][metric]:.4f}"
+        for metric in dict.fromkeys([name, "f1", "macro_f1", "rmse"])
+        if metric in current["model"]
+    )
+    return f"current batch: {shown} ({rows})"
+
+
+def describe_holdout(report: dict[str, Any]) -> str:
+    """The hold-out report as one phrase: strategy, cut and gap of a time split, row counts."""
+    rows = f"{report.get('n_train_rows')} training / {report.get('n_test_rows')} test rows"
+    if report.get("strategy") != "time":
+        return f"{report.get('strategy')} (seed {report.get('seed')}), {rows}"
+    gap = ""
+    if report.get("gap"):
+        gap = f", gap {report['gap']} ({report.get('n_gap_rows')} training rows dropped)"
+    return f"time (test rows from {report.get('cut')}{gap}), {rows}"
 
 
 def describe_gate(gate: dict[str, Any]) -> list[str]:

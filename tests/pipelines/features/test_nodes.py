@@ -56,6 +56,7 @@ def _ids(frame: pd.DataFrame) -> set[str]:
 
 def test_stratified_holdout_keeps_class_shares(reference, contract, holdout_params):
     # Arrange
+    holdout_params["strategy"] = "stratified"
     overall = (reference["defaulted"] == "1").mean()
 
     # Act

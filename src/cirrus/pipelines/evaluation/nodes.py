@@ -125,11 +125,15 @@ def compute_metrics(
     spec: FeatureSpec,
     settings: EvaluationParams,
     training_metrics: dict[str, Any] | None = None,
+    holdout_report: dict[str, Any] | None = None,
+    current_predictions: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Held-out metrics by task, next to the trivial baseline's and the lift over it.
 
     A binary task is thresholded as declared, or with `threshold: auto` at the threshold the
-    training picked on its validation rows (`threshold_rule` names which one).
+    training picked on its validation rows (`threshold_rule` names which one). Beside them: the
+    hold-out used (`holdout`), the model on the current rows with an outcome (`current_batch`,
+    never gated) and warnings (a fixed threshold on an imbalanced target).
     """
     y = predictions["label"].to_numpy()
     task = spec.task
@@ -142,6 +146,9 @@ def compute_metrics(
     model = task_metrics(task, y, predicted, threshold)
     prior = training_prior(train_features, spec)
     baseline = _baseline_metrics(y, prior, task, threshold)
+    warnings = imbalance_warnings(y, predicted, model, prior, spec, settings, training_metrics)
+    for warning in warnings:
+        logger.warning("%s", warning["message"])
     return {
         "task": task,
         "n_test_rows": len(predictions),
@@ -151,7 +158,96 @@ def compute_metrics(
         "baseline": baseline,
         "beats_baseline": {name: improves(name, model[name], baseline[name]) for name in model},
         "intervals": metric_intervals(y, predicted, model, task, threshold, settings),
+        "holdout": holdout_report,
+        "current_batch": current_batch_metrics(current_predictions, prior, spec, threshold),
+        "warnings": warnings,
     }
+
+
+def current_batch_metrics(
+    predictions: pd.DataFrame | None,
+    prior: np.ndarray | float,
+    spec: FeatureSpec,
+    threshold: float,
+) -> dict[str, Any] | None:
+    """The held-out metric set on the current rows that have an outcome, with their count.
+
+    `model` is None when no current row has an outcome (or the ones that do cannot score the
+    metrics, e.g. a single class); the reason says which. None without current predictions.
+    """
+    if predictions is None:
+        return None
+    known = predictions[predictions["label"].notna()]
+    section: dict[str, Any] = {
+        "n_rows": len(predictions),
+        "n_rows_with_outcome": len(known),
+        "model": None,
+        "baseline": None,
+        "reason": None,
+    }
+    if known.empty:
+        return section | {"reason": "no current row has an outcome"}
+    y = known["label"].to_numpy()
+    if spec.task != "regression" and len(np.unique(y)) < 2:
+        return section | {"reason": f"the current outcomes hold one class only ({y[0]:g})"}
+    if spec.task == "multiclass":
+        y = y.astype(int)
+    try:
+        model = task_metrics(spec.task, y, _predicted(known, spec), threshold)
+    except ValueError as undefined:
+        return section | {"reason": f"the metrics are undefined on these rows ({undefined})"}
+    baseline = _baseline_metrics(y, prior, spec.task, threshold)
+    return section | {"model": model, "baseline": baseline}
+
+
+# Under this share of positive rows a fixed 0.5-style threshold tends to predict few positives:
+# the run then says what recall it gives and what `threshold: auto` would give.
+IMBALANCE_SHARE = 0.4
+
+
+def imbalance_warnings(
+    y: np.ndarray,
+    predicted: np.ndarray,
+    model: dict[str, float],
+    prior: np.ndarray | float,
+    spec: FeatureSpec,
+    settings: EvaluationParams,
+    training_metrics: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """A warning when a binary target's positive class is under IMBALANCE_SHARE of the training
+    rows and the threshold is fixed: its held-out recall and F1, and the F1 at the threshold
+    `auto` (`threshold_rule`) would pick on the validation rows."""
+    if spec.task != "binary" or settings.threshold == "auto" or float(prior) >= IMBALANCE_SHARE:
+        return []
+    chosen = (training_metrics or {}).get("thresholds") or {}
+    auto = chosen.get(settings.threshold_rule)
+    auto_f1 = None
+    if auto is not None:
+        auto_f1 = task_metrics("binary", y, predicted, float(auto))["f1"]
+    alternative = (
+        f"; threshold: auto ({settings.threshold_rule}) would pick {auto:.3f}, "
+        f"held-out F1 {auto_f1:.3f}"
+        if auto_f1 is not None
+        else ""
+    )
+    message = (
+        f"The positive class '{spec.class_names()[1]}' is {float(prior):.1%} of the training "
+        f"rows and the decision threshold is fixed at {settings.threshold}: held-out recall "
+        f"{model['recall']:.3f}, F1 {model['f1']:.3f}{alternative}. Set evaluation.threshold: "
+        f"auto in {EVALUATION_FILE} to fit the threshold to the data."
+    )
+    return [
+        {
+            "kind": "imbalanced_fixed_threshold",
+            "positive_share": float(prior),
+            "threshold": float(settings.threshold),
+            "recall": model["recall"],
+            "f1": model["f1"],
+            "auto_threshold": None if auto is None else float(auto),
+            "auto_f1": auto_f1,
+            "message": message,
+        }
+    ]
 
 
 def _judge_bound(

@@ -42,6 +42,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="test_predictions",
                 name="predict_held_out_rows",
             ),
+            # The current batch is scored here too (kept in memory): its rows with an outcome
+            # are reported beside the held-out metrics, never gated.
+            Node(
+                predict_rows,
+                inputs=[
+                    "model",
+                    "current_features",
+                    "feature_spec",
+                    "params:evaluation",
+                    "training_metrics",
+                ],
+                outputs="current_batch_predictions",
+                name="predict_current_rows",
+            ),
             Node(
                 compute_metrics,
                 inputs=[
@@ -50,6 +64,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_spec",
                     "params:evaluation",
                     "training_metrics",
+                    "holdout_report",
+                    "current_batch_predictions",
                 ],
                 outputs="evaluation_metrics",
                 name="compute_held_out_metrics",

@@ -2,27 +2,130 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import pandas as pd
 
 from cirrus.contract import DatasetContract
+from cirrus.errors import CirrusError
 from cirrus.feature_spec import FeatureSpec
-from cirrus.parameters import FeatureParams, HoldoutParams
+from cirrus.parameters import FEATURES_FILE, FeatureParams, HoldoutParams
 from cirrus.splits import split_rows
+
+logger = logging.getLogger(__name__)
+
+
+class HoldoutError(CirrusError):
+    """The declared hold-out leaves no rows on one side."""
+
+    hint = f"Lower holdout.test_size or holdout.gap in {FEATURES_FILE}, or add rows."
+
+
+def _iso(stamp: Any) -> str | None:
+    """A timestamp as ISO 8601 text for the JSON reports (None for no time)."""
+    return None if stamp is None or pd.isna(stamp) else pd.Timestamp(stamp).isoformat()
+
+
+def time_cut(times: pd.Series, test_size: float) -> pd.Timestamp:
+    """The first test time: the event time of the row that starts the latest `test_size` share.
+
+    Rows at that time all go to the test side, so rows of equal time never straddle the cut
+    (the test share may be a little larger than declared).
+    """
+    ordered = times.dropna().sort_values(kind="stable")
+    n_test = min(max(1, round(len(ordered) * test_size)), len(ordered))
+    return pd.Timestamp(ordered.iloc[len(ordered) - n_test])
+
+
+def split_by_time(
+    reference: pd.DataFrame, column: str, test_size: float, gap: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Rows before the cut (less the gap) train, rows at or after it test, both in time order.
+
+    Rows without an event time cannot be placed after the cut, so they train (and are counted).
+    """
+    ordered = reference.sort_values(column, kind="stable", na_position="first")
+    times = ordered[column]
+    if times.notna().sum() < 2:
+        raise HoldoutError(
+            f"The time hold-out needs event times ('{column}'), but the reference rows hold "
+            f"{int(times.notna().sum())} row(s) with one."
+        )
+    cut = time_cut(times, test_size)  # in the column's own zone, so comparisons agree
+    train_until = cut - pd.Timedelta(gap) if gap else cut
+    is_test = (times >= cut).to_numpy()
+    is_train = (times.isna() | (times < train_until)).to_numpy()
+    train, test = ordered[is_train].copy(), ordered[is_test].copy()
+    if train.empty:
+        raise HoldoutError(
+            f"The time hold-out leaves no training rows: every row of '{column}' is at or after "
+            f"{_iso(train_until)} (test rows from {_iso(cut)}, gap {gap})."
+        )
+    report = {
+        "event_time_column": column,
+        "cut": _iso(cut),
+        "gap": gap,
+        "train_until": _iso(train[column].max()),
+        "test_until": _iso(times.max()),
+        "n_gap_rows": int(len(ordered) - is_train.sum() - is_test.sum()),
+        "n_rows_without_time": int(times.isna().sum()),
+    }
+    return train, test, report
+
+
+def holdout_split(
+    reference: pd.DataFrame, contract: DatasetContract, holdout: HoldoutParams
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Training rows, held-out test rows and a report of the split (strategy, cut, gap, rows)."""
+    strategy = holdout.resolved(contract.event_time_column, contract.task)
+    by_time: dict[str, Any] = dict.fromkeys(
+        ("event_time_column", "cut", "gap", "train_until", "test_until")
+    ) | {"n_gap_rows": 0, "n_rows_without_time": 0}
+    if strategy == "time":
+        # A contract without an event-time column is refused before any node runs (preflight).
+        train, test, by_time = split_by_time(
+            reference, str(contract.event_time_column), holdout.test_size, holdout.gap
+        )
+    else:
+        stratify = None
+        if strategy == "stratified" and contract.task != "regression":
+            stratify = reference[contract.target]
+        train, test = split_rows(reference, holdout.test_size, holdout.seed, stratify)
+    report = {
+        "strategy": strategy,
+        "declared": holdout.strategy,
+        "test_size": holdout.test_size,
+        "seed": None if strategy == "time" else holdout.seed,
+        **by_time,
+        "n_train_rows": len(train),
+        "n_test_rows": len(test),
+    }
+    return train, test, report
 
 
 def split_holdout(
     reference: pd.DataFrame, contract: DatasetContract, holdout: HoldoutParams
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split reference rows into training and held-out test rows, as declared."""
-    if holdout.strategy == "time":
-        # A contract without an event-time column is refused before any node runs (preflight).
-        ordered = reference.sort_values(contract.event_time_column, kind="stable")
-        n_test = max(1, round(len(ordered) * holdout.test_size))
-        return ordered.iloc[:-n_test].copy(), ordered.iloc[-n_test:].copy()
-    stratify = None
-    if holdout.strategy == "stratified" and contract.task != "regression":
-        stratify = reference[contract.target]
-    return split_rows(reference, holdout.test_size, holdout.seed, stratify)
+    train, test, _ = holdout_split(reference, contract, holdout)
+    return train, test
+
+
+def describe_holdout_split(
+    reference: pd.DataFrame, contract: DatasetContract, holdout: HoldoutParams
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The hold-out node: the split and its report, logged as one line."""
+    train, test, report = holdout_split(reference, contract, holdout)
+    cut = f", test rows from {report['cut']}" if report["cut"] else ""
+    logger.info(
+        "Hold-out %s%s: %d training rows, %d test rows",
+        report["strategy"],
+        cut,
+        report["n_train_rows"],
+        report["n_test_rows"],
+    )
+    return train, test, report
 
 
 def _as_text(values: pd.Series) -> pd.Series:

@@ -4,7 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from cirrus.feature_spec import build_features, report_unseen_categories
 
-from .nodes import fit_feature_spec, split_holdout
+from .nodes import describe_holdout_split, fit_feature_spec
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -12,9 +12,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                split_holdout,
+                describe_holdout_split,
                 inputs=["reference_table", "params:contract", "params:holdout"],
-                outputs=["train_rows", "test_rows"],
+                outputs=["train_rows", "test_rows", "holdout_report"],
                 name="split_holdout_rows",
             ),
             Node(

@@ -136,10 +136,49 @@ def lightgbm_params(
     }
 
 
+def validates_by_time(holdout_report: dict[str, Any] | None, spec: FeatureSpec) -> bool:
+    """Whether early stopping validates on the latest training rows: when the hold-out is by time.
+
+    The test rows then come after the training rows; validating on the latest training rows
+    makes early stopping (and `threshold: auto`) judge the model as the test does, on rows later
+    than the ones it fits, instead of on random rows that share their hours with the fit.
+    """
+    strategy = (holdout_report or {}).get("strategy")
+    return strategy == "time" and spec.event_time_column is not None
+
+
+def _latest_rows(
+    train: pd.DataFrame, spec: FeatureSpec, fraction: float
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The earlier rows and the latest `fraction` of them by event time; None when the latest
+    rows miss a class of the training rows (early stopping needs every class to score)."""
+    ordered = train.sort_values(str(spec.event_time_column), kind="stable")
+    n_valid = n_validation_rows(len(ordered), fraction)
+    fit_rows, valid_rows = ordered.iloc[:-n_valid], ordered.iloc[-n_valid:]
+    classes = train[spec.target].nunique() if spec.task != "regression" else 0
+    if valid_rows[spec.target].nunique() < classes:
+        return None
+    return fit_rows, valid_rows
+
+
 def early_stopping_split(
-    train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams
+    train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams, by_time: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Carve the early-stopping validation rows out of the training rows."""
+    """Carve the early-stopping validation rows out of the training rows.
+
+    `by_time`: the latest rows validate (see `validates_by_time`), unless they miss a class;
+    otherwise a seeded split, stratified for classification.
+    """
+    if by_time:
+        latest = _latest_rows(train, spec, float(settings.validation_fraction))
+        if latest is not None:
+            return latest
+        logger.warning(
+            "The latest %.0f%% of the training rows miss a class of '%s': early stopping "
+            "validates on a stratified random share instead",
+            100 * float(settings.validation_fraction),
+            spec.target,
+        )
     stratify = train[spec.target] if spec.task != "regression" else None
     return split_rows(train, settings.validation_fraction, settings.seed, stratify)
 
@@ -184,7 +223,11 @@ def trial_progress(report: Callable[[str], None], n_trials: int) -> Callable[...
 
 
 def fit_with_early_stopping(
-    train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams, params: dict[str, Any]
+    train: pd.DataFrame,
+    spec: FeatureSpec,
+    settings: TrainingParams,
+    params: dict[str, Any],
+    by_time: bool = False,
 ) -> tuple[lgb.Booster, dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Train with early stopping on a validation split: the booster, its curve and the rows.
 
@@ -194,7 +237,7 @@ def fit_with_early_stopping(
     """
     import lightgbm as lgb
 
-    fit_rows, valid_rows = early_stopping_split(train, spec, settings)
+    fit_rows, valid_rows = early_stopping_split(train, spec, settings, by_time)
     fit_set = _dataset(fit_rows, spec)
     valid_set = _dataset(valid_rows, spec, reference=fit_set)
     history: dict[str, Any] = {}
@@ -324,12 +367,17 @@ def _best_scores(history: dict[str, Any], best_iteration: int) -> dict[str, floa
 
 
 def tune_hyperparameters(
-    train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams
+    train: pd.DataFrame,
+    spec: FeatureSpec,
+    settings: TrainingParams,
+    holdout_report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Search the declared space with Optuna within the trial and time budget, if enabled."""
     if not settings.tuning.enabled:
         return {"enabled": False, "best_params": {}}
     import optuna
+
+    by_time = validates_by_time(holdout_report, spec)
 
     space = settings.tuning.search_space
     settings = resolve_row_scaled(train, spec, settings)
@@ -346,7 +394,7 @@ def tune_hyperparameters(
             for name, r in space.items()
         }
         booster, history, _, _ = fit_with_early_stopping(
-            train, spec, settings, lightgbm_params(spec, settings, overrides)
+            train, spec, settings, lightgbm_params(spec, settings, overrides), by_time
         )
         return _best_scores(history, booster.best_iteration)[f"valid_{first_metric}"]
 
@@ -400,18 +448,23 @@ def train_model(
     spec: FeatureSpec,
     settings: TrainingParams,
     tuning_result: dict[str, Any],
+    holdout_report: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any], pd.DataFrame]:
     """Train the LightGBM model; return it in native text format, its metrics and importance.
 
     `auto` settings are resolved from the training rows first; the values used are recorded
     in the metrics (`resolved_params`), and for a binary task so is the decision threshold
-    each rule picks on the early-stopping validation rows (`thresholds`).
+    each rule picks on the early-stopping validation rows (`thresholds`). After a time hold-out
+    (`holdout_report`) the latest training rows validate (`validation_split: time`).
     """
     tuned = tuning_result.get("best_params") or {}
     source = _leaf_setting_source(settings, tuned)
     settings = resolve_row_scaled(train, spec, settings)
     params = lightgbm_params(spec, settings, tuned)
-    booster, history, fit_rows, valid_rows = fit_with_early_stopping(train, spec, settings, params)
+    by_time = validates_by_time(holdout_report, spec)
+    booster, history, fit_rows, valid_rows = fit_with_early_stopping(
+        train, spec, settings, params, by_time
+    )
     check_has_split(booster, len(fit_rows), params, source)
     fit_scores, valid_scores = best_iteration_scores(booster)
     metrics: dict[str, Any] = {
@@ -423,6 +476,7 @@ def train_model(
         **_best_scores(history, booster.best_iteration),
         "n_fitting_rows": len(fit_rows),
         "n_validation_rows": len(valid_rows),
+        "validation_split": _validation_split_name(by_time, fit_rows, valid_rows, spec),
         "resolved_params": resolved_params(settings, params),
     }
     if spec.task == "binary":
@@ -434,6 +488,17 @@ def train_model(
     # model.txt reads back (the text form rounds each split's gain).
     importance = feature_importance(load_booster(model_text))
     return model_text, metrics, importance
+
+
+def _validation_split_name(
+    by_time: bool, fit_rows: pd.DataFrame, valid_rows: pd.DataFrame, spec: FeatureSpec
+) -> str:
+    """How the early-stopping rows were chosen: `time` (the latest), `stratified` or `random`."""
+    if by_time:
+        column = str(spec.event_time_column)
+        if valid_rows[column].min() >= fit_rows[column].max():
+            return "time"
+    return "random" if spec.task == "regression" else "stratified"
 
 
 def feature_importance(booster: lgb.Booster) -> pd.DataFrame:

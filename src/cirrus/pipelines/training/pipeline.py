@@ -11,13 +11,19 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 tune_hyperparameters,
-                inputs=["train_features", "feature_spec", "params:training"],
+                inputs=["train_features", "feature_spec", "params:training", "holdout_report"],
                 outputs="tuning_result",
                 name="tune_hyperparameters_with_optuna",
             ),
             Node(
                 train_model,
-                inputs=["train_features", "feature_spec", "params:training", "tuning_result"],
+                inputs=[
+                    "train_features",
+                    "feature_spec",
+                    "params:training",
+                    "tuning_result",
+                    "holdout_report",
+                ],
                 outputs=["model", "training_metrics", "feature_importance"],
                 name="train_lightgbm_model",
             ),
