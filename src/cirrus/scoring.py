@@ -46,6 +46,28 @@ def spec_hash(spec: FeatureSpec) -> str:
     return content_version(json.dumps(spec.model_dump(mode="json"), sort_keys=True))
 
 
+ROW_KEY = "row_key"
+
+
+def row_keys(rows: pd.DataFrame, contract: DatasetContract) -> pd.Series:
+    """A key per row from its input values alone: 16 hex digits hashing the row's declared
+    columns (features and event time, by name), `-2`, `-3`... on repeats of an identical row.
+
+    The same row gets the same key in any file, in any order, in every run, so a scored row
+    joins back to its input without an id column; a position in the file would change whenever
+    rows are added, dropped or sorted. Identical rows are told apart by their order among
+    themselves only (they also get the same prediction).
+    """
+    declared = [*contract.features.all, contract.event_time_column]
+    columns = sorted({c for c in declared if c and c in rows.columns})
+    # As text, so the key does not depend on how a column happens to be typed in memory.
+    hashes = pd.util.hash_pandas_object(rows[columns].astype(str), index=False).to_numpy()
+    keys = pd.Series([f"{value:016x}" for value in hashes.tolist()], index=rows.index)
+    repeat = keys.groupby(keys).cumcount().to_numpy()
+    suffix = np.where(repeat > 0, "-" + (repeat + 1).astype(str), "")
+    return keys + suffix
+
+
 def score_columns(spec: FeatureSpec) -> list[str]:
     """The score columns a prediction carries: P(positive), one per class, or none."""
     if spec.task == "binary":

@@ -18,7 +18,7 @@ from cirrus.prediction_log import (
     log_identity,
     log_rows,
 )
-from cirrus.scoring import Scorer, utc_now
+from cirrus.scoring import ROW_KEY, Scorer, row_keys, utc_now
 from cirrus.validation import treat_pii, validate_raw
 
 SCORED_AT = "scored_at"
@@ -47,13 +47,13 @@ def score_new_rows(
     scored_at = utc_now()
     identity = log_identity(f"batch-{uuid.uuid4().hex[:12]}", scored_at, scorer, BATCH_SOURCE)
     ids = rows[contract.id_column].reset_index(drop=True) if contract.id_column else None
-    scored = pd.concat(
-        [
-            pd.DataFrame({contract.id_column: ids}) if ids is not None else pd.DataFrame(),
-            predictions,
-        ],
-        axis=1,
-    ).assign(
+    # Without an id column a key from each row's input values joins a scored row to its input.
+    key = (
+        pd.DataFrame({contract.id_column: ids})
+        if ids is not None
+        else pd.DataFrame({ROW_KEY: row_keys(rows, contract).to_numpy()})
+    )
+    scored = pd.concat([key, predictions], axis=1).assign(
         **{
             MODEL_VERSION: scorer.model_version,
             FEATURE_SPEC_HASH: scorer.feature_spec_hash,
