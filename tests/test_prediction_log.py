@@ -95,10 +95,10 @@ def test_the_dataset_appends_a_new_part_and_loads_the_log(tmp_path: Path) -> Non
 def test_a_batch_without_text_values_is_written_with_the_same_schema(log: PredictionLog) -> None:
     # Arrange: one batch with a categorical value, a row id and an unseen level; one without
     full = rows_at("2026-03-01T10:00:00").assign(
-        row_id=["a"], channel=["web"], unknown_columns=[["channel"]]
+        row_id=["a"], channel=["web"], unknown_columns=[["channel"]], out_of_range=[["age"]]
     )
     empty = rows_at("2026-03-01T11:00:00").assign(
-        row_id=[None], channel=[None], unknown_columns=[[]]
+        row_id=[None], channel=[None], unknown_columns=[[]], out_of_range=[[]]
     )
 
     # Act

@@ -31,6 +31,8 @@ FEATURE_SPEC_HASH = "feature_spec_hash"
 SOURCE = "source"
 ROW_ID = "row_id"
 UNKNOWN_COLUMNS = "unknown_columns"
+# The columns whose value lay outside the contract's expected range (scored all the same).
+OUT_OF_RANGE = "out_of_range"
 # The columns every log row has, before the feature values and the prediction.
 HEADER = (
     REQUEST_ID,
@@ -40,6 +42,7 @@ HEADER = (
     SOURCE,
     ROW_ID,
     UNKNOWN_COLUMNS,
+    OUT_OF_RANGE,
 )
 PARTITION_PREFIX = "date="
 TEMPORARY_PREFIX = ".tmp-"
@@ -66,11 +69,13 @@ def log_rows(
     spec: FeatureSpec,
     identity: dict[str, str],
     row_ids: pd.Series | None,
+    out_of_range: list[list[str]] | None = None,
 ) -> pd.DataFrame:
     """Log rows for scored rows: who scored them when, the feature values used, the prediction.
 
     `identity` holds request_id, received_at (ISO), model_version, feature_spec_hash and source
-    (`log_identity`).
+    (`log_identity`). `out_of_range` lists, per row, the columns outside their expected range
+    (`cirrus.validation.out_of_range_columns`); unset: none.
     """
     n = len(features)
     received = pd.Timestamp(identity[RECEIVED_AT]).tz_convert("UTC")
@@ -86,6 +91,7 @@ def log_rows(
             else [None if pd.isna(v) else str(v) for v in row_ids.to_numpy()]
         ),
         UNKNOWN_COLUMNS: unknown,
+        OUT_OF_RANGE: out_of_range if out_of_range is not None else [[] for _ in range(n)],
     }
     for column in spec.feature_columns:
         values = features[column].reset_index(drop=True)
@@ -203,8 +209,8 @@ def log_table(frame: pd.DataFrame) -> pa.Table:
     """Log rows as an Arrow table whose types do not depend on the values in this batch.
 
     A text column with no value in a batch (a categorical feature nobody sent, `row_id` without
-    ids) and `unknown_columns` holding only empty lists would be inferred as `null` and
-    `list<null>`: every file of the log must have the same schema, so they are text.
+    ids) and `unknown_columns` or `out_of_range` holding only empty lists would be inferred as
+    `null` and `list<null>`: every file of the log must have the same schema, so they are text.
     """
     table = pa.Table.from_pandas(frame, preserve_index=False)
     schema = pa.schema(

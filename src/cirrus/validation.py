@@ -290,7 +290,10 @@ def validate_raw(
         ) from None
 
 
-def expected_ranges(contract: DatasetContract) -> dict[str, tuple[float | None, float | None]]:
+Ranges = dict[str, tuple[float | None, float | None]]
+
+
+def expected_ranges(contract: DatasetContract) -> Ranges:
     """Each column with an expected range (`expected_min`/`expected_max`) and its bounds."""
     ranges = {}
     for column in contract.known_columns:
@@ -300,27 +303,25 @@ def expected_ranges(contract: DatasetContract) -> dict[str, tuple[float | None, 
     return ranges
 
 
-def beyond_expected(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
-    """Per row and ranged column of `frame`: whether the value lies outside the expected range
-    (a missing value never does)."""
+def beyond_expected(frame: pd.DataFrame, ranges: Ranges) -> pd.DataFrame:
+    """Per row and ranged column of `frame` (`expected_ranges`): whether the value lies outside
+    the expected range (a missing value never does)."""
     flags = {}
-    for column, (low, high) in expected_ranges(contract).items():
+    for column, (low, high) in ranges.items():
         if column not in frame.columns:
             continue
-        values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-        outside = pd.Series(False, index=frame.index)
-        if low is not None:
-            outside |= (values < low).fillna(False)
-        if high is not None:
-            outside |= (values > high).fillna(False)
-        flags[column] = outside.astype(bool)
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy("float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            below = values < low if low is not None else np.zeros(len(values), dtype=bool)
+            above = values > high if high is not None else np.zeros(len(values), dtype=bool)
+        flags[column] = below | above
     return pd.DataFrame(flags, index=frame.index)
 
 
-def out_of_range_columns(frame: pd.DataFrame, contract: DatasetContract) -> list[list[str]]:
-    """For each row, the columns whose value lies outside their expected range (the list the
-    API answers and the prediction log keeps per row)."""
-    flags = beyond_expected(frame, contract)
+def out_of_range_columns(frame: pd.DataFrame, ranges: Ranges) -> list[list[str]]:
+    """For each row, the columns whose value lies outside their expected range (`expected_ranges`):
+    the list the API answers and the prediction log keeps per row."""
+    flags = beyond_expected(frame, ranges)
     if flags.empty or not flags.to_numpy().any():
         return [[] for _ in range(len(frame))]
     names = list(flags.columns)
@@ -330,7 +331,8 @@ def out_of_range_columns(frame: pd.DataFrame, contract: DatasetContract) -> list
 def out_of_range_counts(frame: pd.DataFrame, contract: DatasetContract) -> dict[str, int]:
     """How many values of each ranged column lie outside their expected range (every ranged
     column is listed, 0 included, so reports of different batches compare key by key)."""
-    return {column: int(flags.sum()) for column, flags in beyond_expected(frame, contract).items()}
+    flags = beyond_expected(frame, expected_ranges(contract))
+    return {column: int(flags[column].sum()) for column in flags.columns}
 
 
 def salted_hash(values: pd.Series, salt: str) -> pd.Series:

@@ -100,6 +100,26 @@ def test_log_rows_of_a_batch_of_requests_equal_batch_scoring_rows(
     pd.testing.assert_frame_equal(logged, pd.concat(expected, ignore_index=True), check_exact=True)
 
 
+def test_a_value_beyond_the_expected_range_is_answered_and_logged(
+    app_parts: Any, test_rows: pd.DataFrame, columns: list[str]
+):
+    # Arrange: two rows, the second aged 100 (expected up to 90, refused above 120)
+    app, served = app_parts
+    schema = app.state.schema
+    rows = request_rows(test_rows.head(2), columns)
+    rows[1]["age"] = 100
+    validated = schema.request.model_validate({"rows": rows})
+
+    # Act
+    payload, answer = score_request(validated.rows, served, schema, "r-range", utc_now())
+    logged = log_frame(pack([answer])[0], schema.contract, None)
+
+    # Assert
+    assert [row["out_of_range"] for row in payload["predictions"]] == [[], ["age"]]
+    assert logged["out_of_range"].tolist() == [[], ["age"]]
+    assert logged["age"].tolist()[1] == 100
+
+
 def test_a_hashed_pii_id_is_logged_hashed_and_a_dropped_one_not_at_all():
     contract = parse_contract(
         {**base_parameters("contract")["contract"], "pii": {"application_id": "hash"}}

@@ -86,6 +86,9 @@ def test_the_answer_is_documented(document):
         "channel",
         "postcode_area",
     }
+    ranged = result["out_of_range"]["items"]  # the ranged columns: one is a `const`
+    assert ranged.get("enum", [ranged.get("const")]) == ["age"]
+    assert "expected range" in result["out_of_range"]["description"]
     answer = component(document, "CreditApplicationsPredictResponse")
     assert set(answer["required"]) == {
         "request_id",

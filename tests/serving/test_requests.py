@@ -37,10 +37,35 @@ def test_an_answer_has_a_result_per_row_in_order(server: LiveServer, row: dict[s
     first, second = body["predictions"]
     assert first["application_id"] == row["application_id"]
     assert second["application_id"] == "APP-X"
-    assert set(first) == {"application_id", "score", "prediction", "unknown_columns"}
+    assert set(first) == {
+        "application_id",
+        "score",
+        "prediction",
+        "unknown_columns",
+        "out_of_range",
+    }
     assert 0 <= first["score"] <= 1 and first["prediction"] in {"0", "1"}
     assert first["unknown_columns"] == []
     assert second["unknown_columns"] == ["postcode_area"]
+    assert first["out_of_range"] == second["out_of_range"] == []
+
+
+def test_a_value_beyond_the_expected_range_is_scored_and_reported(
+    server: LiveServer, row: dict[str, Any]
+):
+    # Arrange: the contract expects ages up to 90 (the training rows' range) and refuses
+    # above 120; 100 is unlike the training rows but possible
+    old = {**row, "age": 100}
+
+    # Act
+    answer = predict(server, {"rows": [row, old]})
+
+    # Assert
+    assert answer.status_code == 200, answer.text
+    usual, unusual = answer.json()["predictions"]
+    assert 0 <= unusual["score"] <= 1
+    assert unusual["out_of_range"] == ["age"]
+    assert usual["out_of_range"] == []
 
 
 def test_nullable_columns_may_be_left_out(server: LiveServer, row: dict[str, Any]):

@@ -55,6 +55,7 @@ class Answered:
     spec: FeatureSpec
     identity: dict[str, str]
     row_ids: list[Any] | None
+    out_of_range: list[list[str]] | None = None  # per row: columns beyond the expected range
 
     @property
     def rows(self) -> int:
@@ -98,6 +99,7 @@ class Packed:
     identities: list[dict[str, str]]
     rows: list[int]  # rows of each request, in order
     row_ids: list[Any] | None
+    out_of_range: list[list[str]] | None = None
 
 
 def pack(taken: list[Answered]) -> list[Packed]:
@@ -116,6 +118,7 @@ def pack(taken: list[Answered]) -> list[Packed]:
             identities=[a.identity for a in batch],
             rows=[a.rows for a in batch],
             row_ids=[i for a in batch for i in (a.row_ids or [None] * a.rows)],
+            out_of_range=[columns for a in batch for columns in (a.out_of_range or [[]] * a.rows)],
         )
         for batch in groups.values()
     ]
@@ -134,7 +137,7 @@ def log_frame(packed: Packed, contract: DatasetContract, salt: str | None) -> pd
     if contract.id_column is not None:
         ids = logged_ids(packed.row_ids or [], contract, salt)
     identity = {**packed.identities[0], SOURCE: API_SOURCE}
-    rows = log_rows(features, predictions, packed.unknown, spec, identity, ids)
+    rows = log_rows(features, predictions, packed.unknown, spec, identity, ids, packed.out_of_range)
     each = list(zip(packed.identities, packed.rows, strict=True))
     for key in (REQUEST_ID, MODEL_VERSION, FEATURE_SPEC_HASH):
         rows[key] = [who[key] for who, n in each for _ in range(n)]

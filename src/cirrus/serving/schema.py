@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -30,8 +32,15 @@ from pydantic import (
 from cirrus.contract import ColumnRule, DatasetContract
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
-from cirrus.prediction_log import FEATURE_SPEC_HASH, MODEL_VERSION, REQUEST_ID, UNKNOWN_COLUMNS
+from cirrus.prediction_log import (
+    FEATURE_SPEC_HASH,
+    MODEL_VERSION,
+    OUT_OF_RANGE,
+    REQUEST_ID,
+    UNKNOWN_COLUMNS,
+)
 from cirrus.scoring import score_columns
+from cirrus.validation import Ranges, expected_ranges
 
 ROWS = "rows"
 PREDICTIONS = "predictions"
@@ -45,7 +54,7 @@ TIME_RANGE = (
 )
 TIME_TEXT = (
     f"ISO 8601, from {TIME_RANGE[0].date()} to {TIME_RANGE[1].date()}; a time with an offset is "
-    "converted to UTC"
+    "converted to the contract's time zone, {zone}; one without is read as being in it"
 )
 # Bytes one JSON value may take: a number, an ISO time, a text of MAX_TEXT escaped characters.
 VALUE_BYTES = {"int": 24, "float": 32, "bool": 8, "datetime": 40, "string": 6 * MAX_TEXT + 2}
@@ -69,11 +78,14 @@ def _json_integer(value: Any) -> Any:
     return value
 
 
-def _utc_naive(value: datetime) -> datetime:
-    """A time as naive UTC, the form the training rows hold (an aware time is converted),
-    within the range pandas holds (years 1677 to 2262)."""
+def _naive_in_zone(value: datetime, zone: str = "UTC") -> datetime:
+    """A time as naive wall-clock time in the contract's zone, the form validation gives the
+    training rows (an aware time is converted, a naive one is taken as in the zone), within the
+    range pandas holds (years 1677 to 2262)."""
     try:
-        naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        naive = (
+            value if value.tzinfo is None else value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        )
     except OverflowError:
         naive = None
     if naive is None or not TIME_RANGE[0] <= naive <= TIME_RANGE[1]:
@@ -90,16 +102,18 @@ def _not_nan(value: float) -> float:
     return value
 
 
-def value_type(rule: ColumnRule) -> Any:
-    """The Python type of a column's values, with the rule's range and allowed values.
+def value_type(rule: ColumnRule, zone: str = "UTC") -> Any:
+    """The Python type of a column's values, with the rule's hard range and allowed values (an
+    expected range refuses nothing: a value beyond it is scored and listed in `out_of_range`).
 
     Values are taken as JSON types them (strict): "33" is not a number, 33.5 not an int, 1
-    not a boolean; a time is ISO 8601 text.
+    not a boolean; a time is ISO 8601 text, brought to the contract's zone `zone`.
     """
     if rule.allowed is not None:
         return Literal[tuple(rule.allowed)]
     if rule.dtype == "datetime":
-        return Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_naive)]
+        in_zone = AfterValidator(partial(_naive_in_zone, zone=zone))
+        return Annotated[datetime, BeforeValidator(_iso_text), in_zone]
     if rule.dtype == "string":
         return Annotated[str, Strict(), Field(max_length=MAX_TEXT)]
     if rule.dtype == "bool":
@@ -117,14 +131,23 @@ def value_type(rule: ColumnRule) -> Any:
 
 def _describe(column: str, contract: DatasetContract) -> str:
     """What a field is, for the API documentation."""
+    times = TIME_TEXT.format(zone=contract.time_zone)
+    rule = contract.rule_for(column)
+    if rule.expected_min is not None or rule.expected_max is not None:
+        low = "" if rule.expected_min is None else f"{rule.expected_min:g}"
+        high = "" if rule.expected_max is None else f"{rule.expected_max:g}"
+        return (
+            f"Numeric feature; expected range {low}..{high}: a value beyond it is scored and "
+            "listed in out_of_range."
+        )
     if column == contract.id_column:
         return "Id of the row: echoed in the answer and logged with the prediction (optional)."
     if column in contract.features.categorical:
         return "Categorical feature; a value never seen in training scores as __unknown__."
     if column in contract.features.datetime:
-        return f"Datetime feature ({TIME_TEXT})."
+        return f"Datetime feature ({times})."
     if column == contract.event_time_column:
-        return f"Event time ({TIME_TEXT}); the time the request is received when left out."
+        return f"Event time ({times}); the time the request is received when left out."
     return "Numeric feature."
 
 
@@ -154,7 +177,7 @@ def row_model(contract: DatasetContract) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for index, column in enumerate(request_columns(contract)):
         rule = contract.rule_for(column)
-        kind = value_type(rule)
+        kind = value_type(rule, contract.time_zone)
         info = {"alias": column, "description": _describe(column, contract)}
         if _optional(column, contract, rule):
             fields[f"f{index}"] = (kind | None, Field(default=None, **info))
@@ -195,6 +218,17 @@ def result_model(contract: DatasetContract, spec: FeatureSpec) -> type[BaseModel
         Field(
             alias=UNKNOWN_COLUMNS,
             description="Categorical columns whose value was never seen in training.",
+        ),
+    )
+    ranged = [c for c in request_columns(contract) if c in expected_ranges(contract)]
+    fields["out_of_range"] = (
+        list[Literal[tuple(ranged)] if ranged else str],  # type: ignore[misc]
+        Field(
+            alias=OUT_OF_RANGE,
+            description=(
+                "Columns whose value lies outside the expected range of the contract "
+                "(expected_min/expected_max): scored all the same, but unlike the training rows."
+            ),
         ),
     )
     return create_model(_model_name(contract, "Prediction"), **fields)
@@ -261,6 +295,7 @@ class ServingSchema:
     max_rows: int
     columns: dict[str, str]  # each request column and its dtype
     field_names: dict[str, str]  # each request column and its field in the row model
+    expected_ranges: Ranges  # each request column with an expected range, and its bounds
 
     def frame(self, rows: list[BaseModel], received: datetime) -> pd.DataFrame:
         """Validated request rows as the table `validate_raw` would make of them."""
@@ -270,7 +305,7 @@ class ServingSchema:
             name = self.field_names[column]
             values = [getattr(row, name) for row in rows]
             if column == contract.event_time_column and column not in contract.features.all:
-                stamp = _utc_naive(received)
+                stamp = _naive_in_zone(received, contract.time_zone)
                 values = [stamp if value is None else value for value in values]
             data[column] = _column_values(values, dtype)
         data[contract.target] = _target_values(contract, n)
@@ -319,4 +354,9 @@ def build_schema(contract: DatasetContract, spec: FeatureSpec, max_rows: int) ->
         max_rows=max_rows,
         columns={column: contract.rule_for(column).dtype or "string" for column in columns},
         field_names={field.alias: name for name, field in row.model_fields.items()},
+        expected_ranges={
+            column: bounds
+            for column, bounds in expected_ranges(contract).items()
+            if column in columns
+        },
     )

@@ -19,7 +19,13 @@ from cirrus.prediction_log import (
     log_rows,
 )
 from cirrus.scoring import ROW_KEY, Scorer, row_keys, utc_now
-from cirrus.validation import treat_pii, validate_raw
+from cirrus.validation import (
+    expected_ranges,
+    out_of_range_columns,
+    out_of_range_counts,
+    treat_pii,
+    validate_raw,
+)
 
 SCORED_AT = "scored_at"
 BATCH_SOURCE = "batch"
@@ -61,7 +67,8 @@ def score_new_rows(
             UNKNOWN_COLUMNS: unknown,
         }
     )
-    logged = log_rows(features, predictions, unknown, spec, identity, ids)
+    beyond = out_of_range_columns(rows, expected_ranges(contract))
+    logged = log_rows(features, predictions, unknown, spec, identity, ids, beyond)
     unseen = report_unseen_categories(rows, spec)
     report = {
         "rows_scored": len(scored),
@@ -72,5 +79,6 @@ def score_new_rows(
         "threshold": scorer.threshold,
         "rows_with_unseen_levels": sum(bool(columns) for columns in unknown),
         "unseen_categories": unseen,
+        "out_of_expected_range": out_of_range_counts(rows, contract),
     }
     return scored, logged, report
