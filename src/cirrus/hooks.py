@@ -34,6 +34,7 @@ from cirrus.preflight import (
     check_blocks,
     check_split_sources,
     parse_unread_blocks,
+    refuse_unknown_blocks,
     require_blocks,
 )
 from cirrus.runs import writes
@@ -90,10 +91,14 @@ class ParametersCheckHooks:
     validation when the catalog is built; the blocks no node reads are parsed here.
     """
 
+    def __init__(self) -> None:
+        self._conf: Path | None = None
+
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         """Warn about a block still in the file it lived in before (the contract, for one)."""
         conf = Path(str(context.config_loader.conf_source))
+        self._conf = conf
         for line in moved_block_warnings(conf / "base"):
             logger.warning(line)
 
@@ -105,6 +110,7 @@ class ParametersCheckHooks:
         )
         require_blocks(keys, {key for key in keys if f"params:{key}" in catalog})
         declared = catalog.load(ALL_PARAMETERS) if ALL_PARAMETERS in catalog else {}
+        refuse_unknown_blocks(declared, self._conf)
         blocks = {key: catalog.load(f"params:{key}") for key in keys}
         blocks.update(parse_unread_blocks(declared))
         if "contract" not in blocks and "contract" in declared:

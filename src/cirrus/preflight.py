@@ -7,6 +7,7 @@ its task has) is checked here, so a typo never costs a run.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from cirrus.parameters import (
     DRIFT_FILE,
     FEATURES_FILE,
     INGESTION_FILE,
+    PARAMETER_FILES,
     REGISTRY_FILE,
     ConfigError,
     DemoDataParams,
@@ -125,6 +127,41 @@ def check_split_sources(
 def parse_unread_blocks(raw: dict[str, Any]) -> dict[str, Any]:
     """Parse the blocks most runs never read (registry, demo data, monitoring) if declared."""
     return {key: model.parse(raw[key]) for key, model in UNREAD_BLOCKS.items() if key in raw}
+
+
+def _declared_in(conf_dir: Path | None, key: str) -> str:
+    """The parameters file(s) of a conf folder that declare a top-level key, for a message."""
+    if conf_dir is None:
+        return "the parameters"
+    import yaml
+
+    files = []
+    for path in sorted(conf_dir.glob("*/parameters*.yml")):
+        try:
+            if key in (yaml.safe_load(path.read_text()) or {}):
+                files.append(path.relative_to(conf_dir.parent).as_posix())
+        except (yaml.YAMLError, OSError, TypeError):
+            continue
+    return ", ".join(files) or "the run's parameters (--params?)"
+
+
+def refuse_unknown_blocks(declared: Any, conf_dir: Path | None = None) -> None:
+    """Fail when a top-level parameters block is not one Cirrus reads: a misspelled block would
+    otherwise be ignored and its settings silently lost."""
+    unknown = sorted(set(declared) - set(PARAMETER_FILES))
+    if not unknown:
+        return
+    lines = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, PARAMETER_FILES, n=1, cutoff=0.6)
+        guess = f" (did you mean '{close[0]}'?)" if close else ""
+        lines.append(f"'{key}' in {_declared_in(conf_dir, key)}{guess}")
+    raise ConfigError(
+        f"Unknown parameters block(s): {'; '.join(lines)}. The blocks Cirrus reads are "
+        f"{', '.join(sorted(PARAMETER_FILES))}.",
+        hint="Rename the block; a block of your own nodes is registered in PARAMETER_FILES "
+        "(src/cirrus/parameters.py).",
+    )
 
 
 def require_blocks(keys: list[str], declared: Any) -> None:

@@ -1,7 +1,6 @@
 """Kedro project settings: configuration loader and the project's hooks."""
 
-from kedro.config import OmegaConfigLoader
-
+from cirrus.config_loader import CirrusConfigLoader
 from cirrus.console import plain_logs_when_piped
 from cirrus.demo_data.hooks import DemoDataHooks
 from cirrus.hooks import (
@@ -30,7 +29,7 @@ HOOKS = (
     DemoDataHooks(),
 )
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_CLASS = CirrusConfigLoader  # Kedro's, naming the file and line of a YAML error
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -96,3 +96,39 @@ def test_gate_metric_the_task_does_not_compute_is_refused_before_any_node(
 
     assert "'binary.rocauc' is not a binary metric" in output
     assert "conf/base/parameters_evaluation.yml" in output
+
+
+def test_a_misspelt_top_level_block_is_refused_naming_its_file_and_the_block_meant(
+    checked_project: Path,
+) -> None:
+    # Arrange
+    extra = checked_project / "conf/local/parameters_extra.yml"
+    extra.write_text("evaluaton:\n  threshold: 0.4\n")
+    try:
+        # Act
+        output = _refused_before_any_node(checked_project)
+    finally:
+        extra.unlink()
+
+    # Assert
+    assert "Unknown parameters block(s): 'evaluaton' in conf/local/parameters_extra.yml" in output
+    assert "(did you mean 'evaluation'?)" in output
+
+
+def test_a_python_tag_in_yaml_is_refused_naming_the_file_and_line(checked_project: Path) -> None:
+    # Arrange
+    extra = checked_project / "conf/local/parameters_extra.yml"
+    marker = checked_project / "tag-was-run"
+    extra.write_text(
+        f"evaluation:\n  threshold: !!python/object/apply:os.system ['touch {marker.as_posix()}']\n"
+    )
+    try:
+        # Act
+        output = _refused_before_any_node(checked_project)
+    finally:
+        extra.unlink()
+
+    # Assert
+    assert "Error: conf/local/parameters_extra.yml, line 2, column 14:" in output
+    assert "python/object/apply:os.system" in output and "<file>" not in output
+    assert "Traceback" not in output and not marker.exists()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kedro.config import MissingConfigException, OmegaConfigLoader
+from kedro.config import MissingConfigException
 from kedro.io import DataCatalog
 from omegaconf.errors import InterpolationResolutionError
 
+from cirrus.config_loader import CirrusConfigLoader
 from cirrus.deploy.deploy_yml import DEPLOY_KEY, parse_deploy
 from cirrus.deploy.plan import DeploymentPlan, build_plan
 from cirrus.pipeline_registry import registered_pipelines
@@ -18,14 +19,14 @@ from cirrus.versioning.project_view import without_credentials
 CLOUD_ENV = "cloud"
 
 
-def cloud_config(project_root: Path, env: str = CLOUD_ENV) -> OmegaConfigLoader:
+def cloud_config(project_root: Path, env: str = CLOUD_ENV) -> CirrusConfigLoader:
     """conf/base overlaid with conf/<env>, resolved exactly as `kedro run --env <env>` does."""
-    return OmegaConfigLoader(
+    return CirrusConfigLoader(
         conf_source=str(project_root / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": env}
     )
 
 
-def storage_root(config: OmegaConfigLoader) -> str:
+def storage_root(config: CirrusConfigLoader) -> str:
     """The root every dataset of the environment lives under."""
     try:
         return str(config["globals"]["data_root"])

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from cirrus.catalog import DEMO_DATA, location_of, stage_pipelines
+from cirrus.config_loader import CirrusConfigLoader
 from cirrus.demo_data.files import foreign_entries
 from cirrus.parameters import block_locations
 from cirrus.versioning.dvc_yaml import ProjectView
 
 
-def committed_config(project_root: Path) -> OmegaConfigLoader:
+def committed_config(project_root: Path) -> CirrusConfigLoader:
     """Config from conf/base only: dvc.yaml must not depend on anyone's conf/local."""
-    return OmegaConfigLoader(
+    return CirrusConfigLoader(
         conf_source=str(project_root / "conf"), base_env="base", default_run_env="base"
     )
 
