@@ -286,6 +286,17 @@ def test_time_holdout_without_event_time_names_the_key_and_file():
     assert "the contract declares no event_time_column" in message
 
 
+def test_a_gap_without_event_time_names_the_key_and_file():
+    # Arrange: auto would split at random, where a gap means nothing
+    holdout = HoldoutParams.parse({**fx.load_parameters("features")["holdout"], "gap": "7D"})
+
+    # Act / Assert
+    with pytest.raises(ConfigError) as excinfo:
+        check_holdout(holdout, _timeless_contract())
+    assert f"In {FEATURES_FILE}: 'holdout.gap' is '7D'" in str(excinfo.value)
+    check_holdout(holdout, fx.contract())  # with an event time the gap applies
+
+
 def test_event_time_split_without_event_time_names_the_key():
     # Arrange
     split = IngestionSplit.parse({"mode": "event_time", "current_from": "2025-10-01"})

@@ -81,12 +81,18 @@ def check_registry_metric(registry: RegistryParams, contract: DatasetContract) -
 
 
 def check_holdout(holdout: HoldoutParams, contract: DatasetContract) -> None:
-    """The `time` hold-out needs the contract's event-time column."""
+    """The `time` hold-out, and a gap, need the contract's event-time column."""
     if holdout.strategy == "time" and contract.event_time_column is None:
         raise ConfigError(
             f"In {FEATURES_FILE}: 'holdout.strategy' is 'time', but the contract declares no "
             f"event_time_column ({CONTRACT_FILE}); use 'stratified' or "
             "'random', or declare the event-time column."
+        )
+    if holdout.gap is not None and contract.event_time_column is None:
+        raise ConfigError(
+            f"In {FEATURES_FILE}: 'holdout.gap' is {holdout.gap!r}, but the contract declares no "
+            f"event_time_column ({CONTRACT_FILE}), so the hold-out is not by time; set "
+            "holdout.gap: null, or declare the event-time column."
         )
 
 

@@ -374,3 +374,15 @@ def test_a_balanced_target_gives_no_imbalance_warning():
 
     # Assert
     assert metrics["warnings"] == []
+
+
+def test_summary_names_a_random_holdout_and_the_warnings(weakening):
+    # Arrange
+    metrics = {**weakening["random"], "warnings": [{"message": "the threshold is fixed"}]}
+
+    # Act
+    lines = run_summary({"evaluation_metrics": metrics}, {})
+
+    # Assert
+    assert "  held out: random (seed 42), 2000 training / 500 test rows" in lines
+    assert "  warning: the threshold is fixed" in lines
