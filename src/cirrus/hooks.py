@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import posixpath
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,6 +162,30 @@ class StorageRootHooks:
                 )
 
 
+# A catalog entry's `metadata: {cirrus: {outside_data_root: true}}` lets it write elsewhere.
+OUTSIDE_ROOT_FLAG = "outside_data_root"
+
+
+def declares_outside_root(dataset: Any) -> bool:
+    """Whether a dataset's catalog entry declares that it writes outside the data root."""
+    metadata = getattr(dataset, "metadata", None) or {}
+    return bool((metadata.get("cirrus") or {}).get(OUTSIDE_ROOT_FLAG))
+
+
+def refuse_outside_root(name: str, dataset: Any, path: str, root: str) -> None:
+    """Refuse an output written outside the data root unless its entry declares it: a path
+    typed wrong would otherwise write over whatever is there, unversioned and unlocked."""
+    inside = posixpath.normpath(path).startswith(posixpath.normpath(root) + "/")
+    if inside or declares_outside_root(dataset):
+        return
+    raise StorageRootError(
+        f"Dataset '{name}' would be written to {path}, outside the data root {root}: give it a "
+        "filepath under ${globals:data_root}/ in the catalog, or declare it with "
+        f"`metadata: {{cirrus: {{{OUTSIDE_ROOT_FLAG}: true}}}}` in its catalog entry",
+        hint="Outputs live under the data root, where runs are locked, staged and versioned.",
+    )
+
+
 # Where a failed run's reports go (under the data root), and which staged outputs they are.
 REJECTED_DIR = "08_reporting/rejected"
 KEPT_REJECTED_RUNS = 5  # the newest failed runs whose reports stay under REJECTED_DIR
@@ -256,6 +281,7 @@ class AllOrNothingHooks:
                 continue
             if root_fs.protocol not in ("file", ("file", "local")):
                 root_fs = fs  # the datasets' own client carries the store's credentials
+            refuse_outside_root(name, dataset, path, root_path.rstrip("/"))
             outputs[name] = dataset
         return root_fs, root_path.rstrip("/"), outputs
 

@@ -132,3 +132,26 @@ def test_a_python_tag_in_yaml_is_refused_naming_the_file_and_line(checked_projec
     assert "Error: conf/local/parameters_extra.yml, line 2, column 14:" in output
     assert "python/object/apply:os.system" in output and "<file>" not in output
     assert "Traceback" not in output and not marker.exists()
+
+
+def test_an_output_outside_the_data_root_is_refused_unless_declared(
+    checked_project: Path, project_factory, tmp_path: Path
+) -> None:
+    # Arrange: a copy, since the declared case runs
+    project = project_factory(checked_project)
+    elsewhere = tmp_path / "elsewhere" / "ingestion_report.json"
+    catalog = project / "conf/local/catalog.yml"
+    entry = f"ingestion_report:\n  type: json.JSONDataset\n  filepath: {elsewhere.as_posix()}\n"
+    catalog.write_text(entry)
+
+    # Act
+    output = _refused_before_any_node(project, "--pipelines", "ingestion")
+    written_when_refused = elsewhere.exists()
+    catalog.write_text(entry + "  metadata: {cirrus: {outside_data_root: true}}\n")
+    declared = kedro(project, "run", "--pipelines", "ingestion")
+
+    # Assert
+    assert f"Dataset 'ingestion_report' would be written to {elsewhere.as_posix()}" in output
+    assert "outside the data root" in output and not written_when_refused
+    assert declared.returncode == 0, declared.stderr[-2000:]
+    assert elsewhere.is_file()
