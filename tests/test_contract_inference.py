@@ -28,7 +28,9 @@ from cirrus.parameters import ConfigError
 from tests import shapes
 
 REPO = Path(__file__).resolve().parents[1]
-WRITTEN = ci.CONTRACT_FILE, ci.INGESTION_FILE, ci.FEATURES_FILE, ci.CATALOG_FILE
+EVALUATION_FILE = "conf/base/parameters_evaluation.yml"
+# What init-contract writes for a binary target (the evaluation file: threshold auto).
+WRITTEN = ci.CONTRACT_FILE, ci.INGESTION_FILE, ci.FEATURES_FILE, EVALUATION_FILE, ci.CATALOG_FILE
 
 
 def _infer(frame: pd.DataFrame, target: str, **options: Any) -> ci.InferredConfig:
@@ -420,6 +422,30 @@ def test_with_force_every_file_is_written_and_a_rerun_needs_no_force(project: Pa
         f"raw_inference (the rows `kedro run --pipelines inference` scores) now reads {path} too"
     )
     assert again.files == written.files
+    evaluation = (project / EVALUATION_FILE).read_text()
+    assert yaml.safe_load(evaluation)["evaluation"]["threshold"] == "auto"
+
+
+def test_a_binary_task_gets_threshold_auto_with_every_other_evaluation_line_kept():
+    # Arrange
+    committed = (REPO / EVALUATION_FILE).read_text()
+
+    # Act
+    binary = ci.render_evaluation(committed, "binary")
+    regression = ci.render_evaluation(committed, "regression")
+
+    # Assert: 0.5 suits balanced classes only (recall 0.089 at 32% positives)
+    changed = [
+        (old, new)
+        for old, new in zip(committed.splitlines(), binary.splitlines(), strict=True)
+        if old != new
+    ]
+    assert len(changed) == 1
+    old, new = changed[0]
+    assert old.split("#")[1] == new.split("#")[1] and old.index("#") == new.index("#")
+    assert new.startswith("  threshold: auto ")
+    assert regression == committed
+    assert ci.render_evaluation("", "binary").startswith("evaluation:\n  threshold: auto")
 
 
 def test_an_error_while_inferring_writes_nothing(project: Path):

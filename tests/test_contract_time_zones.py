@@ -261,3 +261,20 @@ def test_init_contract_reports_a_split_that_would_fail_before_writing():
 
     # Assert
     assert "Target 'late' in the reference rows has 1 class(es)" in str(excinfo.value)
+
+
+def test_init_contract_writes_the_cut_in_a_declared_zone():
+    # Arrange: times in UTC; the team works in Paris time (UTC+1 in January)
+    frame = _trips(_hourly_utc_text("Z"))
+
+    # Act
+    utc = infer_configuration(frame, "trips.csv", "csv", "late")
+    paris = infer_configuration(frame, "trips.csv", "csv", "late", time_zone="Europe/Paris")
+    check_configuration(paris, frame)
+
+    # Assert: the same instant, written as each zone's wall-clock time
+    assert paris.contract["time_zone"] == "Europe/Paris"
+    utc_cut, paris_cut = (pd.Timestamp(c.split["current_from"]) for c in (utc, paris))
+    assert paris_cut - utc_cut == pd.Timedelta(hours=1)
+    with pytest.raises(ContractInferenceError, match="--time-zone 'Paris' is not a known"):
+        infer_configuration(frame, "trips.csv", "csv", "late", time_zone="Paris")

@@ -188,6 +188,14 @@ def config_reference(check: bool) -> None:
     help="The event-time column; default: the only datetime column, if there is one.",
 )
 @click.option(
+    "--time-zone",
+    "time_zone",
+    default="UTC",
+    show_default=True,
+    help="IANA zone of the datetime columns: times with an offset are converted to it, "
+    "times without one are read in it.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Replace the existing contract, split, feature transforms and raw catalog entries.",
@@ -198,14 +206,17 @@ def init_contract(
     task: str | None,
     id_column: str | None,
     time_column: str | None,
+    time_zone: str,
     force: bool,
 ) -> None:
     """Write a working configuration for the CSV or Parquet file at PATH (any fsspec URL).
 
     Infers the dataset contract (conf/base/parameters_contract.yml), the reference/current
     split (conf/base/parameters_ingestion.yml), feature transforms that fit the data
-    (conf/base/parameters_features.yml) and points raw_reference/raw_current in
-    conf/base/catalog.yml at the file. Existing files that would change are replaced only with
+    (conf/base/parameters_features.yml), threshold auto for a binary target
+    (conf/base/parameters_evaluation.yml) and points raw_reference/raw_current in
+    conf/base/catalog.yml at the file. The file is first checked by ingestion's own validation
+    and split, as `kedro run` will read it. Existing files that would change are replaced only with
     --force; on any error nothing is changed.
     """
     from cirrus.contract_inference import write_configuration
@@ -217,6 +228,7 @@ def init_contract(
         task=task,
         id_column=id_column,
         time_column=time_column,
+        time_zone=time_zone,
         force=force,
     )
     for line in written.config.summary():

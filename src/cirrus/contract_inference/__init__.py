@@ -17,11 +17,13 @@ comment on each decision) and `write` (checked, then written together).
 What it writes (`write_configuration`): the `contract` block
 (`conf/base/parameters_contract.yml`), the `ingestion.split` block
 (`conf/base/parameters_ingestion.yml`), the hold-out and feature transforms
-(`conf/base/parameters_features.yml`), and the `raw_reference`, `raw_current` and
-`raw_inference` entries of `conf/base/catalog.yml`, all pointed at the file (the rest of the
-catalog is kept as it is). Everything is checked (the blocks parse, the file passes the
-contract's validation) before anything is written; files are written to temporary names and
-moved into place together, and put back if a move fails, so an error changes nothing.
+(`conf/base/parameters_features.yml`), `threshold: auto` for a binary task
+(`conf/base/parameters_evaluation.yml`, its other lines kept), and the `raw_reference`,
+`raw_current` and `raw_inference` entries of `conf/base/catalog.yml`, all pointed at the file
+(the rest of the catalog is kept as it is). Everything is checked (the blocks parse,
+ingestion's validation and split nodes run on the file as `kedro run` would) before anything
+is written; files are written to temporary names and moved into place together, and put back
+if a move fails, so an error changes nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from cirrus.contract_inference.render import (
     PARQUET_DATASET,
     render_catalog,
     render_contract,
+    render_evaluation,
     render_features,
     render_ingestion,
 )
@@ -71,6 +74,7 @@ __all__ = [
     "read_table",
     "render_catalog",
     "render_contract",
+    "render_evaluation",
     "render_features",
     "render_ingestion",
     "rule_block",

@@ -254,6 +254,19 @@ def check_options(
         )
 
 
+def check_time_zone(time_zone: str) -> None:
+    """The --time-zone option names a zone the zone database knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ContractInferenceError(
+            f"--time-zone {time_zone!r} is not a known IANA time zone (e.g. 'UTC', "
+            "'Europe/Paris', 'America/New_York')."
+        ) from None
+
+
 def profile_table(frame: pd.DataFrame, target: str) -> Table:
     """Times held as text become times, so pandera infers them as datetimes."""
     typed = frame.copy()
@@ -538,6 +551,7 @@ def infer_configuration(
 ) -> InferredConfig:
     """Infer the contract, split, hold-out and feature transforms of a table."""
     check_options(frame, target, id_column, time_column)
+    check_time_zone(time_zone)
     table = profile_table(frame, target)
     comments: dict[str, str] = {}
     task, comments["task"] = _infer_task(frame[target], target, task)

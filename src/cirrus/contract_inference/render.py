@@ -5,6 +5,7 @@ the catalog kept line for line)."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from typing import Any
 
@@ -205,6 +206,42 @@ def render_features(config: InferredConfig) -> str:
             "",
         ]
     )
+
+
+_THRESHOLD_LINE = re.compile(
+    r"^(?P<key>[ \t]+threshold:[ \t]*)(?P<value>[^#\n]*?)(?P<rest>[ \t]*#.*)?$"
+)
+
+
+def render_evaluation(current: str, task: str) -> str:
+    """conf/base/parameters_evaluation.yml with `threshold: auto` for a binary task (the
+    threshold threshold_rule picks on validation rows: 0.5 suits balanced classes only), every
+    other line kept; unchanged for other tasks, which have no threshold."""
+    if task != "binary":
+        return current
+    lines = current.splitlines()
+    top = next((i for i, line in enumerate(lines) if line.startswith("evaluation:")), None)
+    if top is None:
+        return (
+            current.rstrip("\n")
+            + ("\n" if current.strip() else "")
+            + ("evaluation:\n  threshold: auto   # written by `kedro cirrus init-contract`\n")
+        )
+    end = next(
+        (i for i in range(top + 1, len(lines)) if lines[i][:1] not in ("", " ", "\t", "#")),
+        len(lines),
+    )
+    for index in range(top + 1, end):
+        found = _THRESHOLD_LINE.match(lines[index])
+        if found and len(found["key"]) - len(found["key"].lstrip()) == 2:
+            rest = found["rest"] or ""
+            # The comment stays where it was (one space at least).
+            spaces = len(rest) - len(rest.lstrip()) - (len("auto") - len(found["value"]))
+            comment = " " * max(1, spaces) + rest.lstrip() if rest else ""
+            lines[index] = found["key"] + "auto" + comment
+            return "\n".join(lines) + "\n"
+    lines.insert(top + 1, "  threshold: auto")
+    return "\n".join(lines) + "\n"
 
 
 def _entry(dataset_type: str, filepath: str) -> dict[str, Any]:

@@ -19,10 +19,11 @@ from cirrus.contract_inference.render import (
     dataset_type,
     render_catalog,
     render_contract,
+    render_evaluation,
     render_features,
     render_ingestion,
 )
-from cirrus.parameters import CONTRACT_FILE, FEATURES_FILE, INGESTION_FILE
+from cirrus.parameters import CONTRACT_FILE, EVALUATION_FILE, FEATURES_FILE, INGESTION_FILE
 
 
 def catalog_filepath(path: str, project: Path) -> str:
@@ -83,6 +84,7 @@ def _shadowing_overrides(project: Path) -> list[str]:
             "ingestion",
             "holdout",
             "features",
+            "evaluation",
             *RAW_DATASETS,
             RAW_INFERENCE,
         }
@@ -90,6 +92,21 @@ def _shadowing_overrides(project: Path) -> list[str]:
             rel = path.relative_to(project).as_posix()
             found.append(f"{rel} overrides {sorted(shadowed)}: its values win over those written")
     return found
+
+
+def check_evaluation(before: str, after: str) -> None:
+    """The evaluation settings differ at most by `threshold` (the only key written there)."""
+    old = (yaml.safe_load(before) or {}).get("evaluation") or {}
+    new = (yaml.safe_load(after) or {}).get("evaluation") or {}
+    if before == after:
+        return
+    if new.get("threshold") != "auto" or {k: v for k, v in new.items() if k != "threshold"} != {
+        k: v for k, v in old.items() if k != "threshold"
+    }:
+        raise ContractInferenceError(
+            f"Could not set evaluation.threshold in {EVALUATION_FILE} without changing other "
+            "settings; set `threshold: auto` there by hand."
+        )
 
 
 def _replace_all(contents: dict[Path, str]) -> None:
@@ -126,6 +143,7 @@ def write_configuration(
     task: str | None = None,
     id_column: str | None = None,
     time_column: str | None = None,
+    time_zone: str = "UTC",
     force: bool = False,
 ) -> Written:
     """Infer the configuration of a data file and write it into the project's conf/base."""
@@ -139,6 +157,7 @@ def write_configuration(
         id_column=id_column,
         time_column=time_column,
         hash_pii=_salt_configured(project),
+        time_zone=time_zone,
     )
     check_configuration(config, frame)
     catalog_path = project / CATALOG_FILE
@@ -151,10 +170,15 @@ def write_configuration(
     check_round_trip(
         features_text, {"holdout": config.holdout, "features": config.features}, FEATURES_FILE
     )
+    evaluation_path = project / EVALUATION_FILE
+    evaluation_before = evaluation_path.read_text() if evaluation_path.exists() else ""
+    evaluation_text = render_evaluation(evaluation_before, config.dataset_contract.task)
+    check_evaluation(evaluation_before, evaluation_text)
     contents = {
         project / CONTRACT_FILE: contract_text,
         project / INGESTION_FILE: ingestion_text,
         project / FEATURES_FILE: features_text,
+        **({evaluation_path: evaluation_text} if config.dataset_contract.task == "binary" else {}),
         catalog_path: render_catalog(
             catalog_text,
             dataset_type(file_type, catalog_text),
@@ -183,4 +207,9 @@ def write_configuration(
         "too, so batch scoring works once `kedro run` has trained a model; point it at your new, "
         f"unlabelled rows in {CATALOG_FILE} when you have them."
     ]
+    if config.dataset_contract.task == "binary":
+        notes.append(
+            f"evaluation.threshold is auto in {EVALUATION_FILE}: the decision threshold is the "
+            "one threshold_rule picks on validation rows (0.5 suits balanced classes only)."
+        )
     return Written(config, files, _shadowing_overrides(project), notes)
