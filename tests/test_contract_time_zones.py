@@ -278,3 +278,17 @@ def test_init_contract_writes_the_cut_in_a_declared_zone():
     assert paris_cut - utc_cut == pd.Timedelta(hours=1)
     with pytest.raises(ContractInferenceError, match="--time-zone 'Paris' is not a known"):
         infer_configuration(frame, "trips.csv", "csv", "late", time_zone="Paris")
+
+
+def test_an_api_request_time_is_brought_to_the_declared_zone():
+    # Arrange
+    from pydantic import TypeAdapter
+
+    from cirrus.contract import ColumnRule
+    from cirrus.serving.schema import value_type
+
+    paris = TypeAdapter(value_type(ColumnRule(dtype="datetime"), "Europe/Paris"))
+
+    # Act / Assert: an offset is converted (UTC+2 in July), a naive time is taken as Paris time
+    assert paris.validate_python("2013-07-01T10:00:00Z") == pd.Timestamp("2013-07-01 12:00")
+    assert paris.validate_python("2013-07-01T10:00:00") == pd.Timestamp("2013-07-01 10:00")

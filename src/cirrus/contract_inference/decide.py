@@ -522,10 +522,12 @@ def decide_holdout(task: str, time_column: str | None = None) -> HoldoutParams:
 
 
 def decide_features(
-    table: Table, datetime_features: list[str], comments: dict[str, str]
+    table: Table, datetime_features: list[str], comments: dict[str, str], time_zone: str = "UTC"
 ) -> FeatureParams:
-    """No log or ratio transforms; date parts that vary; rare levels at 1% (at most 20)."""
-    date_parts, comments["date_parts"] = _date_parts([table.typed[c] for c in datetime_features])
+    """No log or ratio transforms; date parts that vary (as the times read in the contract's
+    zone); rare levels at 1% (at most 20)."""
+    times = [naive_in_zone(table.typed[c], time_zone) for c in datetime_features]
+    date_parts, comments["date_parts"] = _date_parts(times)
     n_rows = len(table.frame)
     return FeatureParams(
         log=[],
@@ -571,7 +573,7 @@ def infer_configuration(
         )
     comments["time_zone"] = "times with an offset (Z, +02:00) converted to it, others read in it"
     split = decide_split(table, time_column, id_column, comments, time_zone)
-    features = decide_features(table, columns.datetime, comments)
+    features = decide_features(table, columns.datetime, comments, time_zone)
     try:
         contract = DatasetContract(
             name=_contract_name(source),
