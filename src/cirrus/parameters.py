@@ -612,6 +612,24 @@ class RetrainPolicy(Strict):
     the flags above."""
 
 
+AlarmCorrection = Literal["holm", "benjamini_hochberg", "bonferroni", "none"]
+
+
+class AlarmParams(Strict):
+    """How the per-column drift tests are combined into alarms at a declared error rate."""
+
+    correction: AlarmCorrection = "holm"
+    """Multiple-testing correction over the columns tested (features, prediction, target):
+    `holm` (Holm 1979, step-down Bonferroni: the chance of any false alarm on undrifted data is at
+    most `family_error_rate`), `benjamini_hochberg` (Benjamini & Hochberg 1995: the expected share
+    of false alarms among the alarms is at most `family_error_rate`), `bonferroni`, or `none` (each
+    column's own verdict, as Evidently gives it). The missing-value shifts are corrected the
+    same way, as a family of their own."""
+    family_error_rate: float = Field(default=0.05, gt=0, lt=1)
+    """The error rate the correction controls (0 to 1): family-wise for `holm` and `bonferroni`,
+    false-discovery rate for `benjamini_hochberg`."""
+
+
 def check_drift_methods(methods: list[str]) -> None:
     """Refuse drift methods Evidently's stat-test registry does not know."""
     from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
@@ -654,6 +672,14 @@ class DriftParams(Block):
     """Seed of the report's row sample."""
     retrain: RetrainPolicy = RetrainPolicy()
     """When the drift summary recommends retraining."""
+    alarm: AlarmParams = AlarmParams()
+    """The correction that turns per-column verdicts into alarms: a column alarms when its own test
+    flags it and its corrected p-value is at most `family_error_rate`. A distance method
+    (wasserstein, jensenshannon, ...) gives no p-value: its column enters the family with the
+    p-value of a two-sample test on the same values (Kolmogorov-Smirnov for numbers, Pearson's
+    chi-square test of homogeneity for categories), so it alarms when the distance reaches its
+    threshold and the difference is also significant. The dataset verdict, `drifted_features`,
+    prediction and target drift and `retrain_recommended` use the alarms."""
 
     @model_validator(mode="before")
     @classmethod

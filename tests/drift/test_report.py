@@ -209,8 +209,16 @@ def test_unlabelled_drift_frame_has_no_target():
 
 
 def _verdicts(**drifted: bool) -> dict[str, dict[str, Any]]:
+    """KS verdicts: a flagged column's p-value passes any correction, the others' fail it."""
     return {
-        column: {"method": "ks", "score": 0.9 - flag, "threshold": 0.05, "drifted": flag}
+        column: {
+            "method": "ks",
+            "score": 1e-9 if flag else 0.9,
+            "threshold": 0.05,
+            "drifted": flag,
+            "p_value": 1e-9 if flag else 0.9,
+            "p_value_test": "ks",
+        }
         for column, flag in drifted.items()
     }
 
@@ -311,7 +319,7 @@ def test_summary_writes_scores_to_four_significant_digits_with_the_verdicts_as_d
         "d": {"method": "wasserstein", "score": 0.09999996, "threshold": 0.1},
     }
     for column, flag in zip("abcd", [False, True, True, False], strict=True):
-        columns[column]["drifted"] = flag
+        columns[column].update(drifted=flag, p_value=1e-9 if flag else 0.5)
 
     # Act
     summary = summarise_drift(columns, SPEC, fx.drift(), NO_UNSEEN)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cirrus.drift.alarms import column_alarms, missing_value_shifts, out_of_range_counts
 from cirrus.drift.remembered_tests import remembered
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
@@ -50,14 +51,17 @@ def _target_column(features: pd.DataFrame, spec: FeatureSpec) -> pd.Series:
 
 
 def _text_categories(values: pd.Series) -> pd.Series:
-    """A column's values as `astype(str)` spells them (missing: "nan"), as a pandas categorical."""
+    """A column's values as `astype(str)` spells them, as a pandas categorical; missing values
+    stay missing (a level "nan" the reference lacks would be tested as drift)."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
-        return values.astype(str).astype("category")
+        missing = np.asarray(values.isna())
+        return values.astype(str).astype(object).where(~missing).astype("category")
     # Spelling the few categories instead of every row gives the same texts in a fraction of the
-    # time; factorize merges categories that spell alike. Code -1 (missing) picks the last text.
-    texts = np.array([*map(str, values.cat.categories), "nan"], dtype=object)
+    # time; factorize merges categories that spell alike. Code -1 (missing) stays -1.
+    texts = np.array(list(map(str, values.cat.categories)), dtype=object)
     recode, levels = pd.factorize(texts)
-    codes = recode[np.asarray(values.cat.codes)]
+    codes = np.asarray(values.cat.codes)
+    codes = np.where(codes >= 0, recode[np.maximum(codes, 0)], -1)
     return pd.Series(pd.Categorical.from_codes(codes, categories=levels), name=values.name)
 
 
@@ -263,6 +267,39 @@ def _observed_categories(reference: pd.Series, current: pd.Series) -> tuple[pd.S
     return reference.cat.set_categories(used), current.cat.set_categories(used)
 
 
+# The two-sample tests that give a distance method's column its p-value (Evidently's distances
+# are effect sizes, not tests): Kolmogorov-Smirnov for numbers, Pearson's chi-square test of
+# homogeneity (a contingency table of both sides' counts) for categories.
+COMPANION_NUMERIC_TEST = "ks_2samp"
+COMPANION_CATEGORICAL_TEST = "chi2_contingency"
+
+
+def _level_counts(reference: pd.Series, current: pd.Series) -> np.ndarray:
+    """A 2 x levels table of both sides' counts over the levels either side holds."""
+    counts = pd.concat(
+        [reference.astype(object).value_counts(), current.astype(object).value_counts()],
+        axis=1,
+    ).fillna(0)
+    return counts.to_numpy(dtype="float64").T
+
+
+def companion_p_value(reference: pd.Series, current: pd.Series) -> tuple[str, float]:
+    """A two-sample test's name and p-value for two sides' non-missing values."""
+    from scipy import stats
+
+    numeric = all(
+        pd.api.types.is_numeric_dtype(side.dtype)
+        and not isinstance(side.dtype, pd.CategoricalDtype)
+        for side in (reference, current)
+    )
+    if numeric:
+        return COMPANION_NUMERIC_TEST, float(stats.ks_2samp(reference, current).pvalue)
+    table = _level_counts(reference, current)
+    if table.shape[1] < 2:  # one level on both sides: nothing differs
+        return COMPANION_CATEGORICAL_TEST, 1.0
+    return COMPANION_CATEGORICAL_TEST, float(stats.chi2_contingency(table).pvalue)
+
+
 def column_verdict(
     reference: pd.Series,
     current: pd.Series,
@@ -281,12 +318,18 @@ def column_verdict(
     test = get_stattest(ref, cur, column_type, method)
     with np.errstate(divide="ignore", invalid="ignore"):
         result = test(ref, cur, column_type, threshold)
+        if test.name in DISTANCE_METHODS:
+            p_test, p_value = companion_p_value(ref, cur)
+        else:
+            p_test, p_value = test.name, float(result.drift_score)
     return test.name, {
         # Labelled as the preset labels it: the declared method, else the test's display name.
         "method": method if method is not None else test.display_name,
         "score": float(result.drift_score),
         "threshold": float(result.actual_threshold),
         "drifted": bool(result.drifted),
+        "p_value": p_value,
+        "p_value_test": p_test,
     }
 
 
@@ -426,29 +469,94 @@ def report_note(
 ) -> str:
     """An HTML note for the top of the report: its rows and, for a sample, the full verdicts."""
     sentence = f"<p>{html.escape(sample_sentence(shown, total, seed))}</p>"
-    table = ""
-    if shown != total:
-        cells = "".join(
-            f"<tr><td>{html.escape(str(column))}</td><td>{html.escape(str(v['method']))}</td>"
-            f"<td>{v['score']:.4g}</td><td>{v['threshold']:.4g}</td>"
-            f"<td>{'drift' if v['drifted'] else 'no drift'}</td></tr>"
-            for column, v in columns.items()
-        )
-        table = (
-            '<table style="border-collapse:collapse;text-align:left" cellpadding="4"><thead><tr>'
-            "<th>column</th><th>method</th><th>score</th><th>threshold</th>"
-            f"<th>verdict on all rows</th></tr></thead><tbody>{cells}</tbody></table>"
-        )
+    cells = "".join(
+        f"<tr><td>{html.escape(str(column))}</td><td>{html.escape(str(v['method']))}</td>"
+        f"<td>{v['score']:.4g}</td><td>{v['threshold']:.4g}</td>"
+        f"<td>{'drift' if v['drifted'] else 'no drift'}</td>"
+        f"<td>{v['p_value']:.4g}</td><td>{v['adjusted_p_value']:.4g}</td>"
+        f"<td>{'ALARM' if v['alarm'] else '-'}</td><td>{_missing_cell(v)}</td></tr>"
+        for column, v in columns.items()
+    )
+    table = (
+        "<p>Evidently's report below flags each column by its own test; the alarms (and the "
+        "retraining recommendation of drift_summary.json) also need the column's p-value, "
+        "corrected for the number of columns tested, to be at most the declared error rate "
+        "(drift.alarm). Missing values are left out of every test and compared on their own."
+        "</p>"
+        '<table style="border-collapse:collapse;text-align:left" cellpadding="4"><thead><tr>'
+        "<th>column</th><th>method</th><th>score</th><th>threshold</th>"
+        "<th>verdict on all rows</th><th>p-value</th><th>corrected p-value</th><th>alarm</th>"
+        f"<th>missing (reference / current)</th></tr></thead><tbody>{cells}</tbody></table>"
+    )
     return (
         '<div id="cirrus-drift-sample" style="font-family:sans-serif;margin:16px;padding:12px;'
         f'border:1px solid #c9c9c9;background:#fafafa">{sentence}{table}</div>'
     )
 
 
+def _missing_cell(verdict: dict[str, Any]) -> str:
+    """A column's missing shares for the note's table, marked when they shifted."""
+    missing = verdict.get("missing")
+    if missing is None:
+        return ""
+    shares = f"{missing['reference_share']:.1%} / {missing['current_share']:.1%}"
+    return f"{shares} (shift)" if missing["shift"] else shares
+
+
 def _with_note(document: str, note: str) -> str:
     """An HTML document with a note at the top of its body."""
     head, body, rest = document.partition("<body>")
     return f"{head}{body}\n{note}{rest}" if body else note + document
+
+
+def drift_tables(
+    reference_features: pd.DataFrame,
+    reference_predictions: pd.DataFrame,
+    current_features: pd.DataFrame,
+    current_predictions: pd.DataFrame,
+    spec: FeatureSpec,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both sides' drift tables, with the target when the current batch holds outcomes."""
+    labelled = bool(current_features[spec.target].notna().any())
+    return (
+        drift_table(reference_features, reference_predictions, spec, labelled),
+        drift_table(current_features, current_predictions, spec, labelled),
+    )
+
+
+def summarise_tables(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: dict[str, dict[str, Any]],
+    spec: FeatureSpec,
+    settings: DriftParams,
+    unseen_categories: dict[str, Any],
+) -> dict[str, Any]:
+    """The summary of two drift tables' column verdicts, with their missing-value shifts and the
+    current values outside the reference range."""
+    features = [column for column in spec.drift_columns if column in reference]
+    missing = missing_value_shifts(reference, current, features, settings.alarm)
+    numeric = [column for column in spec.numeric if column in features]
+    ranges = out_of_range_counts(reference, current, numeric)
+    return summarise_drift(columns, spec, settings, unseen_categories, missing, ranges)
+
+
+def drift_verdicts(
+    reference_features: pd.DataFrame,
+    reference_predictions: pd.DataFrame,
+    current_features: pd.DataFrame,
+    current_predictions: pd.DataFrame,
+    spec: FeatureSpec,
+    settings: DriftParams,
+    unseen_categories: dict[str, Any],
+) -> dict[str, Any]:
+    """The summary `run_drift_report` writes, without its HTML report (same verdicts)."""
+    reference, current = drift_tables(
+        reference_features, reference_predictions, current_features, current_predictions, spec
+    )
+    columns = column_verdicts(reference, current, spec, settings)
+    summary = summarise_tables(reference, current, columns, spec, settings, unseen_categories)
+    return {**summary, "n_reference_rows": len(reference), "n_current_rows": len(current)}
 
 
 def run_drift_report(
@@ -462,9 +570,9 @@ def run_drift_report(
 ) -> tuple[str, dict[str, Any]]:
     """Drift of the current batch from the held-out reference rows: Evidently's HTML report of a
     seeded sample of both, and a summary whose verdicts come from all rows."""
-    labelled = bool(current_features[spec.target].notna().any())
-    reference = drift_table(reference_features, reference_predictions, spec, labelled)
-    current = drift_table(current_features, current_predictions, spec, labelled)
+    reference, current = drift_tables(
+        reference_features, reference_predictions, current_features, current_predictions, spec
+    )
     definition = _data_definition(reference, spec)
     preset = _preset(settings, column_methods(spec, settings, len(reference)))
     # A report of all rows repeats the verdicts' tests on the same values: slow ones are recalled.
@@ -477,13 +585,14 @@ def run_drift_report(
         shown_current = _sample(current, settings.report_rows, settings.seed)
         document = _report_html(shown_reference, shown_current, definition, report_preset)
     shown, total = (len(shown_reference), len(shown_current)), (len(reference), len(current))
-    summary = summarise_drift(columns, spec, settings, unseen_categories)
+    summary = summarise_tables(reference, current, columns, spec, settings, unseen_categories)
     summary.update(
         n_reference_rows=total[0],
         n_current_rows=total[1],
         report_sample={"reference_rows": shown[0], "current_rows": shown[1], "seed": settings.seed},
     )
-    return _with_note(document, report_note(columns, shown, total, settings.seed)), summary
+    note = report_note(summary["columns"], shown, total, settings.seed)
+    return _with_note(document, note), summary
 
 
 # Significant digits of the scores and shares the summary writes. Evidently's scores differ in
@@ -501,8 +610,17 @@ def significant(value: float, digits: int = SUMMARY_DIGITS) -> float:
 
 
 def _written(verdict: dict[str, Any]) -> dict[str, Any]:
-    """A column's verdict as the summary writes it: the score rounded, the verdict as decided."""
-    return {**verdict, "score": significant(verdict["score"])}
+    """A column's verdict as the summary writes it: scores and shares rounded, verdicts as
+    decided."""
+    rounded = ("score", "p_value", "adjusted_p_value", "reference_share", "current_share")
+    return {
+        key: _written(value)
+        if isinstance(value, dict)
+        else significant(value)
+        if key in rounded
+        else value
+        for key, value in verdict.items()
+    }
 
 
 def summarise_drift(
@@ -510,17 +628,25 @@ def summarise_drift(
     spec: FeatureSpec,
     settings: DriftParams,
     unseen_categories: dict[str, Any],
+    missing: dict[str, dict[str, Any]] | None = None,
+    out_of_range: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Verdict: share of drifted features, prediction/target drift and a retrain flag.
+    """Verdict: share of features in alarm, prediction/target alarms and a retrain flag.
 
-    The scores and the share are written to SUMMARY_DIGITS significant digits, after every
-    verdict was decided on their exact values.
+    Each column keeps its own test's verdict (`drifted`); the verdicts of the dataset use its
+    alarm (`alarm`: that verdict and a corrected p-value at most `drift.alarm.family_error_rate`,
+    over every column tested, prediction and target included). Missing-value shifts and values
+    outside the reference range are reported per column, without a verdict of their own. The
+    scores and the share are written to SUMMARY_DIGITS significant digits, after every verdict
+    was decided on their exact values.
     """
+    missing, out_of_range = missing or {}, out_of_range or {}
+    alarms = column_alarms(columns, settings.alarm)
     features = [c for c in spec.drift_columns if c in columns]
-    drifted = sorted(c for c in features if columns[c]["drifted"])
+    drifted = sorted(c for c in features if alarms[c]["alarm"])
     share = len(drifted) / max(len(features), 1)
-    prediction_drift = columns.get(PREDICTION, {}).get("drifted", False)
-    target_drift = columns[TARGET_COLUMN]["drifted"] if TARGET_COLUMN in columns else None
+    prediction_drift = alarms.get(PREDICTION, {}).get("alarm", False)
+    target_drift = alarms[TARGET_COLUMN]["alarm"] if TARGET_COLUMN in alarms else None
     policy = settings.retrain
     reasons = []
     if policy.on_dataset_drift and share >= settings.drift_share:
@@ -533,6 +659,14 @@ def summarise_drift(
         reasons.append("prediction drift")
     if policy.on_target_drift and target_drift:
         reasons.append("target drift")
+    written = {}
+    for column, verdict in columns.items():
+        record = {**verdict, **alarms[column]}
+        if column in missing:
+            record["missing"] = missing[column]
+        if column in out_of_range:
+            record["out_of_range"] = out_of_range[column]
+        written[column] = _written(record)
     return {
         "dataset_drift": share >= settings.drift_share,
         "drifted_feature_share": significant(share),
@@ -540,7 +674,17 @@ def summarise_drift(
         "drifted_features": drifted,
         "prediction_drift": prediction_drift,
         "target_drift": target_drift,
-        "columns": {column: _written(verdict) for column, verdict in columns.items()},
+        "alarm": {
+            "correction": settings.alarm.correction,
+            "family_error_rate": settings.alarm.family_error_rate,
+            "columns_tested": len(columns),
+        },
+        "raw_drifted_features": sorted(c for c in features if columns[c]["drifted"]),
+        "missing_shift": sorted(column for column, info in missing.items() if info["shift"]),
+        "out_of_range": {
+            column: info["outside"] for column, info in out_of_range.items() if info["outside"]
+        },
+        "columns": written,
         "unseen_categories": {
             column: info["unseen_rows"]
             for column, info in unseen_categories.get("columns", {}).items()

@@ -176,6 +176,10 @@ def summarise_monitoring(
         "drifted_feature_share": drift_summary["drifted_feature_share"],
         "prediction_drift": drift_summary["prediction_drift"],
         "target_drift": drift_summary["target_drift"],
+        # The drift verdicts above are the corrected alarms; these say how and what else moved.
+        "alarm": drift_summary.get("alarm"),
+        "missing_shift": drift_summary.get("missing_shift", []),
+        "out_of_range": drift_summary.get("out_of_range", {}),
         "live_metric": {"name": metric, "live": live, "held_out": held_out, "drop": drop},
         "retrain_recommended": bool(reasons),
         "retrain_reasons": reasons,
