@@ -38,6 +38,7 @@ FILE_MARKERS = {
     "test_viz.py": ("browser",),
     "test_jupyter.py": ("browser",),
     "test_airflow.py": ("slow",),
+    "test_checkov.py": ("slow",),  # one checkov run over infra/terraform, about 20 s
     # Real benchmark runs, and drift verdicts over many generated tables.
     "test_benchmarks.py": ("slow",),
     "test_verdicts.py": ("slow",),
