@@ -46,7 +46,7 @@ def describe_holdout(report: dict[str, Any]) -> str:
         return f"{report.get('strategy')} (seed {report.get('seed')}), {rows}"
     gap = ""
     if report.get("gap"):
-        gap = f", gap {report['gap']} ({report.get('n_gap_rows')} training rows dropped)"
+        gap = f"; gap {report['gap']}: {report.get('n_gap_rows')} training rows dropped"
     return f"time (test rows from {report.get('cut')}{gap}), {rows}"
 
 

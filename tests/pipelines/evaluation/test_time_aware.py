@@ -21,7 +21,7 @@ from cirrus.pipelines.evaluation.nodes import (
 )
 from cirrus.pipelines.features.nodes import HoldoutError, fit_feature_spec, holdout_split
 from cirrus.pipelines.training.nodes import early_stopping_split, train_model
-from cirrus.runs.summary import run_summary
+from cirrus.runs.summary import describe_holdout, run_summary
 from cirrus.validation import treat_pii
 from tests import unit_fixtures as fx
 
@@ -218,6 +218,10 @@ def test_gap_drops_the_training_rows_just_before_the_cut():
     assert report["n_gap_rows"] == 3
     assert report["gap"] == "3D"
     assert report["train_until"] == "2025-01-06T00:00:00"
+    assert describe_holdout(report) == (
+        "time (test rows from 2025-01-10T00:00:00; gap 3D: 3 training rows dropped), "
+        "6 training / 2 test rows"
+    )
 
 
 def test_a_gap_that_leaves_no_training_rows_is_refused_naming_the_setting():
