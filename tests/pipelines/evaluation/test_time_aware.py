@@ -204,6 +204,20 @@ def test_equal_event_times_do_not_straddle_the_cut():
     assert report["cut"] == "2025-01-09T00:00:00"
 
 
+def test_zone_aware_event_times_split_as_their_instants():
+    # Arrange: the days as zone-aware UTC times (a Parquet timestamp[ns, UTC] column)
+    rows = _daily([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    rows[TIME] = rows[TIME].dt.tz_localize("UTC")
+
+    # Act
+    train, test, report = holdout_split(rows, fx.contract(), HoldoutParams(strategy="time"))
+
+    # Assert
+    assert test[TIME].dt.day.tolist() == [10, 11]
+    assert len(train) == 8
+    assert report["cut"] == "2025-01-10T00:00:00+00:00"
+
+
 def test_gap_drops_the_training_rows_just_before_the_cut():
     # Arrange: the test rows start on day 9; a 3-day gap drops days 6 to 8 (after 6 Jan 00:00)
     rows = _daily([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
