@@ -26,6 +26,7 @@ from cirrus.feature_spec import (
     feature_values,
     input_columns,
 )
+from cirrus.model_file import verify_model_text
 from cirrus.modeling import PREDICTION, decision_threshold, load_booster
 from cirrus.parameters import EvaluationParams
 
@@ -154,6 +155,7 @@ class Scorer:
     ) -> Scorer:
         """Build a scorer from the model text and the artifacts trained beside it."""
         require_trained_on(spec, contract)
+        verify_model_text(model_text, spec)  # a damaged file would abort this process in LightGBM
         threshold = None
         if spec.task == "binary":
             threshold, _ = decision_threshold(evaluation, training_metrics)

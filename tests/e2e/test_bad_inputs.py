@@ -229,3 +229,23 @@ def test_missing_pii_salt_names_where_to_set_it(
     monkeypatch.delenv("CIRRUS_PII_SALT", raising=False)
 
     _run_and_expect_failure(project, "declared 'hash'", "CIRRUS_PII_SALT", "credentials.yml")
+
+
+def test_batch_scoring_refuses_a_truncated_model_with_the_reason(
+    trained_project: Path, project_factory
+) -> None:
+    # Arrange
+    project = project_factory(trained_project)
+    model = project / "data/06_models/model.txt"
+    model.write_text(model.read_text()[:130_000])
+    before = output_digests(project)
+
+    # Act
+    result = kedro(project, "run", "--pipelines", "inference")
+
+    # Assert: a message and exit 1, not LightGBM's abort (exit 134) with none
+    flat = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 1, flat[-3000:]
+    assert "Error: the model is refused before loading: it holds no complete tree section" in flat
+    assert "Hint: Train again (`kedro run`) or restore the model with `dvc checkout`." in flat
+    assert output_digests(project) == before

@@ -30,7 +30,13 @@ from cirrus.prediction_log import (
 from cirrus.prediction_log import UNKNOWN_COLUMNS as UNKNOWN
 from cirrus.scoring import Scorer, score_columns, utc_now
 from cirrus.serving.artifacts import FEATURE_SPEC, Project, load_project
-from cirrus.serving.config import OPTIONS_ENV, ServeOptions, check_auth, resolve_token
+from cirrus.serving.config import (
+    OPTIONS_ENV,
+    ServeError,
+    ServeOptions,
+    check_auth,
+    resolve_token,
+)
 from cirrus.serving.connections import BoundedH11Protocol
 from cirrus.serving.guard import Guard
 from cirrus.serving.logbuffer import API_SOURCE, Answered, LogBuffer
@@ -115,6 +121,10 @@ def create_app(options: ServeOptions, project: Project | None = None) -> FastAPI
     require_salt(contract, salt)
     holder = ModelHolder()
     watcher = ModelWatcher(project, schema, holder, options.reload_interval)
+    watcher.check()  # the first model, now: one that cannot be served stops the start
+    served, refused = holder.state()
+    if served is None and refused is not None:
+        raise ServeError(f"The model cannot be served: {refused.reason}")
     buffer = LogBuffer(
         project.prediction_log(), contract, salt, options.flush_rows, options.flush_seconds
     )

@@ -20,6 +20,7 @@ import numpy as np
 
 from cirrus.errors import CirrusError, message_of
 from cirrus.feature_spec import FeatureSpec
+from cirrus.model_file import ModelFileError
 from cirrus.modeling import PREDICTION
 from cirrus.scoring import Scorer, content_version, score_columns, spec_hash, utc_now
 from cirrus.serving.artifacts import Artifacts, Project
@@ -128,6 +129,8 @@ def build_served(artifacts: Artifacts, project: Project, schema: ServingSchema) 
             project.evaluation,
             artifacts.training_metrics,
         )
+    except ModelFileError as error:  # checked before LightGBM parsed it: the reason says why
+        raise ModelRefused(one_line(error).rstrip(".")) from error
     except Exception as error:
         raise ModelRefused(f"the model does not load: {one_line(error)}") from error
     problems = fit_problems(scorer, schema)
