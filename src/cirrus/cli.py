@@ -403,5 +403,6 @@ def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
         written = export(target, plan, root / out / target)
         names = ", ".join(os.path.relpath(path, root) for path in written)
         steps = f"{len(plan.steps)} steps"
-        what = "the prediction API" if target == "kubernetes-serving" else steps
+        named = {"kubernetes-serving": "the prediction API", "terraform": "variables"}
+        what = named.get(target, steps)
         click.echo(f"{target}: {what} -> {names}")

@@ -4,7 +4,7 @@
 
 locals {
   data_objects     = "arn:aws:s3:::${var.data_bucket}/${var.data_prefix}*"
-  dvc_objects      = "arn:aws:s3:::${var.data_bucket}/${var.dvc_prefix}*"
+  dvc_objects      = "arn:aws:s3:::${var.dvc_bucket}/${var.dvc_prefix}*"
   log_objects      = "arn:aws:s3:::${var.data_bucket}/${var.prediction_log_prefix}*"
   runner_role      = "${var.name}-runner"
   serving_role     = "${var.name}-serving"
@@ -165,7 +165,7 @@ data "aws_iam_policy_document" "sagemaker" {
   statement {
     sid       = "ListTheDataRootAndPipelineFiles"
     actions   = ["s3:ListBucket"]
-    resources = [for b in local.buckets : "arn:aws:s3:::${b}"]
+    resources = ["arn:aws:s3:::${var.data_bucket}", "arn:aws:s3:::${var.pipeline_bucket}"]
   }
   statement {
     sid       = "ReadWriteTheDataRoot"
@@ -316,7 +316,7 @@ data "aws_iam_policy_document" "ci" {
   statement {
     sid       = "ListTheDvcRemote"
     actions   = ["s3:ListBucket"]
-    resources = ["arn:aws:s3:::${var.data_bucket}"]
+    resources = ["arn:aws:s3:::${var.dvc_bucket}"]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"

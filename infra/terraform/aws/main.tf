@@ -5,8 +5,8 @@ data "aws_caller_identity" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  # The SageMaker default bucket is the data bucket when deploy.yml names the same one.
-  buckets = toset(distinct([var.data_bucket, var.pipeline_bucket]))
+  # One bucket per distinct name: the data root, the DVC remote and the SageMaker default bucket.
+  buckets = toset(distinct([var.data_bucket, var.dvc_bucket, var.pipeline_bucket]))
   expiring = {
     (var.data_bucket) = { (var.prediction_log_prefix) = var.retention_days }
   }

@@ -2,12 +2,12 @@
 
 output "storage_root" {
   description = "conf/cloud/globals.yml storage_root (or CIRRUS_STORAGE_ROOT)."
-  value       = "s3://${var.data_bucket}/${trimsuffix(var.data_prefix, "/")}"
+  value       = "s3://${module.bucket[var.data_bucket].name}/${trimsuffix(var.data_prefix, "/")}"
 }
 
 output "dvc_remote_url" {
   description = ".dvc/config remote \"s3\" url."
-  value       = "s3://${var.data_bucket}/${trimsuffix(var.dvc_prefix, "/")}"
+  value       = "s3://${module.bucket[var.dvc_bucket].name}/${trimsuffix(var.dvc_prefix, "/")}"
 }
 
 output "dvc_remote_sse_kms_key_id" {

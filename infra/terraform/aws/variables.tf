@@ -21,8 +21,13 @@ variable "data_prefix" {
   type        = string
 }
 
+variable "dvc_bucket" {
+  description = "Bucket of the DVC remote (.dvc/config); the data bucket when they are the same."
+  type        = string
+}
+
 variable "dvc_prefix" {
-  description = "Key prefix of the DVC remote inside data_bucket, ending in '/'."
+  description = "Key prefix of the DVC remote inside dvc_bucket, ending in '/'."
   type        = string
 }
 

@@ -47,7 +47,7 @@ resource "azurerm_user_assigned_identity" "ci" {
 
 # ---------- pipeline runner: Argo steps on AKS and the Azure ML clusters ----------
 resource "azurerm_role_assignment" "runner_data" {
-  scope                = azurerm_storage_container.data.id
+  scope                = azurerm_storage_container.cirrus[var.data_container].id
   role_definition_name = "Storage Blob Data Contributor"
   principal_id         = azurerm_user_assigned_identity.runner.principal_id
   condition_version    = "2.0"
@@ -62,7 +62,7 @@ resource "azurerm_role_assignment" "runner_pull" {
 
 # ---------- serving: reads the model, feature spec and metrics; appends to the prediction log ----------
 resource "azurerm_role_assignment" "serving_reads" {
-  scope                = azurerm_storage_container.data.id
+  scope                = azurerm_storage_container.cirrus[var.data_container].id
   role_definition_name = "Storage Blob Data Reader"
   principal_id         = azurerm_user_assigned_identity.serving.principal_id
   condition_version    = "2.0"
@@ -71,7 +71,7 @@ resource "azurerm_role_assignment" "serving_reads" {
 
 # Appends part files; deletes only partitions past retention_days (PredictionLog.prune).
 resource "azurerm_role_assignment" "serving_log" {
-  scope                = azurerm_storage_container.data.id
+  scope                = azurerm_storage_container.cirrus[var.data_container].id
   role_definition_name = "Storage Blob Data Contributor"
   principal_id         = azurerm_user_assigned_identity.serving.principal_id
   condition_version    = "2.0"
@@ -147,7 +147,7 @@ resource "azurerm_role_assignment" "ci_push" {
 }
 
 resource "azurerm_role_assignment" "ci_dvc" {
-  scope                = azurerm_storage_container.data.id
+  scope                = azurerm_storage_container.cirrus[var.dvc_container].id
   role_definition_name = "Storage Blob Data Contributor"
   principal_id         = azurerm_user_assigned_identity.ci.principal_id
   condition_version    = "2.0"

@@ -146,9 +146,10 @@ resource "azurerm_storage_account_customer_managed_key" "cirrus" {
   depends_on                = [azurerm_role_assignment.storage_key]
 }
 
-resource "azurerm_storage_container" "data" {
+resource "azurerm_storage_container" "cirrus" {
   #checkov:skip=CKV2_AZURE_21:Blob read logging is a diagnostic setting to the user's Log Analytics workspace, which this module does not own.
-  name                  = var.data_container
+  for_each              = toset(distinct([var.data_container, var.dvc_container]))
+  name                  = each.value
   storage_account_id    = azurerm_storage_account.cirrus.id
   container_access_type = "private"
 }

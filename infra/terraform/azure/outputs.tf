@@ -2,7 +2,7 @@
 
 output "storage_root" {
   description = "conf/cloud/globals.yml storage_root (or CIRRUS_STORAGE_ROOT); account_name in credentials."
-  value       = "abfs://${azurerm_storage_container.data.name}/${trimsuffix(var.data_prefix, "/")}"
+  value       = "abfs://${azurerm_storage_container.cirrus[var.data_container].name}/${trimsuffix(var.data_prefix, "/")}"
 }
 
 output "storage_account" {
@@ -12,7 +12,7 @@ output "storage_account" {
 
 output "dvc_remote_url" {
   description = ".dvc/config remote \"azure\" url (with account_name = storage_account)."
-  value       = "azure://${azurerm_storage_container.data.name}/${trimsuffix(var.dvc_prefix, "/")}"
+  value       = "azure://${azurerm_storage_container.cirrus[var.dvc_container].name}/${trimsuffix(var.dvc_prefix, "/")}"
 }
 
 output "image" {

@@ -7,8 +7,9 @@ variable "name" {
 }
 
 variable "location" {
-  description = "Azure region of every resource."
+  description = "Azure region of every resource (deploy.region names a Google region, so it is not reused)."
   type        = string
+  default     = "westeurope"
 }
 
 variable "storage_account" {
@@ -26,8 +27,13 @@ variable "data_prefix" {
   type        = string
 }
 
+variable "dvc_container" {
+  description = "Blob container of the DVC remote (.dvc/config); the data container when they are the same."
+  type        = string
+}
+
 variable "dvc_prefix" {
-  description = "Blob path prefix of the DVC remote inside data_container, ending in '/'."
+  description = "Blob path prefix of the DVC remote inside dvc_container, ending in '/'."
   type        = string
 }
 

@@ -13,7 +13,7 @@ locals {
   # Listing a bucket is checked on the bucket; every object permission on the prefix only.
   in_prefix = {
     data     = "${local.bucket_type} || resource.name.startsWith(\"${local.objects_of}${var.data_prefix}\")"
-    dvc      = "${local.bucket_type} || resource.name.startsWith(\"${local.objects_of}${var.dvc_prefix}\")"
+    dvc      = "${local.bucket_type} || resource.name.startsWith(\"projects/_/buckets/${var.dvc_bucket}/objects/${var.dvc_prefix}\")"
     log      = "${local.bucket_type} || resource.name.startsWith(\"${local.objects_of}${var.prediction_log_prefix}\")"
     pipeline = "${local.bucket_type} || resource.name.startsWith(\"projects/_/buckets/${var.pipeline_bucket}/objects/${var.pipeline_prefix}\")"
   }
@@ -191,7 +191,7 @@ resource "google_artifact_registry_repository_iam_member" "ci_push" {
 }
 
 resource "google_storage_bucket_iam_member" "ci_dvc" {
-  bucket = module.bucket[var.data_bucket].name
+  bucket = module.bucket[var.dvc_bucket].name
   role   = "roles/storage.objectUser"
   member = google_service_account.ci.member
   condition {

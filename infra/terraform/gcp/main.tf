@@ -11,7 +11,7 @@ data "google_storage_project_service_account" "gcs" {
 
 locals {
   number  = data.google_project.this.number
-  buckets = toset(distinct([var.data_bucket, var.pipeline_bucket]))
+  buckets = toset(distinct([var.data_bucket, var.dvc_bucket, var.pipeline_bucket]))
   expiring = {
     (var.data_bucket) = { (var.prediction_log_prefix) = var.retention_days }
   }

@@ -2,12 +2,12 @@
 
 output "storage_root" {
   description = "conf/cloud/globals.yml storage_root (or CIRRUS_STORAGE_ROOT)."
-  value       = "gs://${var.data_bucket}/${trimsuffix(var.data_prefix, "/")}"
+  value       = "gs://${module.bucket[var.data_bucket].name}/${trimsuffix(var.data_prefix, "/")}"
 }
 
 output "dvc_remote_url" {
   description = ".dvc/config remote \"gcs\" url."
-  value       = "gs://${var.data_bucket}/${trimsuffix(var.dvc_prefix, "/")}"
+  value       = "gs://${module.bucket[var.dvc_bucket].name}/${trimsuffix(var.dvc_prefix, "/")}"
 }
 
 output "image" {

@@ -16,6 +16,7 @@ TARGETS = {
     "sagemaker": "SageMaker Pipelines definition, built with the sagemaker SDK",
     "azureml": "Azure ML pipeline job YAML",
     "kubernetes-serving": "The prediction API on Kubernetes: Deployment, Service and autoscaler",
+    "terraform": "Variables of infra/terraform/<cloud>/ (AWS, GCP, Azure) from this declaration",
 }
 # Targets whose module is not cirrus.deploy.targets.<name> (a name with '-' is no module name).
 MODULES = {"kubernetes-serving": "cirrus.deploy.kubernetes_serving"}
