@@ -18,6 +18,8 @@ fi
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 # Azurite (the Azure Blob emulator) comes from npm; S3 and GCS emulators are in the lock file.
 npm install --prefix tests/emulators --no-audit --no-fund --silent
+# checkov (the infra/terraform checks) in its own environment, .venv-checkov: it pins an old boto3.
+bash infra/setup-checkov.sh
 ruff check .
 ruff format --check .
 pytest "$@"
