@@ -137,9 +137,10 @@ def create_app(options: ServeOptions, project: Project | None = None) -> FastAPI
         watcher.stop()
         written = buffer.stop()
         logger.info(
-            "Prediction log: %d row(s) written at shutdown, %d in all, under %s.",
+            "Prediction log: %d row(s) written at shutdown, %d in all, %d lost, under %s.",
             written,
             buffer.rows_written,
+            buffer.rows_lost,
             buffer.log.root,
         )
 

@@ -213,6 +213,7 @@ class LogBuffer:
         self._thread: threading.Thread | None = None
         self._writer: ProcessPoolExecutor | None = None  # None: written in this process
         self.rows_written = 0
+        self.rows_lost = 0  # answered rows that could not be logged (each one reported)
 
     def add(self, answered: Answered) -> None:
         """Buffer an answered request (cheap: its log rows are built by the writer process)."""
@@ -243,21 +244,54 @@ class LogBuffer:
             self._oldest = self._oldest or time.monotonic()
 
     def flush(self) -> int:
-        """Append everything buffered to the log now; returns the rows written."""
+        """Append everything buffered to the log now; returns the rows written.
+
+        When the batch fails, each request is tried alone: those that fail while others are
+        written are bad (they could never be written) and are dropped, each reported; when
+        every one fails, the log itself is unwritable and all are kept for the next flush.
+        """
         with self._write_lock:
             taken = self._take()
             if not taken:
                 return 0
             try:
                 written = self._write(taken)
-            except Exception:
-                logger.exception(
-                    "Appending %d request(s) to the prediction log failed.", len(taken)
-                )
-                self._give_back(taken)
-                return 0
+            except Exception as error:
+                written, failed = self._write_each(taken)
+                if not written:
+                    logger.error(
+                        "The prediction log could not be written (%s: %s); %d request(s) kept "
+                        "for the next try.",
+                        type(error).__name__,
+                        error,
+                        len(taken),
+                    )
+                    self._give_back(taken)
+                    return 0
+                self._drop(failed)
             self.rows_written += written
             return written
+
+    def _write_each(self, taken: list[Answered]) -> tuple[int, list[tuple[Answered, str]]]:
+        """Write requests one by one: the rows written and each failed one with its reason."""
+        written, failed = 0, []
+        for answered in taken:
+            try:
+                written += self._write([answered])
+            except Exception as error:
+                failed.append((answered, f"{type(error).__name__}: {error}"))
+        return written, failed
+
+    def _drop(self, failed: list[tuple[Answered, str]]) -> None:
+        """Give up on requests whose rows cannot be logged, saying which and why."""
+        for answered, reason in failed:
+            self.rows_lost += answered.rows
+            logger.error(
+                "Prediction log: %d row(s) of request %s cannot be logged and were dropped: %s",
+                answered.rows,
+                answered.identity.get(REQUEST_ID),
+                reason,
+            )
 
     def _write(self, taken: list[Answered]) -> int:
         """Append answered requests: in the writer process when there is one."""
@@ -311,6 +345,16 @@ class LogBuffer:
         if self._thread is not None:
             self._thread.join()
         written = self.flush()
+        left = self._take()
+        if left:  # the log stayed unwritable to the end: say exactly what is lost
+            lost = sum(answered.rows for answered in left)
+            self.rows_lost += lost
+            logger.error(
+                "Prediction log: %d answered row(s) of %d request(s) were not written at "
+                "shutdown (the log could not be written; see the errors above).",
+                lost,
+                len(left),
+            )
         if self._writer is not None:
             self._writer.shutdown(wait=True)
             self._writer = None
