@@ -113,7 +113,8 @@ class InferredConfig:
         split = self.ingestion_split
         if split.mode == "fraction":
             return f"a {split.current_share:.0%} share of the rows is current (fraction)"
-        return f"rows at or after {split.current_from} are current (event_time)"
+        zone = self.dataset_contract.time_zone
+        return f"rows at or after {split.current_from} ({zone}) are current (event_time)"
 
 
 def left_out_text(item: LeftOut) -> str:
