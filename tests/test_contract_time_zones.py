@@ -292,3 +292,27 @@ def test_an_api_request_time_is_brought_to_the_declared_zone():
     # Act / Assert: an offset is converted (UTC+2 in July), a naive time is taken as Paris time
     assert paris.validate_python("2013-07-01T10:00:00Z") == pd.Timestamp("2013-07-01 12:00")
     assert paris.validate_python("2013-07-01T10:00:00") == pd.Timestamp("2013-07-01 10:00")
+
+
+def test_init_contract_changes_no_file_when_the_run_would_fail(tmp_path: Path):
+    # Arrange: a project's conf and a file whose time column mixes aware and naive times
+    import shutil
+
+    from cirrus.contract_inference import write_configuration
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(repo / "conf" / "base", tmp_path / "conf" / "base")
+    (tmp_path / "conf" / "local").mkdir()
+    times = _hourly_utc_text("Z")
+    times[3] = "2013-01-01 03:00:00"
+    _trips(times).to_csv(tmp_path / "trips.csv", index=False)
+    before = {p: p.read_bytes() for p in (tmp_path / "conf").rglob("*") if p.is_file()}
+
+    # Act
+    with pytest.raises(ContractInferenceError) as excinfo:
+        write_configuration(tmp_path, str(tmp_path / "trips.csv"), "late", force=True)
+
+    # Assert
+    assert "column 'departed' mixes times" in str(excinfo.value)
+    after = {p: p.read_bytes() for p in (tmp_path / "conf").rglob("*") if p.is_file()}
+    assert after == before
