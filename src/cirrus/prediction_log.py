@@ -8,6 +8,7 @@ Partitions older than the retention are deleted on write.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +25,7 @@ from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
 from cirrus.scoring import Scorer, score_columns
 
+logger = logging.getLogger(__name__)
 REQUEST_ID = "request_id"
 RECEIVED_AT = "received_at"
 MODEL_VERSION = "model_version"
@@ -181,6 +183,17 @@ class PredictionLog:
         rows = pd.concat(frames, ignore_index=True)
         return rows.sort_values(RECEIVED_AT, kind="stable").reset_index(drop=True)
 
+    def request_ids(self) -> set[str]:
+        """Every request id in the log (read from that column alone)."""
+        found: set[str] = set()
+        for folder in self.partitions().values():
+            for path in self.fs.ls(folder, detail=False):
+                if path.endswith(".parquet") and not posixpath.basename(path).startswith("."):
+                    with self.fs.open(path, "rb") as handle:
+                        column = pq.read_table(handle, columns=[REQUEST_ID]).column(0)
+                    found.update(column.to_pylist())
+        return found
+
     def window(self, days: int, until: datetime | None = None) -> pd.DataFrame:
         """The rows received in the `days` days up to `until` (default: the newest row)."""
         if until is None:
@@ -267,6 +280,15 @@ class PredictionLogDataset(AbstractDataset[pd.DataFrame, PredictionLog]):
         """Append scored rows as one new file, then apply the retention."""
         if data.empty:
             raise DatasetError("No rows to append to the prediction log.")
+        batches = set(data[REQUEST_ID])
+        if batches <= self.log().request_ids():
+            # The same input scored by the same model again (`batch_id`): logged once.
+            logger.info(
+                "Prediction log: %s is already logged (the same rows, the same model); "
+                "not appended again.",
+                ", ".join(sorted(batches)),
+            )
+            return
         write_parquet(self._fs, data, str(self._filepath))
         self.log().prune()
 

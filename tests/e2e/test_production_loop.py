@@ -137,3 +137,30 @@ def test_bad_rows_to_score_name_the_column_and_change_nothing(project: Path) -> 
     assert result.returncode != 0
     assert "raw_inference" in result.stderr and "credit_score" in result.stderr
     assert output_digests(project) == before
+
+
+def test_scoring_the_same_rows_again_logs_them_once(project: Path) -> None:
+    # Arrange
+    start_from_an_empty_log(project)
+    rows = raw_rows(project, "credit_applications_current.csv").head(40)
+    score(project, rows)
+    first = logged(project)
+
+    # Act
+    score(project, rows)
+    again = logged(project)
+    changed = rows.copy()
+    changed.loc[changed.index[0], "loan_amount"] = "12345"
+    score(project, changed)
+    after_change = logged(project)
+
+    # Assert
+    assert len(first) == 40 and first["request_id"].nunique() == 1
+    assert len(again) == 40  # the same input, the same model: not appended twice
+    assert len(after_change) == 80 and after_change["request_id"].nunique() == 2
+
+
+def logged(project: Path) -> pd.DataFrame:
+    """Every row of the project's prediction log."""
+    files = sorted((project / LOG).rglob("*.parquet"))
+    return pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)

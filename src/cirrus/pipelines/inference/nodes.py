@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from typing import Any
 
 import pandas as pd
@@ -39,6 +39,15 @@ def validate_inference_rows(
     return treat_pii(validated, contract, pii_salt)
 
 
+def batch_id(rows: pd.DataFrame, scorer: Scorer) -> str:
+    """The request id of a scoring batch, from its rows and the model that scores them: the same
+    input scored by the same model again is the same batch, which the log keeps once."""
+    digest = hashlib.sha256(f"{scorer.model_version}:{scorer.feature_spec_hash}".encode())
+    values = pd.util.hash_pandas_object(rows.astype(str), index=False).to_numpy()
+    digest.update(values.tobytes())
+    return f"batch-{digest.hexdigest()[:16]}"
+
+
 def score_new_rows(
     rows: pd.DataFrame,
     model: str,
@@ -51,7 +60,7 @@ def score_new_rows(
     scorer = Scorer.load(model, spec, contract, evaluation, training_metrics)
     features, predictions, unknown = scorer.score(rows)
     scored_at = utc_now()
-    identity = log_identity(f"batch-{uuid.uuid4().hex[:12]}", scored_at, scorer, BATCH_SOURCE)
+    identity = log_identity(batch_id(rows, scorer), scored_at, scorer, BATCH_SOURCE)
     ids = rows[contract.id_column].reset_index(drop=True) if contract.id_column else None
     # Without an id column a key from each row's input values joins a scored row to its input.
     key = (
