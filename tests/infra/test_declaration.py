@@ -522,3 +522,18 @@ def test_export_writes_one_variables_file_per_cloud(
     ]
     aws = json.loads(written[0].read_text())
     assert aws["ci_repository"] == CI_REPOSITORY and aws["data_bucket"] == "cirrus-data"
+
+
+@pytest.mark.parametrize(
+    "image, repository",
+    [
+        ("registry.example.com/ml/cirrus:0.1.0", "ml/cirrus"),
+        ("localhost:5000/team/cirrus@sha256:" + "0" * 64, "team/cirrus"),
+        ("ml/cirrus:latest", "ml/cirrus"),
+        ("cirrus", "cirrus"),
+    ],
+)
+def test_the_registry_repository_is_the_image_path_without_host_or_tag(
+    image: str, repository: str
+) -> None:
+    assert image_repository(image) == repository
