@@ -268,7 +268,9 @@ def validate_raw(
     if raw.empty:
         raise DataContractViolation(f"Dataset '{source}' has no rows; expected at least one.")
     if not labelled and contract.target not in raw.columns:
-        raw = raw.assign(**{contract.target: pd.NA})
+        # Unknown outcomes, typed as the task's target is: a number's NaN, a label's NA.
+        unknown = np.nan if contract.task == "regression" else pd.NA
+        raw = raw.assign(**{contract.target: unknown})
     missing = [c for c in contract.known_columns if c not in raw.columns]
     if missing:
         raise DataContractViolation(
