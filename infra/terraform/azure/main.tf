@@ -205,7 +205,7 @@ resource "azurerm_container_registry" "cirrus" {
   #checkov:skip=CKV_AZURE_139:Public network access stays on so that CI runners outside the user's network can push; network_rule_set admits only allowed_ip_ranges.
   #checkov:skip=CKV_AZURE_165:Geo-replication doubles the registry's cost; one region serves the pipelines.
   #checkov:skip=CKV_AZURE_166:Quarantine needs a scanner that releases images; Defender for Containers scans instead.
-  #checkov:skip=CKV_AZURE_164:Content trust (Notary v1) is retired by Azure; images are addressed by immutable versions.
+  #checkov:skip=CKV_AZURE_164:Docker Content Trust (Notary v1) is deprecated in ACR; images are pulled by version tags CI writes once (see docs/deploy-to-your-cloud.md).
   #checkov:skip=CKV_AZURE_233:Zone redundancy is not offered in every region; a region that has it turns it on with zone_redundancy_enabled.
   name                          = var.registry_name
   resource_group_name           = azurerm_resource_group.cirrus.name

@@ -3,7 +3,7 @@ terraform {
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"
-      version = "~> 4.0"
+      version = "~> 4.20" # storage_account_id on containers
     }
     kubernetes = {
       source  = "hashicorp/kubernetes"
