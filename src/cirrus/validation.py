@@ -154,6 +154,44 @@ def _refuse_numbers_as_times(frame: pd.DataFrame, contract: DatasetContract, sou
         )
 
 
+def _refuse_text_in_numbers(frame: pd.DataFrame, contract: DatasetContract, source: str) -> None:
+    """Values of a numeric column that are no number are refused, counted and shown, before the
+    schema's checks (which would count them once per check, with Python's own TypeErrors)."""
+    problems = []
+    for column in frame.columns:
+        values = frame[column]
+        if contract.rule_for(column).dtype not in ("int", "float"):
+            continue
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        present = values.dropna()
+        text = present.astype(str).str.strip()
+        # Texts pandas itself reads as missing ('', 'nan', 'None'...) are missing, not bad.
+        bad = text[pd.to_numeric(text, errors="coerce").isna() & ~text.isin(_MISSING_TIME_TEXT)]
+        if len(bad):
+            problems.append(
+                f"column '{column}' holds {len(bad)} value(s) that are not numbers, in "
+                f"{_rows_text(bad)}"
+            )
+    if problems:
+        raise DataContractViolation(
+            f"Dataset '{source}' violates the contract: {'; '.join(problems)}. Fix the values, "
+            "or leave the cell empty where the value is unknown."
+        )
+
+
+def _refuse_empty_features(frame: pd.DataFrame, contract: DatasetContract, source: str) -> None:
+    """A feature column with no value at all in training data is refused: nothing can be learnt
+    from it, and drift cannot compare it."""
+    empty = [c for c in contract.features.all if c in frame.columns and frame[c].isna().all()]
+    if empty:
+        raise DataContractViolation(
+            f"Dataset '{source}' has no value at all in feature column(s) {empty} "
+            f"({len(frame)} row(s)); remove them from contract.features in {CONTRACT_FILE}, "
+            "or fix the file."
+        )
+
+
 # An offset after the time of day (`Z`, `+02:00`, `-0500`, `+02`); a date alone has none.
 _OFFSET = r"[T ]\d{1,2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 _SHOWN_ROWS = 5  # rows named in a message about a column
@@ -278,6 +316,9 @@ def validate_raw(
             f"it has {sorted(map(str, raw.columns))}."
         )
     _refuse_numbers_as_times(raw[contract.known_columns], contract, source)
+    _refuse_text_in_numbers(raw[contract.known_columns], contract, source)
+    if labelled:
+        _refuse_empty_features(raw[contract.known_columns], contract, source)
     declared = _parse_datetimes(
         _labels_as_text(raw[contract.known_columns], contract), contract, source
     )
