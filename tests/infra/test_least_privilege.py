@@ -21,6 +21,7 @@ from tests.infra.conftest import (
     allowed,
     block,
     blocks_of,
+    locals_of,
     matches,
     statements,
 )
@@ -351,3 +352,41 @@ def test_no_long_lived_keys(hcl: dict[str, list[Block]]) -> None:
         "azuread_application_password",
     }
     assert not [b.type for cloud in hcl.values() for b in cloud if b.type in keyed]
+
+
+# Who may read each secret, as the Terraform's `secret_readers` local declares it: the PII salt the
+# steps (runner, and SageMaker's job role on AWS) and the API; the API token the API alone.
+SECRET_READERS = {
+    "aws": (
+        "{for s in var.runner_secrets : s => [local.runner_role, local.serving_role, "
+        "var.sagemaker_role_name]}",
+        "{(var.api_token_secret) = [local.serving_role]}",
+    ),
+    "gcp": (
+        "{for s in var.runner_secrets : s => [google_service_account.runner.member, "
+        "google_service_account.serving.member]}",
+        "{(var.api_token_secret) = [google_service_account.serving.member]}",
+    ),
+    "azure": (
+        "{for s in var.runner_secrets : s => {runner = azurerm_user_assigned_identity.runner."
+        "principal_id, serving = azurerm_user_assigned_identity.serving.principal_id}}",
+        "{(var.api_token_secret) = "
+        "{serving = azurerm_user_assigned_identity.serving.principal_id}}",
+    ),
+}
+
+
+def test_secrets_are_readable_by_the_runner_and_the_api_only(hcl: dict[str, list[Block]]) -> None:
+    for cloud, (salt, token) in SECRET_READERS.items():
+        readers = str(locals_of(INFRA / cloud)["secret_readers"])
+        assert readers == f"${{merge({salt}, {token})}}", (cloud, readers)
+    # AWS: every other principal is denied by each secret's resource policy
+    policy = str(block(hcl["aws"], "aws_secretsmanager_secret_policy", "cirrus").body["policy"])
+    assert 'Effect = "Deny"' in policy and "ArnNotEquals" in policy
+    assert "local.secret_readers[each.key]" in policy
+    # Google and Azure: grants are made per secret from the same map, nothing project-wide
+    gcp = block(hcl["gcp"], "google_secret_manager_secret_iam_member", "readers").body
+    assert gcp["for_each"] == "${local.secret_grants}"
+    azure = block(hcl["azure"], "azurerm_role_assignment", "secret_readers").body
+    assert azure["for_each"] == "${local.secret_grants}"
+    assert "resource_versionless_id" in azure["scope"]
