@@ -105,3 +105,30 @@ def test_a_live_metric_far_below_held_out_recommends_retraining() -> None:
     assert not verdict(0.78)["retrain_recommended"]
     assert verdict(0.70)["retrain_recommended"]
     assert "live roc_auc 0.7000" in verdict(0.70)["retrain_reasons"][0]
+
+
+def test_the_monitoring_verdict_carries_the_drift_alarms_and_missing_value_shifts() -> None:
+    # Arrange: a drift summary whose raw flags failed the correction, and a missing-value shift
+    drift = {
+        "retrain_reasons": [],
+        "dataset_drift": False,
+        "drifted_features": [],
+        "raw_drifted_features": ["age"],
+        "drifted_feature_share": 0.0,
+        "prediction_drift": False,
+        "target_drift": None,
+        "alarm": {"correction": "holm", "family_error_rate": 0.05, "columns_tested": 16},
+        "missing_shift": ["credit_score"],
+        "out_of_range": {"age": 3},
+    }
+    live = {"task": "binary", "model": None}
+
+    # Act
+    verdict = summarise_monitoring(drift, live, {"model": {"roc_auc": 0.8}}, {}, settings())
+
+    # Assert
+    assert verdict["drifted_features"] == []
+    assert verdict["alarm"]["correction"] == "holm"
+    assert verdict["missing_shift"] == ["credit_score"]
+    assert verdict["out_of_range"] == {"age": 3}
+    assert verdict["retrain_recommended"] is False
