@@ -390,3 +390,33 @@ def test_secrets_are_readable_by_the_runner_and_the_api_only(hcl: dict[str, list
     azure = block(hcl["azure"], "azurerm_role_assignment", "secret_readers").body
     assert azure["for_each"] == "${local.secret_grants}"
     assert "resource_versionless_id" in azure["scope"]
+
+
+def test_the_prediction_log_expires_after_the_catalogs_retention(
+    hcl: dict[str, list[Block]], tfvars: dict[str, dict[str, Any]], catalog: dict[str, Any]
+) -> None:
+    retention = catalog["prediction_log"]["retention_days"]
+    assert {tfvars[cloud]["retention_days"] for cloud in tfvars} == {retention}
+    expiring = "(var.prediction_log_prefix) = var.retention_days"
+    for cloud in ("aws", "gcp"):
+        call = block(hcl[cloud], "module", "bucket").body
+        assert (
+            expiring in call["expiring_prefixes"] and "var.data_bucket" in call["expiring_prefixes"]
+        )
+    (rule,) = block(hcl["aws"], "aws_s3_bucket_lifecycle_configuration", "this").body["dynamic"]
+    content = rule["rule"]["content"][0]
+    assert rule["rule"]["for_each"] == "${var.expiring_prefixes}"
+    assert content["filter"][0]["prefix"] == "${rule.key}"
+    assert content["expiration"][0]["days"] == "${rule.value}"
+    (gcs,) = block(hcl["gcp"], "google_storage_bucket", "this").body["dynamic"]
+    condition = gcs["lifecycle_rule"]["content"][0]["condition"][0]
+    assert condition == {
+        "age": "${lifecycle_rule.value}",
+        "matches_prefix": ["${lifecycle_rule.key}"],
+    }
+    azure = block(hcl["azure"], "azurerm_storage_management_policy", "cirrus").body["rule"][0]
+    assert azure["filters"][0]["prefix_match"] == [
+        "${var.data_container}/${var.prediction_log_prefix}"
+    ]
+    deleted = azure["actions"][0]["base_blob"][0]
+    assert deleted["delete_after_days_since_creation_greater_than"] == "${var.retention_days}"

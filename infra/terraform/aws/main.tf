@@ -7,9 +7,6 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   # One bucket per distinct name: the data root, the DVC remote and the SageMaker default bucket.
   buckets = toset(distinct([var.data_bucket, var.dvc_bucket, var.pipeline_bucket]))
-  expiring = {
-    (var.data_bucket) = { (var.prediction_log_prefix) = var.retention_days }
-  }
   secrets = toset(concat(var.runner_secrets, [var.api_token_secret]))
 }
 
@@ -56,11 +53,12 @@ resource "aws_kms_alias" "cirrus" {
 }
 
 module "bucket" {
-  source            = "./modules/bucket"
-  for_each          = local.buckets
-  name              = each.value
-  kms_key_arn       = aws_kms_key.cirrus.arn
-  expiring_prefixes = lookup(local.expiring, each.value, {})
+  source      = "./modules/bucket"
+  for_each    = local.buckets
+  name        = each.value
+  kms_key_arn = aws_kms_key.cirrus.arn
+  # the prediction log expires in the data bucket only (a for expression: no conditional types)
+  expiring_prefixes = { for prefix, days in { (var.prediction_log_prefix) = var.retention_days } : prefix => days if each.value == var.data_bucket }
 }
 
 # The image deploy.yml names: tags never move, every push is scanned.

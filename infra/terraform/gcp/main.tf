@@ -12,9 +12,6 @@ data "google_storage_project_service_account" "gcs" {
 locals {
   number  = data.google_project.this.number
   buckets = toset(distinct([var.data_bucket, var.dvc_bucket, var.pipeline_bucket]))
-  expiring = {
-    (var.data_bucket) = { (var.prediction_log_prefix) = var.retention_days }
-  }
   secrets = toset(concat(var.runner_secrets, [var.api_token_secret]))
   # Google's service agents encrypt on behalf of their service with the customer-managed key.
   key_users = toset([
@@ -58,13 +55,14 @@ resource "google_kms_crypto_key_iam_member" "service_agents" {
 }
 
 module "bucket" {
-  source            = "./modules/bucket"
-  for_each          = local.buckets
-  name              = each.value
-  project           = var.project
-  location          = var.region
-  kms_key_id        = google_kms_crypto_key.cirrus.id
-  expiring_prefixes = lookup(local.expiring, each.value, {})
+  source     = "./modules/bucket"
+  for_each   = local.buckets
+  name       = each.value
+  project    = var.project
+  location   = var.region
+  kms_key_id = google_kms_crypto_key.cirrus.id
+  # the prediction log expires in the data bucket only (a for expression: no conditional types)
+  expiring_prefixes = { for prefix, days in { (var.prediction_log_prefix) = var.retention_days } : prefix => days if each.value == var.data_bucket }
   depends_on        = [google_kms_crypto_key_iam_member.service_agents]
 }
 
