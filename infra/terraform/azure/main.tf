@@ -219,10 +219,13 @@ resource "azurerm_container_registry" "cirrus" {
   retention_policy_in_days      = 30
   network_rule_set {
     default_action = "Deny"
-    ip_rule = [for cidr in var.allowed_ip_ranges : {
-      action   = "Allow"
-      ip_range = cidr
-    }]
+    dynamic "ip_rule" {
+      for_each = var.allowed_ip_ranges
+      content {
+        action   = "Allow"
+        ip_range = ip_rule.value
+      }
+    }
   }
   identity {
     type         = "UserAssigned"

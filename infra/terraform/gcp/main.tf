@@ -33,9 +33,10 @@ resource "google_project_service" "apis" {
 }
 
 resource "google_kms_key_ring" "cirrus" {
-  name     = var.name
-  location = var.region
-  project  = var.project
+  name       = var.name
+  location   = var.region
+  project    = var.project
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_kms_crypto_key" "cirrus" {
