@@ -108,7 +108,9 @@ def require_salt(contract: DatasetContract, salt: str | None) -> None:
         )
 
 
-def create_app(options: ServeOptions, project: Project | None = None) -> FastAPI:
+def create_app(
+    options: ServeOptions, project: Project | None = None, announce: bool = True
+) -> FastAPI:
     """The prediction API for the project in `options`; raises a known error if it cannot
     serve (no token, no model, a bad contract)."""
     project = project or load_project(Path(options.project_path), options.env)
@@ -121,7 +123,8 @@ def create_app(options: ServeOptions, project: Project | None = None) -> FastAPI
     require_salt(contract, salt)
     holder = ModelHolder()
     watcher = ModelWatcher(project, schema, holder, options.reload_interval)
-    watcher.check()  # the first model, now: one that cannot be served stops the start
+    # The first model, now: one that cannot be served stops the start.
+    watcher.check(announce=announce)
     served, refused = holder.state()
     if served is None and refused is not None:
         raise ServeError(f"The model cannot be served: {refused.reason}")
@@ -282,7 +285,8 @@ def run_server(options: ServeOptions) -> None:
     if not options.auth:
         check_auth(options, None)  # --no-auth on a non-loopback host: refused before loading
     project = load_project(Path(options.project_path), options.env)
-    app = create_app(options, project)
+    # With several workers each builds its own app; this one only fails early, and quietly.
+    app = create_app(options, project, announce=options.workers == 1)
     settings: dict[str, Any] = {
         "host": options.host,
         "port": options.port,

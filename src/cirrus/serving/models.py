@@ -233,8 +233,9 @@ class ModelWatcher:
         self._checked = stored
         return first
 
-    def check(self) -> bool:
-        """One poll: load, check and swap in a changed model; returns whether one was swapped."""
+    def check(self, announce: bool = True) -> bool:
+        """One poll: load, check and swap in a changed model; returns whether one was swapped
+        (said in the log unless `announce` is off: a process that only checks, never serves)."""
         settled = self._read_settled()
         if settled is None:
             return False
@@ -250,7 +251,8 @@ class ModelWatcher:
                 # full passes, those passes are short and do not pause requests for long.
                 gc.freeze()
                 old = previous.scorer.model_version if previous else None
-                logger.info(
+                log = logger.info if announce else logger.debug
+                log(
                     "Serving model %s (feature spec %s)%s.",
                     model.scorer.model_version,
                     model.scorer.feature_spec_hash,
