@@ -379,12 +379,10 @@ def _decide_column(
         decided.rules[column] = _time_rule(table.formats[column])
         decided.datetime.append(column)
         return
-    reason = _plainly_unusable(column, values, present, n_unique)
-    if reason:
-        decided.left_out.append(LeftOut(column, reason))
-        return
+    # PII first: a reason given for another verdict (a constant's value) would write the value
+    # into the committed contract.
     by_name = pii_by_name(column)
-    by_content = pii_by_content(table.frame[column], n_unique)
+    by_content = pii_by_content(table.frame[column], n_unique) if present else None
     if by_name or by_content:
         reason = (
             f"likely PII: {by_content[0]} in {by_content[1]:.0%} of values"
@@ -393,6 +391,10 @@ def _decide_column(
         )
         decided.pii[column] = treatment
         decided.left_out.append(LeftOut(column, reason, treatment))
+        return
+    reason = _plainly_unusable(column, values, present, n_unique)
+    if reason:
+        decided.left_out.append(LeftOut(column, reason))
         return
     if column in table.formats:
         decided.rules[column] = _time_rule(table.formats[column], nullable=inferred["nullable"])

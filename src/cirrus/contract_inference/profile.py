@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from cirrus.contract_inference.given_names import starts_with_given_name
+
 SAMPLE_SIZE = 1000  # values looked at to recognise e-mails, phones, names and free text
 CONTENT_SHARE = 0.9  # share of the sample that must look like PII
 ID_TOKENS = {"id", "uuid", "guid", "key", "pk", "identifier"}
@@ -51,6 +53,8 @@ OTHER_PII_TOKENS = {
 }
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+?[0-9(][0-9 ().\-/]{5,22}[0-9]$")
+GIVEN_NAME_ALONE = re.compile(r"^[A-Z][a-z'\u2019\-]+$")
+GIVEN_SHARE = 0.6  # share of a column's distinct values that must start with a given name
 PERSON_NAME = re.compile(r"^[A-Z][A-Za-z'\u2019.\-]+(?: [A-Z][A-Za-z'\u2019.\-]*){1,3}$")
 
 
@@ -146,6 +150,13 @@ def pii_by_content(values: pd.Series, n_unique: int) -> tuple[str, float] | None
     names = _share(sample, PERSON_NAME)
     if names >= CONTENT_SHARE and n_unique >= max(20, 0.5 * present):
         return "person names", names
+    # Few distinct values (staff, agents): names only when most start with a given name, which
+    # tells "Anna Meyer" or "Anna" from a category such as "New York".
+    distinct = sample.drop_duplicates()
+    given = float(distinct.map(starts_with_given_name).mean())
+    alone = _share(sample, GIVEN_NAME_ALONE)
+    if given >= GIVEN_SHARE and max(names, alone) >= CONTENT_SHARE:
+        return "person names (few distinct values, most a given name: review)", given
     return None
 
 
