@@ -42,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="test_predictions",
                 name="predict_held_out_rows",
             ),
-            # The current batch is scored here too (kept in memory): its rows with an outcome
+            # The current batch is scored here too: its rows with an outcome
             # are reported beside the held-out metrics, never gated.
             Node(
                 predict_rows,
