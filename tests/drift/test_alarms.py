@@ -152,7 +152,7 @@ def test_raw_flags_that_fail_the_family_correction_raise_no_alarm():
     assert corrected["alarm"] == {
         "correction": "holm",
         "family_error_rate": 0.05,
-        "columns_tested": 19,
+        "family_size": 19,
     }
     assert uncorrected["prediction_drift"] is True
     assert uncorrected["retrain_reasons"] == ["prediction drift"]
@@ -268,12 +268,15 @@ def test_each_injected_shift_raises_an_alarm(kind: str, alarms: set[str], retrai
 
 @pytest.fixture(scope="module")
 def missing_in_current() -> tuple[str, dict[str, Any]]:
-    """A random split whose current rows lost 15% of one categorical and one numeric column."""
+    """A random split whose current rows lost 15% of one categorical and one numeric column, and
+    all of another of each."""
     reference, (features, predictions) = _random_split(1000, seed=2)
     features = features.copy()
     holes = np.random.default_rng(5).random(len(features)) < 0.15
     features.loc[holes, "plan"] = np.nan
     features.loc[holes, "x04"] = np.nan
+    features["paperless"] = pd.Categorical([np.nan] * len(features), categories=LEVELS["paperless"])
+    features["x06"] = np.nan
     spec = _spec()
     return run_drift_report(
         *reference, features, predictions, spec, fx.drift(report_rows=None), NO_UNSEEN
@@ -288,12 +291,27 @@ def test_missing_values_only_in_the_current_rows_are_a_missing_value_shift(missi
     assert summary["columns"]["plan"]["drifted"] is False
     assert summary["columns"]["x04"]["drifted"] is False
     assert summary["drifted_features"] == []
-    assert summary["missing_shift"] == ["plan", "x04"]
+    assert summary["missing_shift"] == ["paperless", "plan", "x04", "x06"]
     missing = summary["columns"]["plan"]["missing"]
     assert missing["reference_share"] == 0.0
     assert missing["current_share"] == pytest.approx(0.15, abs=0.03)
     assert missing["shift"] is True
     assert summary["columns"]["x00"]["missing"]["shift"] is False
+
+
+def test_a_column_without_current_values_is_not_tested_but_named(missing_in_current):
+    # Arrange
+    html, summary = missing_in_current
+
+    # Assert: Evidently refuses an empty column; the summary says why it was not tested
+    for column in ("paperless", "x06"):
+        verdict = summary["columns"][column]
+        assert verdict["not_tested"] == "no values in the current rows"
+        assert verdict["alarm"] is False
+        assert verdict["missing"]["current_share"] == 1.0
+    assert summary["alarm"]["family_size"] == 23  # 21 features, prediction, target
+    assert "no values in the current rows" not in html  # the note lists it as not tested
+    assert "not tested" in html
 
 
 def test_the_report_shows_no_missing_level(missing_in_current):

@@ -111,7 +111,8 @@ def _data_definition(frame: pd.DataFrame, spec: FeatureSpec) -> Any:
     outputs = [c for c in (PREDICTION, TARGET_COLUMN) if c in frame]
     numeric_outputs = [c for c in outputs if c in numeric_output_columns(spec)]
     numeric = [c for c in spec.numeric if c in frame] + numeric_outputs
-    categorical = list(spec.categories) + [c for c in outputs if c not in numeric_outputs]
+    categorical = [c for c in spec.categories if c in frame]
+    categorical += [c for c in outputs if c not in numeric_outputs]
     return DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
 
 
@@ -333,6 +334,28 @@ def column_verdict(
     }
 
 
+def empty_side(reference: pd.Series, current: pd.Series) -> str | None:
+    """The side ("reference" or "current") of a column with no values to test, if any."""
+    for side, values in (("reference", reference), ("current", current)):
+        if _tested_values(values).empty:
+            return side
+    return None
+
+
+def untested_verdict(side: str) -> dict[str, Any]:
+    """The record of a column with no values on one side: no test, no drift, no p-value (its
+    missing-value shift says what happened)."""
+    return {
+        "method": "not tested",
+        "score": None,
+        "threshold": None,
+        "drifted": False,
+        "p_value": None,
+        "p_value_test": None,
+        "not_tested": f"no values in the {side} rows",
+    }
+
+
 def _available_cores() -> int:
     """CPU cores this process may run on."""
     if hasattr(os, "sched_getaffinity"):
@@ -361,6 +384,10 @@ def _tested_columns(
 
     def run(metric: Any) -> tuple[str, dict[str, Any]]:
         column = metric.column
+        side = empty_side(reference[column], current[column])
+        if side is not None:  # Evidently refuses an empty column; missing values say it all
+            progress.step()
+            return "", untested_verdict(side)
         kind = definition.get_column_type(column)
         verdict = column_verdict(
             reference[column], current[column], kind, metric.method, metric.threshold
@@ -471,9 +498,9 @@ def report_note(
     sentence = f"<p>{html.escape(sample_sentence(shown, total, seed))}</p>"
     cells = "".join(
         f"<tr><td>{html.escape(str(column))}</td><td>{html.escape(str(v['method']))}</td>"
-        f"<td>{v['score']:.4g}</td><td>{v['threshold']:.4g}</td>"
+        f"<td>{_shown(v['score'])}</td><td>{_shown(v['threshold'])}</td>"
         f"<td>{'drift' if v['drifted'] else 'no drift'}</td>"
-        f"<td>{v['p_value']:.4g}</td><td>{v['adjusted_p_value']:.4g}</td>"
+        f"<td>{_shown(v['p_value'])}</td><td>{_shown(v['adjusted_p_value'])}</td>"
         f"<td>{'ALARM' if v['alarm'] else '-'}</td><td>{_missing_cell(v)}</td></tr>"
         for column, v in columns.items()
     )
@@ -492,6 +519,11 @@ def report_note(
         '<div id="cirrus-drift-sample" style="font-family:sans-serif;margin:16px;padding:12px;'
         f'border:1px solid #c9c9c9;background:#fafafa">{sentence}{table}</div>'
     )
+
+
+def _shown(value: float | None) -> str:
+    """A number of the note's table, to four significant digits ("-": none)."""
+    return "-" if value is None else f"{value:.4g}"
 
 
 def _missing_cell(verdict: dict[str, Any]) -> str:
@@ -579,11 +611,19 @@ def run_drift_report(
     with remembered():
         tested = _tested_columns(reference, current, definition, preset)
         columns = {column: verdict for column, (_, verdict) in tested.items()}
-        # The report tests each column as the verdicts did, whatever test its sample's size picks.
-        report_preset = _preset(settings, {column: name for column, (name, _) in tested.items()})
-        shown_reference = _sample(reference, settings.report_rows, settings.seed)
-        shown_current = _sample(current, settings.report_rows, settings.seed)
-        document = _report_html(shown_reference, shown_current, definition, report_preset)
+        # The report tests each column as the verdicts did, whatever test its sample's size picks;
+        # a column with no values on one side is left out of it (Evidently refuses it).
+        methods = {column: name for column, (name, _) in tested.items() if name}
+        reported = [column for column in reference if column not in tested or tested[column][0]]
+        report_preset = _preset(settings, methods)
+        shown_reference = _sample(reference[reported], settings.report_rows, settings.seed)
+        shown_current = _sample(current[reported], settings.report_rows, settings.seed)
+        document = _report_html(
+            shown_reference,
+            shown_current,
+            _data_definition(shown_reference, spec),
+            report_preset,
+        )
     shown, total = (len(shown_reference), len(shown_current)), (len(reference), len(current))
     summary = summarise_tables(reference, current, columns, spec, settings, unseen_categories)
     summary.update(
@@ -617,7 +657,7 @@ def _written(verdict: dict[str, Any]) -> dict[str, Any]:
         key: _written(value)
         if isinstance(value, dict)
         else significant(value)
-        if key in rounded
+        if key in rounded and isinstance(value, float)
         else value
         for key, value in verdict.items()
     }
@@ -677,7 +717,7 @@ def summarise_drift(
         "alarm": {
             "correction": settings.alarm.correction,
             "family_error_rate": settings.alarm.family_error_rate,
-            "columns_tested": len(columns),
+            "family_size": len(columns),  # every column, tested or not (p = 1)
         },
         "raw_drifted_features": sorted(c for c in features if columns[c]["drifted"]),
         "missing_shift": sorted(column for column, info in missing.items() if info["shift"]),

@@ -117,7 +117,7 @@ def test_the_monitoring_verdict_carries_the_drift_alarms_and_missing_value_shift
         "drifted_feature_share": 0.0,
         "prediction_drift": False,
         "target_drift": None,
-        "alarm": {"correction": "holm", "family_error_rate": 0.05, "columns_tested": 16},
+        "alarm": {"correction": "holm", "family_error_rate": 0.05, "family_size": 16},
         "missing_shift": ["credit_score"],
         "out_of_range": {"age": 3},
     }
