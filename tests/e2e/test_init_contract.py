@@ -89,6 +89,7 @@ def test_init_contract_then_kedro_run_works_with_no_other_edit(tmp_path: Path, s
     assert _report(project, "quality_gate.json")["passed"] is True
     drift = _report(project, "drift_summary.json")
     assert drift["dataset_drift"] is False, drift["drifted_features"]
+    assert drift["retrain_recommended"] is False, drift["retrain_reasons"]
     assert not list((project / "conf" / "local").glob("*.yml"))  # nothing edited by hand
     features = (project / "conf/base/parameters_features.yml").read_text()
     assert not [column for column in DEMO_COLUMNS if column in features]
