@@ -277,11 +277,10 @@ COMPANION_CATEGORICAL_TEST = "chi2_contingency"
 
 def _level_counts(reference: pd.Series, current: pd.Series) -> np.ndarray:
     """A 2 x levels table of both sides' counts over the levels either side holds."""
-    counts = pd.concat(
-        [reference.astype(object).value_counts(), current.astype(object).value_counts()],
-        axis=1,
-    ).fillna(0)
-    return counts.to_numpy(dtype="float64").T
+    # Categoricals count their codes (fast); other values count as they are.
+    counts = pd.concat([reference.value_counts(), current.value_counts()], axis=1).fillna(0)
+    table = counts.to_numpy(dtype="float64").T
+    return table[:, table.sum(axis=0) > 0]  # a level neither side holds has no expected count
 
 
 def companion_p_value(reference: pd.Series, current: pd.Series) -> tuple[str, float]:
