@@ -215,9 +215,10 @@ def test_the_pyarrow_read_types_every_column_as_pandas_does(tmp_path: Path) -> N
     # Arrange: ISO times and dates, floats with -inf and gaps, ints with gaps, booleans, NA texts
     path = _write(tmp_path / "mixed.csv", MIXED)
 
-    # Act
+    # Act: pandas with an empty cell as the one missing text, as the checked dataset reads
     ours = CheckedCSVDataset(filepath=str(path)).load()
-    pandas = CSVDataset(filepath=str(path)).load()
+    only_empty = {"keep_default_na": False, "na_values": [""]}
+    pandas = CSVDataset(filepath=str(path), load_args=only_empty).load()
 
     # Assert: same columns, numeric dtypes and values; dates stay text; text is Arrow-backed
     assert ours["id"].dtype == pd.StringDtype("pyarrow")
@@ -226,6 +227,18 @@ def test_the_pyarrow_read_types_every_column_as_pandas_does(tmp_path: Path) -> N
     numeric = ["amount", "count", "flag"]
     assert (ours[numeric].dtypes == pandas[numeric].dtypes).all()
     pd.testing.assert_frame_equal(_as_pandas_text(ours), _as_pandas_text(pandas))
+
+
+def test_only_an_empty_cell_is_read_as_missing_and_na_texts_stay_text(tmp_path: Path) -> None:
+    # Arrange: texts pandas would turn into nulls on its own
+    path = _write(tmp_path / "na.csv", ["code,amount", "NA,1.5", "n/a,", "null,2.0", ",3.0"])
+
+    # Act
+    frame = CheckedCSVDataset(filepath=str(path)).load()
+
+    # Assert: what means missing is the contract's `missing_values`, applied by validation
+    assert frame["code"].tolist()[:3] == ["NA", "n/a", "null"] and pd.isna(frame["code"][3])
+    assert frame["amount"].isna().tolist() == [False, True, False, False]
 
 
 @pytest.mark.parametrize(

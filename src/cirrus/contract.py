@@ -48,6 +48,9 @@ class FeatureColumns(Strict):
 
 
 ISO_8601 = "ISO8601"
+# What a missing value is written as by the tools that write most tables (pandas, R, SQL dumps,
+# spreadsheets); declared in the contract, never guessed beyond it.
+DEFAULT_MISSING_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 YAML_BOOLEANS = "unquoted yes/no, true/false and on/off are YAML booleans, not the data's text"
 
 
@@ -163,6 +166,10 @@ class DatasetContract(Block):
     `pii_salt` or CIRRUS_PII_SALT); never features."""
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
     """Column -> validation rule; columns without one get the defaults of their role."""
+    missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING_VALUES))
+    """Texts that mean a missing value, in any column: the raw CSV reader and validation turn
+    exactly these into nulls (an empty cell is one by default); any other text in a numeric
+    column is a bad value. Remove `NA` when it is a level (Namibia, North America)."""
 
     @field_validator("time_zone")
     @classmethod

@@ -71,16 +71,19 @@ _UNCHECKED_ARGS = (
     "skiprows",
 )
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
-# The texts pandas' C engine reads as missing by default.
-_PANDAS_NA_TEXT = sorted(pd._libs.parsers.STR_NA_VALUES)
+# Only an empty cell is read as missing: the texts that also mean missing ('NA', 'N/A'...) are
+# the contract's `missing_values`, which validation applies; pandas' longer default list would
+# decide that silently (and turn a level such as 'NA', Namibia, into a null).
+_NULL_TEXT = [""]
+_NULL_ARGS = {"keep_default_na": False, "na_values": _NULL_TEXT}
 # Quoted line breaks are read as pandas reads them (at no measurable cost at 1M rows).
 _PARSE = pacsv.ParseOptions(newlines_in_values=True)
 
 
 def _arrow_options(as_text: dict[str, pa.DataType] | None = None) -> pacsv.ConvertOptions:
-    """pyarrow's conversion with pandas' missing-value texts (and some columns kept as text)."""
+    """pyarrow's conversion, an empty cell as the one missing text (some columns kept as text)."""
     return pacsv.ConvertOptions(
-        null_values=_PANDAS_NA_TEXT,
+        null_values=_NULL_TEXT,
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
         column_types=as_text or {},
@@ -155,7 +158,14 @@ def _rows(text: str, dialect: dict[str, Any]) -> list[list[str]]:
 
 
 class CheckedCSVDataset(CSVDataset):
-    """A CSV file refused, naming the file and line, when it is empty, cut off or damaged."""
+    """A CSV file refused, naming the file and line, when it is empty, cut off or damaged; only
+    an empty cell is read as missing unless `load_args` set `na_values` or `keep_default_na`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._asked_args = dict(self._load_args)  # what the catalog entry asked for
+        if not {"na_values", "keep_default_na"} & set(self._load_args):
+            self._load_args = {**self._load_args, **_NULL_ARGS}
 
     def load(self) -> pd.DataFrame:
         """Load like `pandas.CSVDataset`, after checking the file is whole."""
@@ -186,7 +196,7 @@ class CheckedCSVDataset(CSVDataset):
 
     def _fast_load(self, path: str) -> pd.DataFrame | None:
         """The file read by pyarrow when no `load_args` ask for pandas' options, else None."""
-        if self._load_args or path.lower().endswith(_COMPRESSED):
+        if self._asked_args or path.lower().endswith(_COMPRESSED):
             return None
         with self._fs.open(path, mode="rb") as file:
             return read_csv_with_pyarrow(file)

@@ -154,6 +154,19 @@ def _refuse_numbers_as_times(frame: pd.DataFrame, contract: DatasetContract, sou
         )
 
 
+def _declared_missing_as_null(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
+    """Texts the contract declares as missing (`missing_values`) become nulls, in text columns."""
+    declared = set(contract.missing_values)
+    replaced = {}
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            missing = values.isin(declared).to_numpy(dtype=bool, na_value=False)
+            if missing.any():
+                replaced[column] = values.mask(missing)
+    return frame.assign(**replaced) if replaced else frame
+
+
 def _refuse_text_in_numbers(frame: pd.DataFrame, contract: DatasetContract, source: str) -> None:
     """Values of a numeric column that are no number are refused, counted and shown, before the
     schema's checks (which would count them once per check, with Python's own TypeErrors)."""
@@ -166,8 +179,8 @@ def _refuse_text_in_numbers(frame: pd.DataFrame, contract: DatasetContract, sour
             continue
         present = values.dropna()
         text = present.astype(str).str.strip()
-        # Texts pandas itself reads as missing ('', 'nan', 'None'...) are missing, not bad.
-        bad = text[pd.to_numeric(text, errors="coerce").isna() & ~text.isin(_MISSING_TIME_TEXT)]
+        # Declared missing texts are nulls already (`_declared_missing_as_null`).
+        bad = text[pd.to_numeric(text, errors="coerce").isna()]
         if len(bad):
             problems.append(
                 f"column '{column}' holds {len(bad)} value(s) that are not numbers, in "
@@ -175,8 +188,9 @@ def _refuse_text_in_numbers(frame: pd.DataFrame, contract: DatasetContract, sour
             )
     if problems:
         raise DataContractViolation(
-            f"Dataset '{source}' violates the contract: {'; '.join(problems)}. Fix the values, "
-            "or leave the cell empty where the value is unknown."
+            f"Dataset '{source}' violates the contract: {'; '.join(problems)}. Fix the values; "
+            f"a text that means 'unknown' goes in contract.missing_values in {CONTRACT_FILE} "
+            f"(now {contract.missing_values})."
         )
 
 
@@ -315,10 +329,11 @@ def validate_raw(
             f"Dataset '{source}' is missing column(s) {missing} declared in the contract; "
             f"it has {sorted(map(str, raw.columns))}."
         )
-    _refuse_numbers_as_times(raw[contract.known_columns], contract, source)
-    _refuse_text_in_numbers(raw[contract.known_columns], contract, source)
+    raw = _declared_missing_as_null(raw[contract.known_columns], contract)
+    _refuse_numbers_as_times(raw, contract, source)
+    _refuse_text_in_numbers(raw, contract, source)
     if labelled:
-        _refuse_empty_features(raw[contract.known_columns], contract, source)
+        _refuse_empty_features(raw, contract, source)
     declared = _parse_datetimes(
         _labels_as_text(raw[contract.known_columns], contract), contract, source
     )

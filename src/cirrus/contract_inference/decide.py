@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cirrus.contract import ColumnRule, DatasetContract, FeatureColumns, label_text
+from cirrus.contract import (
+    DEFAULT_MISSING_VALUES,
+    ColumnRule,
+    DatasetContract,
+    FeatureColumns,
+    label_text,
+)
 from cirrus.contract_inference.outcome import ContractInferenceError, InferredConfig, LeftOut
 from cirrus.contract_inference.profile import (
     consecutive_integers,
@@ -574,6 +580,7 @@ def infer_configuration(
             + "; ".join(f"{item.column}: {item.reason}" for item in columns.left_out)
         )
     comments["time_zone"] = "times with an offset (Z, +02:00) converted to it, others read in it"
+    comments["missing_values"] = "texts read as missing; review: drop one that is a real value"
     split = decide_split(table, time_column, id_column, comments, time_zone)
     features = decide_features(table, columns.datetime, comments, time_zone)
     try:
@@ -582,6 +589,7 @@ def infer_configuration(
             id_column=id_column,
             event_time_column=time_column,
             time_zone=time_zone,
+            missing_values=list(DEFAULT_MISSING_VALUES),
             target=target,
             task=task,
             **positive,

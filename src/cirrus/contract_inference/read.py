@@ -1,13 +1,17 @@
-"""Reading the data file as ingestion will read it (pandas defaults), from any fsspec URL."""
+"""Reading the data file as ingestion will read it (an empty cell and the default
+`missing_values` as missing), from any fsspec URL."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 
+from cirrus.contract import DEFAULT_MISSING_VALUES
 from cirrus.contract_inference.outcome import ContractInferenceError
 
 PARQUET = "parquet"
@@ -40,7 +44,11 @@ def read_table(
         if file_type == PARQUET:
             frame = pd.read_parquet(path, storage_options=options)
         else:
-            frame = pd.read_csv(path, storage_options=options)
+            # As the checked CSV dataset reads: only an empty cell is missing (the contract's
+            # `missing_values` are applied next, as validation applies them).
+            frame = pd.read_csv(
+                path, storage_options=options, keep_default_na=False, na_values=[""]
+            )
     except FileNotFoundError:
         raise ContractInferenceError(f"No such file: '{path}'") from None
     except (OSError, ValueError, pd.errors.ParserError) as error:
@@ -48,7 +56,26 @@ def read_table(
     if frame.empty or not len(frame.columns):
         raise ContractInferenceError(f"'{path}' holds no rows; expected a table with a header.")
     frame.columns = [str(column) for column in frame.columns]
-    return frame, file_type
+    return declared_missing_as_null(frame, DEFAULT_MISSING_VALUES), file_type
+
+
+def declared_missing_as_null(frame: pd.DataFrame, missing_values: Iterable[str]) -> pd.DataFrame:
+    """Texts that mean missing become nulls; a column that then holds only numbers is typed as
+    numbers (as it would have been read without those texts)."""
+    declared = set(missing_values)
+    changed = {}
+    for column in frame.columns:
+        values = frame[column]
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            continue
+        missing = values.isin(declared).to_numpy(dtype=bool, na_value=False)
+        if not missing.any():
+            continue
+        values = values.mask(missing)
+        with contextlib.suppress(ValueError, TypeError):  # text stays text
+            values = pd.to_numeric(values)
+        changed[column] = values
+    return frame.assign(**changed) if changed else frame
 
 
 def read_options(project: Path) -> dict[str, Any] | None:

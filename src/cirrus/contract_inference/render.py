@@ -91,6 +91,10 @@ def render_contract(config: InferredConfig) -> str:
             notes.get("event_time_column"),
         ),
         _with_comment(f"  time_zone: {_scalar(c['time_zone'])}", notes.get("time_zone")),
+        _with_comment(
+            f"  missing_values: {_flow(c['missing_values'], quote=True)}",
+            notes.get("missing_values"),
+        ),
         f"  target: {_scalar(c['target'])}",
         _with_comment(f"  task: {c['task']}", f"binary | multiclass | regression: {notes['task']}"),
     ]
