@@ -2,17 +2,22 @@
 #   docker run IMAGE --pipelines training
 # and reads and writes its data under CIRRUS_STORAGE_ROOT (see conf/cloud/globals.yml).
 # Build: docker build -t REGISTRY/cirrus:VERSION .   (the exports take the tag from deploy.yml)
+#   or bash scripts/build-image.sh, which also builds without a Docker engine (buildah).
 
 # The tag pins the Python patch release and the Debian release; pin it by digest as well
 # (python:3.11.14-slim-bookworm@sha256:...) in your registry mirror for byte-identical rebuilds.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
+# Without a registry, scripts/build-image.sh builds a base of Debian's own python3 packages and
+# passes it here; both bases have python3 and venv, and neither needs pip on the system Python.
+
 # ---- build: the virtual environment, from the hash-pinned lock (uv stays in this stage) ----
 FROM ${PYTHON_IMAGE} AS build
-RUN python -m pip install --no-cache-dir uv==0.13.9
+RUN python3 -m venv /opt/uv \
+    && /opt/uv/bin/pip install --no-cache-dir --disable-pip-version-check uv==0.13.9
 COPY requirements-image.lock /tmp/requirements-image.lock
-RUN uv venv /opt/venv \
-    && uv pip sync --no-cache --require-hashes --python /opt/venv/bin/python \
+RUN python3 -m venv --without-pip /opt/venv \
+    && /opt/uv/bin/uv pip sync --no-cache --require-hashes --python /opt/venv/bin/python \
         /tmp/requirements-image.lock
 
 # ---- runtime: the environment and the committed configuration, run as a non-root user ----

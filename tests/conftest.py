@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Airflow or browser processes, emulators, and tests built on a trained project.
 FOLDER_MARKERS = {
     "e2e": ("e2e", "slow"),
+    "image": ("image", "cloud", "slow"),
     "notebooks": ("e2e", "slow"),
     "serving": ("slow",),
     "versioning": ("slow",),

@@ -1,6 +1,6 @@
 """The user's infra workflow (.github/workflows/infra.yml): valid by GitHub's workflow schema, fmt,
 checkov and an OIDC `terraform plan` per cloud on pull requests, the image pushed on main, and
-pip-audit of the lock files with a reviewed allow-list."""
+pip-audit of the lock files and a scan of the image, each with a reviewed allow-list."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.conftest import REPO
 
 WORKFLOW = REPO / ".github" / "workflows" / "infra.yml"
 ALLOWLIST = REPO / "infra" / "pip-audit-allowlist.txt"
+GRYPE_CONFIG = REPO / "infra" / "grype.yaml"
 LOCKS = ("requirements.lock", "requirements-image.lock", "infra/checkov.lock")
 
 
@@ -48,7 +49,7 @@ def test_workflow_validates_against_the_github_workflow_schema() -> None:
 def test_actions_are_pinned_to_a_major_version() -> None:
     for name, job in workflow()["jobs"].items():
         for action in uses(job):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", action), f"{name}: {action}"
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@v\d+", action), f"{name}: {action}"
 
 
 def test_pull_requests_run_fmt_checkov_and_a_plan_per_cloud_through_oidc() -> None:
@@ -79,10 +80,23 @@ def test_main_builds_and_pushes_the_image_tagged_by_commit() -> None:
     image = workflow()["jobs"]["image"]
     assert "github.ref == 'refs/heads/main'" in image["if"]
     assert image["permissions"]["id-token"] == "write"
-    (push,) = [
-        s for s in image["steps"] if s.get("uses", "").startswith("docker/build-push-action")
-    ]
-    assert push["with"]["push"] == "true" and push["with"]["tags"].endswith("${{ github.sha }}")
+    steps = image["steps"]
+    (build,) = [s for s in steps if s.get("uses", "").startswith("docker/build-push-action")]
+    assert build["with"]["load"] == "true" and build["with"]["push"] == "false"
+    assert build["with"]["tags"] == "${{ vars.IMAGE }}:${{ github.sha }}"
+    names = [s.get("name", s.get("uses", "")) for s in steps]
+    scan = next(i for i, name in enumerate(names) if name.startswith("Scan the image"))
+    push = next(i for i, name in enumerate(names) if name.startswith("Push"))
+    # The scan gates the push: a vulnerable image never reaches the registry.
+    assert names.index(build["uses"]) < scan < push
+    assert "--fail-on high" in steps[scan]["run"] and "infra/grype.yaml" in steps[scan]["run"]
+    assert 'docker push "${IMAGE}:${GITHUB_SHA}"' in steps[push]["run"]
+
+
+def test_every_image_scan_exception_has_a_reason() -> None:
+    rules = yaml.safe_load(GRYPE_CONFIG.read_text())["ignore"]
+    assert isinstance(rules, list)
+    assert all(rule.get("vulnerability") and len(rule.get("reason", "")) >= 20 for rule in rules)
 
 
 def test_pip_audit_reads_every_lock_file_and_the_allow_list() -> None:
