@@ -5,8 +5,7 @@
 #   bash scripts/build-image.sh
 #
 # With a Docker engine that answers, this is `docker build`. Without one, Debian's buildah builds
-# the same Dockerfile daemonless (chroot isolation; the storage driver of
-# /etc/containers/storage.conf, overlay by default). Where no registry
+# the same Dockerfile daemonless (chroot isolation; overlay storage where it mounts, else vfs). Where no registry
 # answers for the Python base image, a base is made from Debian's own packages (mmdebstrap:
 # python3, venv, libgomp1, CA certificates) and passed to the Dockerfile as PYTHON_IMAGE.
 # Layers are kept, so a second build on the same machine reuses what did not change; a lock makes
@@ -38,10 +37,35 @@ if ! command -v buildah >/dev/null 2>&1 || ! command -v mmdebstrap >/dev/null 2>
   fi
 fi
 
-lock_dir=${XDG_CACHE_HOME:-$HOME/.cache}/cirrus
-mkdir -p "$lock_dir"
-exec 9>"$lock_dir/build-image.lock"
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/cirrus
+mkdir -p "$cache"
+exec 9>"$cache/build-image.lock"
 flock 9
+
+# The storage driver: overlay where this kernel and filesystem mount it (fast: layers are shared),
+# else vfs (full copies) in a store of its own. BUILDAH_STORAGE_DRIVER forces one. The choice is
+# written to $cache/buildah-storage, so that whoever runs the image uses the same store.
+storage_flags() {
+  case "$1" in
+    overlay) echo "--storage-driver=overlay" ;;
+    *) echo "--storage-driver=$1 --root=$cache/containers-$1" ;;
+  esac
+}
+overlay_mounts() {
+  local ctr
+  ctr=$(buildah --storage-driver=overlay from scratch 2>/dev/null) || return 1
+  buildah --storage-driver=overlay mount "$ctr" >/dev/null 2>&1
+  local mounted=$?
+  buildah --storage-driver=overlay rm "$ctr" >/dev/null 2>&1 || true
+  return "$mounted"
+}
+driver=${BUILDAH_STORAGE_DRIVER:-}
+if [ -z "$driver" ]; then
+  if overlay_mounts; then driver=overlay; else driver=vfs; fi
+fi
+storage_flags "$driver" > "$cache/buildah-storage"
+# shellcheck disable=SC2046  # the flags are words by design
+buildah() { command buildah $(cat "$cache/buildah-storage") "$@"; }
 
 # A base from Debian's packages when the registry's Python image cannot be pulled. The machine's
 # own extra CA certificates (a proxy's, under /usr/local/share/ca-certificates) are trusted in it,

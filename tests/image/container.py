@@ -26,6 +26,13 @@ REQUIRE_ENV = "CIRRUS_REQUIRE_IMAGE"
 SIZE_UNITS = {"B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9}
 
 
+def buildah_storage() -> list[str]:
+    """The storage flags build-image.sh chose on this machine, so the tests use its store."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cirrus"
+    chosen = cache / "buildah-storage"
+    return chosen.read_text().split() if chosen.exists() else []
+
+
 def docker_answers() -> bool:
     """A Docker engine is reachable (the client alone is not enough)."""
     if shutil.which("docker") is None:
@@ -53,7 +60,9 @@ class ImageRunner:
 
     def _buildah(self, *args: str) -> str:
         """A buildah command's output (raises with its error when it fails)."""
-        done = subprocess.run(["buildah", *args], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["buildah", *buildah_storage(), *args], capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             raise RuntimeError(f"buildah {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout.strip()
@@ -67,7 +76,14 @@ class ImageRunner:
             return [*docker, self.image, *rest]
         container = self._buildah("from", "--pull-never", "--quiet", self.image)
         self.containers.append(container)
-        buildah = ["buildah", "run", "--isolation=chroot", "--network=host", *flags]
+        buildah = [
+            "buildah",
+            *buildah_storage(),
+            "run",
+            "--isolation=chroot",
+            "--network=host",
+            *flags,
+        ]
         return [*buildah, container, "--", *argv]
 
     def run(
@@ -146,7 +162,7 @@ class ImageRunner:
         """Remove the buildah containers this runner made (Docker's remove themselves)."""
         if self.containers:
             subprocess.run(
-                ["buildah", "rm", *self.containers],
+                ["buildah", *buildah_storage(), "rm", *self.containers],
                 capture_output=True,
                 check=False,
             )
