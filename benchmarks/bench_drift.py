@@ -173,7 +173,7 @@ def node_run(inputs: dict[str, Any]) -> Any:
     from cirrus.drift.report import run_drift_report
 
     drift = settings()
-    return lambda: run_drift_report(settings=drift, **inputs)[1]["columns"]
+    return lambda: run_drift_report(settings=drift, **inputs)[1].columns
 
 
 def prepared(variant: str, inputs: dict[str, Any]) -> Any:

@@ -42,8 +42,8 @@ from bench_pipelines import copy_project
 from cirrus.contract import parse_contract
 from cirrus.feature_spec import parse_feature_spec
 from cirrus.modeling import model_matrix, predict_scores
-from cirrus.parameters import EvaluationParams
 from cirrus.prediction_log import PredictionLog
+from cirrus.results import ModelBundle
 from cirrus.scoring import Scorer, numeric_matrix
 from cirrus.serving.schema import request_columns
 
@@ -309,15 +309,14 @@ def in_process_times(project: Path, rows: pd.DataFrame, sizes: list[int]) -> dic
     contract = parse_contract(
         yaml.safe_load((conf / "parameters_contract.yml").read_text())["contract"]
     )
-    evaluation = EvaluationParams.parse(
-        yaml.safe_load((conf / "parameters_evaluation.yml").read_text())["evaluation"]
-    )
     model_text = (project / "data/06_models/model.txt").read_text()
     spec = parse_feature_spec(
         json.loads((project / "data/04_feature/feature_spec.json").read_text()), "feature_spec"
     )
-    metrics = json.loads((project / "data/06_models/training_metrics.json").read_text())
-    scorer = Scorer.load(model_text, spec, contract, evaluation, metrics)
+    bundle = ModelBundle.model_validate_json(
+        (project / "data/06_models/model_bundle.json").read_text()
+    )
+    scorer = Scorer.load(model_text, spec, contract, bundle)
     results = {}
     for size in sizes:
         batch = rows.head(size).reset_index(drop=True)

@@ -20,6 +20,7 @@ import yaml
 from kedro.framework.cli.project import run as kedro_run
 
 from cirrus.config_reference import REFERENCE_FILE, render_reference
+from cirrus.cost.command import cost
 from cirrus.deploy.export import BUILD_DIR, TARGETS
 from cirrus.errors import (
     TRACEBACK_ENV,
@@ -29,6 +30,7 @@ from cirrus.errors import (
     readable_error,
     traceback_requested,
 )
+from cirrus.results import MonitoringSummary
 from cirrus.versioning.dvc_yaml import (
     DVC_FILE,
     build_dvc_config,
@@ -266,24 +268,18 @@ def promote_model(ref: str) -> None:
 RETRAIN_EXIT_CODE = 3
 
 
-def monitoring_lines(summary: dict[str, Any]) -> list[str]:
+def monitoring_lines(summary: MonitoringSummary) -> list[str]:
     """The monitoring verdict as a few lines a person (or a CI log) reads."""
-    window, live = summary["window"], summary["live_metric"]
-    drifted = ", ".join(summary["drifted_features"]) or "none"
-    target = {None: "no outcomes yet", True: "yes", False: "no"}[summary["target_drift"]]
-    if live["live"] is None:
-        performance = f"no outcomes to score yet (held-out {live['held_out']:.4f})"
+    window, live = summary.window, summary.live_metric
+    if live.live is None:
+        performance = f"no outcomes to score yet (held-out {live.held_out:.4f})"
     else:
-        performance = f"{live['live']:.4f} live vs {live['held_out']:.4f} held-out"
-    verdict = "; ".join(summary["retrain_reasons"]) or "no"
+        performance = f"{live.live:.4f} live vs {live.held_out:.4f} held-out"
     return [
         f"Monitored {window['rows']} logged row(s) received {window['first_received_at']} .. "
         f"{window['last_received_at']} ({window['rows_with_outcomes']} with outcomes).",
-        f"Drifted features ({summary['drifted_feature_share']:.0%}): {drifted}.",
-        f"Prediction drift: {'yes' if summary['prediction_drift'] else 'no'}; "
-        f"target drift: {target}.",
-        f"{live['name']}: {performance}.",
-        f"Retraining recommended: {verdict}.",
+        f"{live.name}: {performance}.",
+        f"Verdict: {summary.verdict}",
     ]
 
 
@@ -310,7 +306,7 @@ def monitor(env: str | None, window_days: float | None) -> None:
         summary = session.load_context().catalog.load("monitoring_summary")
     for line in monitoring_lines(summary):
         click.echo(line)
-    if summary["retrain_recommended"]:
+    if summary.retrain_recommended:
         raise SystemExit(RETRAIN_EXIT_CODE)
 
 
@@ -406,3 +402,7 @@ def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
         named = {"kubernetes-serving": "the prediction API", "terraform": "variables"}
         what = named.get(target, steps)
         click.echo(f"{target}: {what} -> {names}")
+
+
+# Commands that live with their capability; each is a click command of its own.
+cirrus.add_command(cost)

@@ -41,6 +41,7 @@ from cirrus.preflight import (
 from cirrus.runs import writes
 from cirrus.runs.lock import STATE_DIR, RunLock, RunLockError
 from cirrus.runs.pause import pause_if
+from cirrus.runs.record import Recorder, RunRecord, merged, workflow_run_id
 from cirrus.runs.staging import Staging, new_run_id, prune_kept, recover
 from cirrus.runs.summary import run_summary
 from cirrus.storage import StorageRootError, data_root_of
@@ -406,3 +407,80 @@ class AllOrNothingHooks:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+RUN_RECORD = "run_record"
+
+
+def stored_size(catalog: Any, name: str) -> int:
+    """The bytes a dataset holds on its storage (a folder: all its files); 0 when not stored."""
+    if name not in catalog or name.startswith("params:") or name == ALL_PARAMETERS:
+        return 0
+    dataset = catalog.get(name)
+    fs, path = filesystem_of(dataset), stored_path(dataset)
+    if fs is None or path is None:
+        return 0
+    try:
+        return int(fs.du(path)) if fs.isdir(path) else int(fs.size(path))
+    except (OSError, ValueError):
+        return 0
+
+
+class RunRecordHooks:
+    """Measure every node of a successful run and save the run record before it is published.
+
+    Registered after `AllOrNothingHooks`, so pluggy calls its `after_pipeline_run` first: the
+    staged outputs are still where the run wrote them, and every background write is waited for
+    before their sizes are read. A failed run records nothing.
+    """
+
+    def __init__(self, staging_hooks: AllOrNothingHooks) -> None:
+        self._staging_hooks = staging_hooks
+        self._recorder: Recorder | None = None
+        self._pipelines: list[str] = []
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
+        """Start the run's clock (a catalog without a `run_record` entry records nothing)."""
+        if RUN_RECORD not in catalog:
+            self._recorder = None
+            return
+        self._recorder = Recorder()
+        stages = (StageProgressHooks._stage(node) for node in pipeline.nodes)
+        self._pipelines = [stage for stage in dict.fromkeys(stages) if stage]
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        """Start the node's clocks and its peak-memory window."""
+        if self._recorder is not None:
+            self._recorder.node_started(node.name)
+
+    @hook_impl
+    def after_node_run(self, node: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        """Record what the node used."""
+        if self._recorder is not None:
+            stage = StageProgressHooks._stage(node)
+            self._recorder.node_finished(node.name, stage, inputs, outputs)
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        """Note the raw reference table's rows: what a run's cost scales with."""
+        if self._recorder is not None and dataset_name == "raw_reference":
+            self._recorder.reference_rows = len(data)
+
+    @hook_impl
+    def after_pipeline_run(self, catalog: Any) -> None:
+        """Save the run record (merged into the record of its workflow's earlier steps)."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        with contextlib.suppress(Exception):
+            writes.wait()  # sizes of whole files; a failed write fails the publish that follows
+        staging = self._staging_hooks._staging
+        run_id = workflow_run_id() or (staging.run_id if staging else new_run_id())
+        record = recorder.record(run_id, self._pipelines, lambda name: stored_size(catalog, name))
+        previous: RunRecord | None = None
+        if workflow_run_id() and catalog.exists(RUN_RECORD):
+            with contextlib.suppress(Exception):  # an unreadable record is replaced
+                previous = catalog.load(RUN_RECORD)
+        catalog.save(RUN_RECORD, merged(previous, record))

@@ -10,6 +10,7 @@ import pandas as pd
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import LIGHTGBM_METRICS
 from cirrus.parameters import AUTO, EVALUATION_FILE, ConfigError, EvaluationParams, ThresholdRule
+from cirrus.results import TrainingMetrics
 
 if TYPE_CHECKING:  # LightGBM (and scikit-learn with it) load when a model is built or read.
     import lightgbm as lgb
@@ -105,7 +106,7 @@ def choose_threshold(rule: ThresholdRule, y: np.ndarray, scores: np.ndarray) -> 
 
 
 def decision_threshold(
-    evaluation: EvaluationParams, training_metrics: dict[str, Any] | None = None
+    evaluation: EvaluationParams, training_metrics: TrainingMetrics | None = None
 ) -> tuple[float, str | None]:
     """The binary threshold in effect and the rule that chose it (None: declared as a number).
 
@@ -115,7 +116,7 @@ def decision_threshold(
     if evaluation.threshold != AUTO:
         return float(evaluation.threshold), None
     rule = evaluation.threshold_rule
-    chosen = (training_metrics or {}).get("thresholds")
+    chosen = training_metrics.thresholds if training_metrics is not None else None
     if not chosen or rule not in chosen:
         raise ConfigError(
             f"evaluation.threshold is auto in {EVALUATION_FILE} but the training metrics hold "
@@ -130,7 +131,7 @@ def predict_rows(
     features: pd.DataFrame,
     spec: FeatureSpec,
     evaluation: EvaluationParams,
-    training_metrics: dict[str, Any] | None = None,
+    training_metrics: TrainingMetrics | None = None,
 ) -> pd.DataFrame:
     """Score a model-input table with the trained model, at the declared (or auto) threshold."""
     threshold = 0.5

@@ -139,6 +139,7 @@ PARAMETER_FILES: dict[str, str] = {
     "registry": "conf/base/parameters_registry.yml",
     "demo_data": "conf/base/parameters_demo_data.yml",
     "monitoring": "conf/base/parameters_monitoring.yml",
+    "model_card": "conf/base/parameters_model_card.yml",
 }
 ANY_PARAMETERS_FILE = "conf/base/parameters*.yml"
 # Blocks that lived in another file before, still read there (with a deprecation warning).

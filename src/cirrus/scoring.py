@@ -1,9 +1,11 @@
 """Scoring new rows with the trained model: the one path batch scoring and the API share.
 
 A `Scorer` holds what a prediction needs, loaded once: the booster, the feature spec, the
-contract and the decision threshold. `Scorer.score` turns validated, PII-treated rows into
-predictions through the same `build_features` as training, and reports per row which categorical
-columns held a level never seen in training (scored as `__unknown__`).
+contract and the model bundle (its decision threshold and version). The bundle is built here too
+(`build_bundle`), by the evaluation stage, and checked against the model and spec it names.
+`Scorer.score` turns validated, PII-treated rows into predictions through the same
+`build_features` as training, and reports per row which categorical columns held a level never
+seen in training (scored as `__unknown__`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cirrus.contract import DatasetContract
+from cirrus.errors import CirrusError
 from cirrus.feature_spec import (
     FeatureSpec,
     FeatureSpecError,
@@ -29,6 +32,7 @@ from cirrus.feature_spec import (
 from cirrus.model_file import verify_model_text
 from cirrus.modeling import PREDICTION, decision_threshold, load_booster
 from cirrus.parameters import EvaluationParams
+from cirrus.results import DecisionThreshold, HeldOut, ModelBundle, TrainingMetrics
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -45,6 +49,63 @@ def content_version(text: str) -> str:
 def spec_hash(spec: FeatureSpec) -> str:
     """The feature spec's content hash (key order does not matter)."""
     return content_version(json.dumps(spec.model_dump(mode="json"), sort_keys=True))
+
+
+def contract_hash(contract: DatasetContract) -> str:
+    """The contract's content hash (key order does not matter)."""
+    return content_version(json.dumps(contract.model_dump(mode="json"), sort_keys=True))
+
+
+class BundleMismatch(CirrusError):
+    """The model or feature spec on storage is not the one the model bundle names."""
+
+    hint = (
+        "Publish the model, its feature spec and its bundle together: "
+        "`kedro run --pipelines training,evaluation` (or the full `kedro run`)."
+    )
+
+
+def build_bundle(
+    model_text: str,
+    spec: FeatureSpec,
+    contract: DatasetContract,
+    evaluation: EvaluationParams,
+    training_metrics: TrainingMetrics | None,
+    held_out: HeldOut,
+) -> ModelBundle:
+    """The bundle of a trained model: its hashes, threshold in effect, contract and metrics."""
+    threshold = None
+    if spec.task == "binary":
+        value, rule = decision_threshold(evaluation, training_metrics)
+        threshold = DecisionThreshold(value=value, rule=rule)
+    parts = {
+        "model_version": content_version(model_text),
+        "feature_spec_hash": spec_hash(spec),
+        "task": spec.task,
+        "decision_threshold": None if threshold is None else threshold.to_json(),
+        "contract_hash": contract_hash(contract),
+        "contract": contract.model_dump(mode="json"),
+        "held_out": held_out.to_json(),
+    }
+    version = content_version(json.dumps(parts, sort_keys=True))
+    return ModelBundle.model_validate({"version": version, **parts})
+
+
+def bundle_problems(bundle: ModelBundle, model_text: str, spec: FeatureSpec) -> list[str]:
+    """Why a model and spec are not the bundle's (nothing when they are)."""
+    problems = []
+    if content_version(model_text) != bundle.model_version:
+        problems.append(
+            f"the model file is version {content_version(model_text)}, the bundle names "
+            f"{bundle.model_version}"
+        )
+    if spec_hash(spec) != bundle.feature_spec_hash:
+        problems.append(
+            f"the feature spec is {spec_hash(spec)}, the bundle names {bundle.feature_spec_hash}"
+        )
+    if spec.task == "binary" and bundle.decision_threshold is None:
+        problems.append("the bundle holds no decision threshold for a binary task")
+    return problems
 
 
 ROW_KEY = "row_key"
@@ -143,6 +204,7 @@ class Scorer:
     threshold: float | None
     model_version: str
     feature_spec_hash: str
+    bundle_version: str
 
     @classmethod
     def load(
@@ -150,22 +212,25 @@ class Scorer:
         model_text: str,
         spec: FeatureSpec,
         contract: DatasetContract,
-        evaluation: EvaluationParams,
-        training_metrics: dict[str, Any] | None,
+        bundle: ModelBundle,
     ) -> Scorer:
-        """Build a scorer from the model text and the artifacts trained beside it."""
+        """Build a scorer from the model text, its spec and the bundle that names both."""
         require_trained_on(spec, contract)
         verify_model_text(model_text, spec)  # a damaged file would abort this process in LightGBM
-        threshold = None
-        if spec.task == "binary":
-            threshold, _ = decision_threshold(evaluation, training_metrics)
+        problems = bundle_problems(bundle, model_text, spec)
+        if problems:
+            raise BundleMismatch(
+                f"The model bundle {bundle.version} does not match what is stored beside it: "
+                + "; ".join(problems)
+            )
         return cls(
             booster=load_booster(model_text),
             spec=spec,
             contract=contract,
-            threshold=threshold,
-            model_version=content_version(model_text),
-            feature_spec_hash=spec_hash(spec),
+            threshold=bundle.threshold(),
+            model_version=bundle.model_version,
+            feature_spec_hash=bundle.feature_spec_hash,
+            bundle_version=bundle.version,
         )
 
     def _labelled(self, rows: pd.DataFrame) -> pd.DataFrame:

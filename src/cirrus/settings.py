@@ -8,6 +8,7 @@ from cirrus.hooks import (
     InputsCheckHooks,
     ParametersCheckHooks,
     PiiSaltHooks,
+    RunRecordHooks,
     StageProgressHooks,
     StorageRootHooks,
 )
@@ -18,15 +19,18 @@ from cirrus.storage import resolve_storage_root
 plain_logs_when_piped()
 
 # pluggy calls hooks last-registered first: the demo-data, storage, parameter and input checks
-# run before the run takes the data root's lock and stages its outputs.
+# run before the run takes the data root's lock and stages its outputs, and the run record is
+# saved before those outputs are published.
+_ALL_OR_NOTHING = AllOrNothingHooks()
 HOOKS = (
     StageProgressHooks(),
-    AllOrNothingHooks(),
+    _ALL_OR_NOTHING,
     PiiSaltHooks(),
     InputsCheckHooks(),
     ParametersCheckHooks(),
     StorageRootHooks(),
     DemoDataHooks(),
+    RunRecordHooks(_ALL_OR_NOTHING),
 )
 
 CONFIG_LOADER_CLASS = CirrusConfigLoader  # Kedro's, naming the file and line of a YAML error

@@ -7,6 +7,7 @@ rows still buffered (and leaves no process behind). The tests run in file order 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -29,6 +30,7 @@ from tests.conftest import kedro
 from tests.serving.live import LiveServer, request_rows, run_serve, start_server
 
 MODEL = "data/06_models/model.txt"
+BUNDLE = "data/06_models/model_bundle.json"
 LOG_ROOT = "data/07_model_output/prediction_log"
 RELOAD = "0.3"  # seconds between the server's checks for a new model
 WAIT = 30  # seconds a change may take to show
@@ -36,11 +38,12 @@ WAIT = 30  # seconds a change may take to show
 
 @dataclass
 class Deployment:
-    """The project copy, its server, the good model text, and every request answered."""
+    """The project copy, its server, the good model text and bundle, every request answered."""
 
     project: Path
     server: LiveServer
     good_model: str
+    good_bundle: str
     answered: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -76,9 +79,9 @@ def deployment(
     project = tmp_path_factory.mktemp("swap") / "project"
     shutil.copytree(serving_project, project, ignore=shutil.ignore_patterns("serve-*.log"))
     shutil.rmtree(project / LOG_ROOT, ignore_errors=True)
-    good = (project / MODEL).read_text()
+    good, good_bundle = (project / MODEL).read_text(), (project / BUNDLE).read_text()
     server = start_server(project, "--reload-interval", RELOAD)
-    yield Deployment(project, server, good)
+    yield Deployment(project, server, good, good_bundle)
     server.stop(signal.SIGKILL)
 
 
@@ -146,30 +149,96 @@ def test_the_good_model_is_served(deployment: Deployment):
     assert report["trained_at"] and report["loaded_at"]
 
 
-def test_a_retrained_model_is_swapped_in_while_requests_flow(deployment: Deployment, rows):
-    old = content_version(deployment.good_model)
+def bundle(deployment: Deployment) -> dict[str, Any]:
+    """The model bundle on storage."""
+    return json.loads((deployment.project / BUNDLE).read_text())
+
+
+def retrain(deployment: Deployment, pipelines: str, params: str) -> None:
+    """`kedro run --pipelines <pipelines> --params <params>` in the deployment's project."""
+    result = kedro(deployment.project, "run", "--pipelines", pipelines, "--params", params)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_a_model_trained_alone_is_not_half_applied(deployment: Deployment, rows):
+    served = model_report(deployment)
+    # Training alone publishes a model its bundle does not name: never served.
+    retrain(deployment, "training", "training.lgbm_params.num_leaves=5")
+    new = content_version((deployment.project / MODEL).read_text())
+    assert new != served["model_version"]
+
+    def refusal() -> dict[str, Any] | None:
+        refused = model_report(deployment)["refused"]
+        return refused if refused and refused["model_version"] == new else None
+
+    reason = wait_for(refusal, "the refusal")["reason"]
+    assert "does not match what is stored beside it" in reason
+    assert f"the model file is version {new}" in reason
     with Traffic(deployment, rows) as traffic:
-        wait_for(lambda: len(traffic.versions()) > 20, "requests answered before the retraining")
-        result = kedro(
-            deployment.project,
-            "run",
-            "--pipelines",
-            "training",
-            "--params",
-            "training.lgbm_params.num_leaves=7",
+        wait_for(lambda: len(traffic.versions()) > 5, "answers")
+    assert set(traffic.versions()) == {served["model_version"]}
+    assert {a["bundle_version"] for a in deployment.answered} == {served["bundle_version"]}
+
+
+def test_a_promoted_bundle_is_swapped_whole_while_requests_flow(deployment: Deployment, rows):
+    old = model_report(deployment)
+    assert old["threshold"] == 0.5  # the committed evaluation.threshold
+    start = len(deployment.answered)
+    with Traffic(deployment, rows) as traffic:
+        wait_for(lambda: len(traffic.versions()) > start + 20, "answers before the retraining")
+        # A new model *and* a new decision threshold, published together by one run.
+        retrain(
+            deployment,
+            "training,evaluation",
+            "training.lgbm_params.num_leaves=7,evaluation.threshold=0.15",
         )
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        new = content_version((deployment.project / MODEL).read_text())
-        assert new != old
-        wait_for(lambda: traffic.versions()[-1] == new, "answers from the new model")
-        settled = len(traffic.versions())
-        wait_for(lambda: len(traffic.versions()) > settled + 20, "requests after the swap")
-    statuses = {answer["status"] for answer in deployment.answered}
-    assert statuses == {200}
-    versions = traffic.versions()
+        published = bundle(deployment)
+        assert published["decision_threshold"] == {"value": 0.15, "rule": None}
+        new = published["version"]
+        wait_for(lambda: deployment.answered[-1].get("bundle_version") == new, "the new bundle")
+        settled = len(deployment.answered)
+        wait_for(lambda: len(deployment.answered) > settled + 20, "requests after the swap")
+    answered = deployment.answered[start:]
+    assert {answer["status"] for answer in answered} == {200}
+    thresholds = {old["bundle_version"]: 0.5, new: 0.15}
+    models = {old["bundle_version"]: old["model_version"], new: published["model_version"]}
+    for answer in answered:
+        # Each answer names one bundle, and its model and threshold are that bundle's.
+        version = answer["bundle_version"]
+        assert answer["model_version"] == models[version]
+        (prediction,) = answer["predictions"]
+        assert prediction["prediction"] == str(int(prediction["score"] >= thresholds[version]))
+    between = [a for a in answered if 0.15 <= a["predictions"][0]["score"] < 0.5]
+    # Rows the two thresholds label differently were answered by the new bundle as positive.
+    assert {a["predictions"][0]["prediction"] for a in between if a["bundle_version"] == new} == {
+        "1"
+    }
+    versions = [answer["bundle_version"] for answer in answered]
     switch = versions.index(new)
-    assert set(versions[:switch]) == {old} and set(versions[switch:]) == {new}
-    assert model_report(deployment)["model_version"] == new
+    assert set(versions[:switch]) == {old["bundle_version"]} and set(versions[switch:]) == {new}
+    report = model_report(deployment)
+    assert (report["bundle_version"], report["threshold"]) == (new, 0.15)
+    assert report["held_out_metrics"] == published["held_out"]["metrics"]
+
+
+def test_a_bundle_that_changes_the_request_schema_needs_a_restart(deployment: Deployment):
+    served = model_report(deployment)
+    original = (deployment.project / BUNDLE).read_text()
+    changed = bundle(deployment)
+    changed["contract"]["features"]["numeric"].remove("employment_years")
+    del changed["contract"]["columns"]["employment_years"]
+    changed["contract_hash"] = "edited000000"
+    write_atomically(deployment.project / BUNDLE, json.dumps(changed))
+
+    def refusal() -> dict[str, Any] | None:
+        refused = model_report(deployment)["refused"]
+        return refused if refused and "request schema" in refused["reason"] else None
+
+    reason = wait_for(refusal, "the refusal")["reason"]
+    assert "edited000000" in reason and "employment_years" in reason
+    assert "restart the server" in reason
+    assert model_report(deployment)["bundle_version"] == served["bundle_version"]
+    write_atomically(deployment.project / BUNDLE, original)  # later tests start from it
 
 
 def tiny_model(n_features: int) -> str:
@@ -242,12 +311,13 @@ def test_a_graceful_stop_logs_every_answered_row(deployment: Deployment):
     logged = logged_rows(deployment.project)
     assert sorted(logged["request_id"]) == sorted(answered)
     assert set(logged["source"]) == {"api"}
-    assert logged["model_version"].nunique() == 2
+    assert logged["model_version"].nunique() == 2  # before and after the promoted bundle
     assert "row(s) written at shutdown" in deployment.server.log()
 
 
 def test_a_kill_loses_at_most_the_buffered_rows(deployment: Deployment, rows):
     write_atomically(deployment.project / MODEL, deployment.good_model)
+    write_atomically(deployment.project / BUNDLE, deployment.good_bundle)
     before = len(logged_rows(deployment.project))
     server = start_server(deployment.project)
     try:

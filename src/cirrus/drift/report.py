@@ -21,12 +21,14 @@ import pandas as pd
 
 from cirrus.drift.alarms import column_alarms, missing_value_shifts, out_of_range_counts
 from cirrus.drift.remembered_tests import remembered
+from cirrus.drift.verdict import TARGET, verdict_in_words
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
 from cirrus.parameters import DriftParams
 from cirrus.progress import Counter, Throttled
+from cirrus.results import DriftSummary
 
-TARGET_COLUMN = "target"
+TARGET_COLUMN = TARGET
 
 logger = logging.getLogger(__name__)
 
@@ -491,10 +493,23 @@ def sample_sentence(shown: tuple[int, int], total: tuple[int, int], seed: int) -
 
 
 def report_note(
-    columns: dict[str, dict[str, Any]], shown: tuple[int, int], total: tuple[int, int], seed: int
+    columns: dict[str, dict[str, Any]],
+    shown: tuple[int, int],
+    total: tuple[int, int],
+    seed: int,
+    verdict: str,
 ) -> str:
-    """An HTML note for the top of the report: its rows and, for a sample, the full verdicts."""
-    sentence = f"<p>{html.escape(sample_sentence(shown, total, seed))}</p>"
+    """An HTML note for the top of the report: the verdict in words, the rows shown and the
+    verdict of each column on all rows."""
+    sentence = (
+        f'<p id="cirrus-drift-verdict" style="font-size:1.25em"><b>Verdict:</b> '
+        f"{html.escape(verdict)}</p>"
+        "<p>This is the verdict of drift_summary.json, the run summary and the model card. "
+        "Evidently's own headline below (<i>Dataset Drift is detected</i> or <i>NOT "
+        "detected</i>) counts a column as drifted by its own test alone, without the "
+        "correction for the number of columns tested, and on the rows this report shows.</p>"
+        f"<p>{html.escape(sample_sentence(shown, total, seed))}</p>"
+    )
     cells = "".join(
         f"<tr><td>{html.escape(str(column))}</td><td>{html.escape(str(v['method']))}</td>"
         f"<td>{_shown(v['score'])}</td><td>{_shown(v['threshold'])}</td>"
@@ -580,14 +595,15 @@ def drift_verdicts(
     spec: FeatureSpec,
     settings: DriftParams,
     unseen_categories: dict[str, Any],
-) -> dict[str, Any]:
+) -> DriftSummary:
     """The summary `run_drift_report` writes, without its HTML report (same verdicts)."""
     reference, current = drift_tables(
         reference_features, reference_predictions, current_features, current_predictions, spec
     )
     columns = column_verdicts(reference, current, spec, settings)
     summary = summarise_tables(reference, current, columns, spec, settings, unseen_categories)
-    return {**summary, "n_reference_rows": len(reference), "n_current_rows": len(current)}
+    counts = {"n_reference_rows": len(reference), "n_current_rows": len(current)}
+    return DriftSummary.model_validate({**summary, **counts})
 
 
 def run_drift_report(
@@ -598,7 +614,7 @@ def run_drift_report(
     spec: FeatureSpec,
     settings: DriftParams,
     unseen_categories: dict[str, Any],
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, DriftSummary]:
     """Drift of the current batch from the held-out reference rows: Evidently's HTML report of a
     seeded sample of both, and a summary whose verdicts come from all rows."""
     reference, current = drift_tables(
@@ -630,8 +646,9 @@ def run_drift_report(
         n_current_rows=total[1],
         report_sample={"reference_rows": shown[0], "current_rows": shown[1], "seed": settings.seed},
     )
-    note = report_note(summary["columns"], shown, total, settings.seed)
-    return _with_note(document, note), summary
+    typed = DriftSummary.model_validate(summary)
+    note = report_note(typed.columns, shown, total, settings.seed, verdict_in_words(typed))
+    return _with_note(document, note), typed
 
 
 # Significant digits of the scores and shares the summary writes. Evidently's scores differ in

@@ -50,7 +50,7 @@ from cirrus.serving.responses import (
     model_info,
     validation_problem,
 )
-from cirrus.serving.schema import PREDICTIONS, ServingSchema, build_schema
+from cirrus.serving.schema import BUNDLE_VERSION, PREDICTIONS, ServingSchema, build_schema
 from cirrus.validation import out_of_range_columns
 
 logger = logging.getLogger(__name__)
@@ -261,6 +261,7 @@ def score_request(
         REQUEST_ID: request_id,
         MODEL_VERSION: scorer.model_version,
         FEATURE_SPEC_HASH: scorer.feature_spec_hash,
+        BUNDLE_VERSION: scorer.bundle_version,
         PREDICTIONS: answer_rows(predictions, unknown, ids, scorer, beyond),
     }
     answered = Answered(matrix, predictions, unknown, scorer.spec, identity, ids, beyond)

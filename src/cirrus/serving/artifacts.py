@@ -17,34 +17,34 @@ from cirrus.catalog import PII_SALT_DATASET, filesystem_of, stored_path
 from cirrus.contract import DatasetContract, parse_contract
 from cirrus.feature_spec import FeatureSpec
 from cirrus.inputs import require_inputs
-from cirrus.parameters import EvaluationParams
 from cirrus.prediction_log import PredictionLog
+from cirrus.results import ModelBundle
 from cirrus.runs.staging import JOURNAL_SUFFIX, RUNS_DIR, state_dir
 from cirrus.storage import data_root_of
 
 logger = logging.getLogger(__name__)
-MODEL, FEATURE_SPEC, TRAINING_METRICS = "model", "feature_spec", "training_metrics"
-EVALUATION_METRICS, PREDICTION_LOG = "evaluation_metrics", "prediction_log"
+MODEL, FEATURE_SPEC, MODEL_BUNDLE = "model", "feature_spec", "model_bundle"
+PREDICTION_LOG = "prediction_log"
 # What a served model is made of: a change to any of them is a new model to load.
-WATCHED = (MODEL, FEATURE_SPEC, TRAINING_METRICS)
+WATCHED = (MODEL, FEATURE_SPEC, MODEL_BUNDLE)
 
 
 @dataclass(frozen=True)
 class Artifacts:
-    """One consistent read of the model, its feature spec and its training metrics."""
+    """One consistent read of the model, its feature spec and the bundle that names them."""
 
     model_text: str
     spec: FeatureSpec
-    training_metrics: dict[str, Any]
+    bundle: ModelBundle
     fingerprint: str
     trained_at: str | None
 
 
-def fingerprint_of(model_text: str, spec: FeatureSpec, training_metrics: dict[str, Any]) -> str:
+def fingerprint_of(model_text: str, spec: FeatureSpec, bundle: ModelBundle) -> str:
     """A content hash of the artifact set: equal content, equal fingerprint."""
     digest = hashlib.sha256(model_text.encode())
     digest.update(json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode())
-    digest.update(json.dumps(training_metrics, sort_keys=True, default=str).encode())
+    digest.update(json.dumps(bundle.to_json(), sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -76,11 +76,6 @@ class Project:
     def contract(self) -> DatasetContract:
         """The dataset contract (params `contract`)."""
         return parse_contract(self.params.get("contract"))
-
-    @property
-    def evaluation(self) -> EvaluationParams:
-        """The evaluation settings (params `evaluation`): the decision threshold."""
-        return EvaluationParams.parse(self.params.get("evaluation"))
 
     @property
     def pii_salt(self) -> str | None:
@@ -120,23 +115,17 @@ class Project:
         return digest.hexdigest()
 
     def read_artifacts(self) -> Artifacts:
-        """Load the model, feature spec and training metrics through the catalog."""
+        """Load the model, feature spec and model bundle through the catalog."""
         model_text = self._fresh(MODEL).load()
         spec = self._fresh(FEATURE_SPEC).load()
-        metrics = self._fresh(TRAINING_METRICS).load()
+        bundle = self._fresh(MODEL_BUNDLE).load()
         return Artifacts(
             model_text=model_text,
             spec=spec,
-            training_metrics=metrics,
-            fingerprint=fingerprint_of(model_text, spec, metrics),
-            trained_at=metrics.get("trained_at") or _modified(self.catalog.get(MODEL)),
+            bundle=bundle,
+            fingerprint=fingerprint_of(model_text, spec, bundle),
+            trained_at=_modified(self.catalog.get(MODEL)),
         )
-
-    def read_held_out(self) -> dict[str, Any] | None:
-        """The evaluation's held-out metrics, if an evaluation ran."""
-        if not self.catalog.exists(EVALUATION_METRICS):
-            return None
-        return self._fresh(EVALUATION_METRICS).load()
 
     def publishing(self) -> bool:
         """Whether a run is moving its outputs into place now (its publish journal exists):

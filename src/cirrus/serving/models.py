@@ -14,17 +14,18 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from cirrus.contract import parse_contract
 from cirrus.errors import CirrusError, message_of
 from cirrus.feature_spec import FeatureSpec
 from cirrus.model_file import ModelFileError
 from cirrus.modeling import PREDICTION
+from cirrus.results import ModelBundle
 from cirrus.scoring import Scorer, content_version, score_columns, spec_hash, utc_now
 from cirrus.serving.artifacts import Artifacts, Project
-from cirrus.serving.schema import ServingSchema
+from cirrus.serving.schema import ServingSchema, request_columns, row_model
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +46,10 @@ class ServedModel:
     """A model answering requests, and what `/v1/model` reports about it."""
 
     scorer: Scorer
+    bundle: ModelBundle
     fingerprint: str
     trained_at: str | None
     loaded_at: str
-    held_out: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -119,15 +120,32 @@ def smoke_problems(scorer: Scorer, schema: ServingSchema) -> list[str]:
     return []
 
 
-def build_served(artifacts: Artifacts, project: Project, schema: ServingSchema) -> ServedModel:
-    """A checked, smoke-tested model ready to swap in; ModelRefused says why it is not."""
+def request_schema_problems(bundle: ModelBundle, schema: ServingSchema) -> list[str]:
+    """Why the bundle's contract cannot be served by this process: it changes the request
+    schema, which only a restart applies (nothing when the requests stay the same)."""
+    try:
+        contract = parse_contract(bundle.contract)
+    except Exception as error:
+        return [f"its contract does not parse: {one_line(error)}"]
+    if row_model(contract).model_json_schema() == schema.row.model_json_schema():
+        return []
+    ours, theirs = set(request_columns(schema.contract)), set(request_columns(contract))
+    changed = sorted(ours ^ theirs)
+    detail = f" (columns added or removed: {changed})" if changed else " (column rules changed)"
+    return [
+        f"its contract (hash {bundle.contract_hash}) changes the request schema{detail}; "
+        "restart the server to serve it"
+    ]
+
+
+def build_served(artifacts: Artifacts, schema: ServingSchema) -> ServedModel:
+    """A checked, smoke-tested bundle ready to swap in whole; ModelRefused says why it is not."""
+    problems = request_schema_problems(artifacts.bundle, schema)
+    if problems:
+        raise ModelRefused("; ".join(problems))
     try:
         scorer = Scorer.load(
-            artifacts.model_text,
-            artifacts.spec,
-            schema.contract,
-            project.evaluation,
-            artifacts.training_metrics,
+            artifacts.model_text, artifacts.spec, schema.contract, artifacts.bundle
         )
     except ModelFileError as error:  # checked before LightGBM parsed it: the reason says why
         raise ModelRefused(one_line(error).rstrip(".")) from error
@@ -141,17 +159,12 @@ def build_served(artifacts: Artifacts, project: Project, schema: ServingSchema) 
             problems = [f"the smoke prediction failed: {type(error).__name__}: {one_line(error)}"]
     if problems:
         raise ModelRefused("; ".join(problems))
-    try:
-        held_out = project.read_held_out()
-    except Exception as error:  # metrics are for the report: never a reason to refuse
-        logger.warning("Evaluation metrics unreadable: %s", message_of(error))
-        held_out = None
     return ServedModel(
         scorer=scorer,
+        bundle=artifacts.bundle,
         fingerprint=artifacts.fingerprint,
         trained_at=artifacts.trained_at,
         loaded_at=utc_now().isoformat(),
-        held_out=held_out,
     )
 
 
@@ -242,7 +255,7 @@ class ModelWatcher:
         fingerprint, artifacts, reason = settled
         if artifacts is not None:
             try:
-                model = build_served(artifacts, self.project, self.schema)
+                model = build_served(artifacts, self.schema)
             except ModelRefused as refusal:
                 reason = str(refusal)
             else:
@@ -253,9 +266,10 @@ class ModelWatcher:
                 old = previous.scorer.model_version if previous else None
                 log = logger.info if announce else logger.debug
                 log(
-                    "Serving model %s (feature spec %s)%s.",
+                    "Serving model %s (feature spec %s, bundle %s)%s.",
                     model.scorer.model_version,
                     model.scorer.feature_spec_hash,
+                    model.bundle.version,
                     f", replacing {old}" if old else "",
                 )
                 return True

@@ -64,6 +64,7 @@ class ModelInfo(BaseModel):
 
     model_version: str | None
     feature_spec_hash: str | None
+    bundle_version: str | None
     trained_at: str | None
     loaded_at: str | None
     task: str
@@ -127,22 +128,20 @@ def model_info(
 ) -> dict[str, Any]:
     """The /v1/model answer."""
     scorer = served.scorer if served else None
-    held_out = (served.held_out if served else None) or {}
-    metrics = held_out.get("model")
+    held_out = served.bundle.held_out if served else None
     return {
         "model_version": scorer.model_version if scorer else None,
         "feature_spec_hash": scorer.feature_spec_hash if scorer else None,
+        "bundle_version": scorer.bundle_version if scorer else None,
         "trained_at": served.trained_at if served else None,
         "loaded_at": served.loaded_at if served else None,
         "task": schema.task,
         "classes": list(schema.classes),
         "threshold": scorer.threshold if scorer else None,
         "held_out_metrics": (
-            {name: _finite(value) for name, value in metrics.items()}
-            if isinstance(metrics, dict)
-            else None
+            {name: _finite(value) for name, value in held_out.metrics.items()} if held_out else None
         ),
-        "held_out_rows": held_out.get("n_test_rows"),
+        "held_out_rows": held_out.n_test_rows if held_out else None,
         "refused": (
             {
                 "model_version": refused.model_version,

@@ -43,6 +43,7 @@ from cirrus.scoring import score_columns
 from cirrus.validation import Ranges, expected_ranges
 
 ROWS = "rows"
+BUNDLE_VERSION = "bundle_version"
 PREDICTIONS = "predictions"
 MAX_TEXT = 128  # characters of a text value; bounds the body size of a full request
 # Integers JSON carries exactly (and the contract's Int64 columns hold).
@@ -242,6 +243,10 @@ def response_model(result: type[BaseModel], contract: DatasetContract) -> type[B
             REQUEST_ID: (str, Field(description="Id of this request, also in the log.")),
             MODEL_VERSION: (str, Field(description="Content hash of the model text.")),
             FEATURE_SPEC_HASH: (str, Field(description="Content hash of the feature spec.")),
+            BUNDLE_VERSION: (
+                str,
+                Field(description="Version of the model bundle (model, spec, threshold) used."),
+            ),
             PREDICTIONS: (list[result], ...),  # type: ignore[valid-type]
         },
     )

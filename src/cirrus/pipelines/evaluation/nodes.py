@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cirrus.contract import DatasetContract
 from cirrus.errors import CirrusError
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import (
@@ -20,6 +21,8 @@ from cirrus.metrics import (
 )
 from cirrus.modeling import PREDICTION, decision_threshold
 from cirrus.parameters import EVALUATION_FILE, FEATURES_FILE, EvaluationParams
+from cirrus.results import EvaluationMetrics, HeldOut, ModelBundle, QualityGate, TrainingMetrics
+from cirrus.scoring import build_bundle
 
 # plotly and scikit-learn load in the nodes that use them: every `kedro run` registers every
 # pipeline, and most stages draw nothing. Kedro reads each node's type hints when it registers
@@ -124,10 +127,10 @@ def compute_metrics(
     train_features: pd.DataFrame,
     spec: FeatureSpec,
     settings: EvaluationParams,
-    training_metrics: dict[str, Any] | None = None,
+    training_metrics: TrainingMetrics | None = None,
     holdout_report: dict[str, Any] | None = None,
     current_predictions: pd.DataFrame | None = None,
-) -> dict[str, Any]:
+) -> EvaluationMetrics:
     """Held-out metrics by task, next to the trivial baseline's and the lift over it.
 
     A binary task is thresholded as declared, or with `threshold: auto` at the threshold the
@@ -149,19 +152,21 @@ def compute_metrics(
     warnings = imbalance_warnings(y, predicted, model, prior, spec, settings, training_metrics)
     for warning in warnings:
         logger.warning("%s", warning["message"])
-    return {
-        "task": task,
-        "n_test_rows": len(predictions),
-        "threshold": threshold if task == "binary" else None,
-        "threshold_rule": rule,
-        "model": model,
-        "baseline": baseline,
-        "beats_baseline": {name: improves(name, model[name], baseline[name]) for name in model},
-        "intervals": metric_intervals(y, predicted, model, task, threshold, settings),
-        "holdout": holdout_report,
-        "current_batch": current_batch_metrics(current_predictions, prior, spec, threshold),
-        "warnings": warnings,
-    }
+    return EvaluationMetrics.model_validate(
+        {
+            "task": task,
+            "n_test_rows": len(predictions),
+            "threshold": threshold if task == "binary" else None,
+            "threshold_rule": rule,
+            "model": model,
+            "baseline": baseline,
+            "beats_baseline": {name: improves(name, model[name], baseline[name]) for name in model},
+            "intervals": metric_intervals(y, predicted, model, task, threshold, settings),
+            "holdout": holdout_report,
+            "current_batch": current_batch_metrics(current_predictions, prior, spec, threshold),
+            "warnings": warnings,
+        }
+    )
 
 
 def current_batch_metrics(
@@ -212,14 +217,14 @@ def imbalance_warnings(
     prior: np.ndarray | float,
     spec: FeatureSpec,
     settings: EvaluationParams,
-    training_metrics: dict[str, Any] | None,
+    training_metrics: TrainingMetrics | None,
 ) -> list[dict[str, Any]]:
     """A warning when a binary target's positive class is under IMBALANCE_SHARE of the training
     rows and the threshold is fixed: its held-out recall and F1, and the F1 at the threshold
     `auto` (`threshold_rule`) would pick on the validation rows."""
     if spec.task != "binary" or settings.threshold == "auto" or float(prior) >= IMBALANCE_SHARE:
         return []
-    chosen = (training_metrics or {}).get("thresholds") or {}
+    chosen = (training_metrics.thresholds if training_metrics is not None else None) or {}
     auto = chosen.get(settings.threshold_rule)
     auto_f1 = None
     if auto is not None:
@@ -269,20 +274,20 @@ def _judge_bound(
     return "fail", f"{reason}, and so is its whole interval {shown}"
 
 
-def check_quality_gate(metrics: dict[str, Any], settings: EvaluationParams) -> dict:
+def check_quality_gate(metrics: EvaluationMetrics, settings: EvaluationParams) -> QualityGate:
     """Fail the run when the model misses the declared gate; otherwise record the verdict.
 
     On few held-out rows (`gate_interval`) a bound fails only when the metric's whole bootstrap
     interval misses it; a miss within the interval passes as inconclusive, with a warning. The
     trivial baseline must be beaten by the estimate itself, whatever the rows.
     """
-    task = metrics["task"]
+    task = metrics.task
     rules = settings.quality_gate.get(task, {})
-    intervals = (metrics.get("intervals") or {}).get("metrics", {})
+    intervals = (metrics.intervals or {}).get("metrics", {})
     failures, inconclusive, checks = [], [], {}
     # Gate keys are checked against the task's metrics when the parameters are parsed.
     for name, rule in rules.items():
-        value = metrics["model"][name]
+        value = metrics.model[name]
         interval = intervals.get(name)
         verdicts = [
             _judge_bound(name, value, bound, side, interval)
@@ -296,10 +301,10 @@ def check_quality_gate(metrics: dict[str, Any], settings: EvaluationParams) -> d
         checks[name] = {"value": value, "interval": interval, "verdict": worst}
     if settings.must_beat_baseline:
         primary = PRIMARY_METRIC[task]
-        if not metrics["beats_baseline"][primary]:
+        if not metrics.beats_baseline[primary]:
             failures.append(
-                f"{primary} = {metrics['model'][primary]:.4f} does not beat the trivial "
-                f"baseline's {metrics['baseline'][primary]:.4f}"
+                f"{primary} = {metrics.model[primary]:.4f} does not beat the trivial "
+                f"baseline's {metrics.baseline[primary]:.4f}"
             )
     rows = _rows_note(metrics)
     if failures:
@@ -317,24 +322,24 @@ def check_quality_gate(metrics: dict[str, Any], settings: EvaluationParams) -> d
             rows,
             FEATURES_FILE,
         )
-    return {
-        "passed": True,
-        "inconclusive": inconclusive,
-        "task": task,
-        "n_test_rows": metrics.get("n_test_rows"),
-        "judged_on": "interval" if intervals else "estimate",
-        "rules": {k: v.model_dump() for k, v in rules.items()},
-        "checks": checks,
-    }
+    return QualityGate(
+        passed=True,
+        inconclusive=inconclusive,
+        task=task,
+        n_test_rows=metrics.n_test_rows,
+        judged_on="interval" if intervals else "estimate",
+        rules={k: v.model_dump() for k, v in rules.items()},
+        checks=checks,
+    )
 
 
-def _rows_note(metrics: dict[str, Any]) -> str:
+def _rows_note(metrics: EvaluationMetrics) -> str:
     """How the held-out rows bear on the verdict, for the gate's messages."""
-    intervals = metrics.get("intervals")
+    intervals = metrics.intervals
     if not intervals:
         return ""
     return (
-        f" ({intervals['confidence']:.0%} bootstrap intervals on {metrics['n_test_rows']} "
+        f" ({intervals['confidence']:.0%} bootstrap intervals on {metrics.n_test_rows} "
         "held-out rows)"
     )
 
@@ -565,3 +570,17 @@ def plot_feature_importance(importance: pd.DataFrame, settings: EvaluationParams
         xaxis_title="Gain share",
         height=max(400, 22 * len(top)),
     )
+
+
+def assemble_model_bundle(
+    model: str,
+    spec: FeatureSpec,
+    contract: DatasetContract,
+    settings: EvaluationParams,
+    training_metrics: TrainingMetrics,
+    metrics: EvaluationMetrics,
+) -> ModelBundle:
+    """The model bundle batch scoring and the API load: the model's and spec's hashes, the
+    decision threshold these metrics were measured at, the contract and the held-out metrics."""
+    held_out = HeldOut(n_test_rows=metrics.n_test_rows, metrics=metrics.model)
+    return build_bundle(model, spec, contract, settings, training_metrics, held_out)

@@ -5,6 +5,7 @@ from kedro.pipeline import Node, Pipeline
 from cirrus.modeling import predict_rows
 
 from .nodes import (
+    assemble_model_bundle,
     check_quality_gate,
     compute_metrics,
     draw_plots,
@@ -75,6 +76,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["evaluation_metrics", "params:evaluation"],
                 outputs="quality_gate_result",
                 name="check_quality_gate",
+            ),
+            # What batch scoring and the API load, as one unit (after the gate: a run whose
+            # gate fails publishes nothing).
+            Node(
+                assemble_model_bundle,
+                inputs=[
+                    "model",
+                    "feature_spec",
+                    "params:contract",
+                    "params:evaluation",
+                    "training_metrics",
+                    "evaluation_metrics",
+                ],
+                outputs="model_bundle",
+                name="assemble_model_bundle",
             ),
             # One set of figures, the task's own: a panel of another task is never drawn.
             Node(

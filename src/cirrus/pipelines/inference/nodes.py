@@ -9,7 +9,6 @@ import pandas as pd
 
 from cirrus.contract import DatasetContract
 from cirrus.feature_spec import FeatureSpec, report_unseen_categories
-from cirrus.parameters import EvaluationParams
 from cirrus.prediction_log import (
     FEATURE_SPEC_HASH,
     MODEL_VERSION,
@@ -18,6 +17,7 @@ from cirrus.prediction_log import (
     log_identity,
     log_rows,
 )
+from cirrus.results import ModelBundle
 from cirrus.scoring import ROW_KEY, Scorer, row_keys, utc_now
 from cirrus.validation import (
     expected_ranges,
@@ -53,11 +53,11 @@ def score_new_rows(
     model: str,
     spec: FeatureSpec,
     contract: DatasetContract,
-    evaluation: EvaluationParams,
-    training_metrics: dict[str, Any],
+    bundle: ModelBundle,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Score validated rows: the scored table, the rows for the prediction log, a report."""
-    scorer = Scorer.load(model, spec, contract, evaluation, training_metrics)
+    """Score validated rows with the model bundle (its model, spec and decision threshold):
+    the scored table, the rows for the prediction log, a report."""
+    scorer = Scorer.load(model, spec, contract, bundle)
     features, predictions, unknown = scorer.score(rows)
     scored_at = utc_now()
     identity = log_identity(batch_id(rows, scorer), scored_at, scorer, BATCH_SOURCE)
@@ -85,6 +85,7 @@ def score_new_rows(
         MODEL_VERSION: scorer.model_version,
         FEATURE_SPEC_HASH: scorer.feature_spec_hash,
         SCORED_AT: scored_at.isoformat(),
+        "bundle_version": scorer.bundle_version,
         "threshold": scorer.threshold,
         "rows_with_unseen_levels": sum(bool(columns) for columns in unknown),
         "unseen_categories": unseen,

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 
 from cirrus.contract import DatasetContract
+from cirrus.drift.verdict import verdict_in_words
 from cirrus.errors import CirrusError
 from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec
 from cirrus.metrics import PRIMARY_METRIC, higher_is_better, task_metrics
-from cirrus.modeling import PREDICTION, decision_threshold
-from cirrus.parameters import MONITORING_FILE, EvaluationParams, MonitoringParams
+from cirrus.modeling import PREDICTION
+from cirrus.parameters import MONITORING_FILE, MonitoringParams
 from cirrus.prediction_log import (
     FEATURE_SPEC_HASH,
     RECEIVED_AT,
@@ -21,6 +22,7 @@ from cirrus.prediction_log import (
     UNKNOWN_COLUMNS,
     PredictionLog,
 )
+from cirrus.results import DriftSummary, EvaluationMetrics, ModelBundle, MonitoringSummary
 from cirrus.scoring import score_columns, spec_hash
 
 LABEL = "label"
@@ -131,15 +133,15 @@ def current_batch_from_log(
 def live_performance(
     predictions: pd.DataFrame,
     spec: FeatureSpec,
-    evaluation: EvaluationParams,
-    training_metrics: dict[str, Any],
+    bundle: ModelBundle,
 ) -> dict[str, Any]:
-    """Metrics of the logged predictions whose outcome is known (none: no metrics yet)."""
+    """Metrics of the logged predictions whose outcome is known (none: no metrics yet), at the
+    served bundle's decision threshold."""
     labelled = predictions[np.isfinite(predictions[LABEL].to_numpy(dtype="float64"))]
     result: dict[str, Any] = {"task": spec.task, "labelled_rows": len(labelled), "model": None}
     y = labelled[LABEL].to_numpy()
     if spec.task == "binary" and len(np.unique(y)) == 2:
-        threshold, _ = decision_threshold(evaluation, training_metrics)
+        threshold = bundle.threshold()
         result["model"] = task_metrics(spec.task, y, labelled["score"].to_numpy(), threshold)
     elif spec.task == "multiclass" and len(labelled):
         scores = labelled[score_columns(spec)].to_numpy()
@@ -150,17 +152,17 @@ def live_performance(
 
 
 def summarise_monitoring(
-    drift_summary: dict[str, Any],
+    drift_summary: DriftSummary,
     live_metrics: dict[str, Any],
-    held_out_metrics: dict[str, Any],
+    held_out_metrics: EvaluationMetrics,
     window: dict[str, Any],
     settings: MonitoringParams,
-) -> dict[str, Any]:
+) -> MonitoringSummary:
     """The verdict on real traffic: drift, live metrics against held-out, and retrain or not."""
-    reasons = list(drift_summary["retrain_reasons"])
+    reasons = list(drift_summary.retrain_reasons)
     metric = PRIMARY_METRIC[live_metrics["task"]]
     live = (live_metrics.get("model") or {}).get(metric)
-    held_out = held_out_metrics["model"][metric]
+    held_out = held_out_metrics.model[metric]
     drop = None
     if live is not None:
         drop = held_out - live if higher_is_better(metric) else live - held_out
@@ -169,18 +171,23 @@ def summarise_monitoring(
                 f"live {metric} {live:.4f} is {drop:.4f} worse than held-out {held_out:.4f} "
                 f"(> {settings.max_primary_metric_drop:g})"
             )
-    return {
-        "window": window,
-        "dataset_drift": drift_summary["dataset_drift"],
-        "drifted_features": drift_summary["drifted_features"],
-        "drifted_feature_share": drift_summary["drifted_feature_share"],
-        "prediction_drift": drift_summary["prediction_drift"],
-        "target_drift": drift_summary["target_drift"],
+    # The verdict in words is the drift summary's, with every retraining reason of this one.
+    worded = drift_summary.model_copy(
+        update={"retrain_recommended": bool(reasons), "retrain_reasons": reasons}
+    )
+    return MonitoringSummary(
+        window=window,
+        dataset_drift=drift_summary.dataset_drift,
+        drifted_features=drift_summary.drifted_features,
+        drifted_feature_share=drift_summary.drifted_feature_share,
+        prediction_drift=drift_summary.prediction_drift,
+        target_drift=drift_summary.target_drift,
         # The drift verdicts above are the corrected alarms; these say how and what else moved.
-        "alarm": drift_summary.get("alarm"),
-        "missing_shift": drift_summary.get("missing_shift", []),
-        "out_of_range": drift_summary.get("out_of_range", {}),
-        "live_metric": {"name": metric, "live": live, "held_out": held_out, "drop": drop},
-        "retrain_recommended": bool(reasons),
-        "retrain_reasons": reasons,
-    }
+        alarm=drift_summary.alarm,
+        missing_shift=drift_summary.missing_shift,
+        out_of_range=drift_summary.out_of_range,
+        live_metric={"name": metric, "live": live, "held_out": held_out, "drop": drop},
+        retrain_recommended=bool(reasons),
+        retrain_reasons=reasons,
+        verdict=verdict_in_words(worded),
+    )

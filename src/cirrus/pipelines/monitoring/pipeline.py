@@ -57,8 +57,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "monitored_predictions",
                     "feature_spec",
-                    "params:evaluation",
-                    "training_metrics",
+                    "model_bundle",
                 ],
                 outputs="live_metrics",
                 name="compute_live_metrics",

@@ -24,6 +24,7 @@ from cirrus.parameters import (
     row_scaled_name,
 )
 from cirrus.progress import Throttled
+from cirrus.results import TrainingMetrics
 from cirrus.splits import split_rows
 
 # LightGBM and Optuna load in the nodes that use them: every `kedro run` registers every pipeline.
@@ -449,7 +450,7 @@ def train_model(
     settings: TrainingParams,
     tuning_result: dict[str, Any],
     holdout_report: dict[str, Any] | None = None,
-) -> tuple[str, dict[str, Any], pd.DataFrame]:
+) -> tuple[str, TrainingMetrics, pd.DataFrame]:
     """Train the LightGBM model; return it in native text format, its metrics and importance.
 
     `auto` settings are resolved from the training rows first; the values used are recorded
@@ -487,7 +488,7 @@ def train_model(
     # From the saved text, not the booster in memory: its gains are the ones anyone who loads
     # model.txt reads back (the text form rounds each split's gain).
     importance = feature_importance(load_booster(model_text))
-    return model_text, metrics, importance
+    return model_text, TrainingMetrics.model_validate(metrics), importance
 
 
 def _validation_split_name(
