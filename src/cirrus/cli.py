@@ -30,6 +30,7 @@ from cirrus.errors import (
     readable_error,
     traceback_requested,
 )
+from cirrus.model_card.command import model_card
 from cirrus.results import MonitoringSummary
 from cirrus.versioning.dvc_yaml import (
     DVC_FILE,
@@ -406,3 +407,4 @@ def export_workflows(targets: tuple[str, ...], env: str, out: str) -> None:
 
 # Commands that live with their capability; each is a click command of its own.
 cirrus.add_command(cost)
+cirrus.add_command(model_card)

@@ -160,6 +160,9 @@ DRIFT_FILE = parameters_file("drift")
 REGISTRY_FILE = parameters_file("registry")
 DEMO_DATA_FILE = parameters_file("demo_data")
 MONITORING_FILE = parameters_file("monitoring")
+MODEL_CARD_FILE = parameters_file("model_card")
+# What promotion to production needs stated on the model card (the order of the refusal).
+REQUIRED_FOR_PRODUCTION = ("owner", "intended_use", "limitations", "risk_rating")
 
 
 def block_locations(conf_dir: Path) -> dict[str, str]:
@@ -800,3 +803,55 @@ class DemoDataParams(Block):
     """A later labelled batch, the current rows the drift pipeline compares."""
     incoming: DemoBatch = DemoBatch(n_rows=5000, start="2026-03-01", end="2026-03-08")
     """New rows to score (`raw_inference`): no outcome yet, so no target column."""
+
+
+class ModelCardParams(Block):
+    """What the people answerable for the model state on its card."""
+
+    block_key = "model_card"
+    block_file = MODEL_CARD_FILE
+
+    name: str | None = None
+    """The card's title; unset: the registry artifact's name, else the contract's name."""
+    owner: str | None = None
+    """Who answers for the model's decisions (required for promotion)."""
+    contact: str | None = None
+    """Where questions about the model go."""
+    intended_use: str | None = None
+    """What the model decides and for whom (required for promotion)."""
+    out_of_scope_uses: list[str] = Field(default_factory=list)
+    """Uses the model is not fit for."""
+    limitations: list[str] = Field(default_factory=list)
+    """Known limits of the model (required for promotion)."""
+    risk_rating: Literal["low", "medium", "high"] | None = None
+    """How much harm a wrong decision can do: low, medium or high (required for promotion)."""
+    risk_rating_reason: str | None = None
+    """Why the risk rating is what it is."""
+    ethical_considerations: list[str] = Field(default_factory=list)
+    """Ethical points a reviewer should weigh."""
+    sensitive_attributes: list[str] = Field(default_factory=list)
+    """Columns of the held-out rows whose groups the card compares (fairness slices)."""
+    subject: str = "row"
+    """What one prediction is about, in the card's sentences (e.g. `application`)."""
+    flagged_as: str | None = None
+    """What a positive prediction means, in words (e.g. `likely to default`)."""
+    positive_outcome: str | None = None
+    """What the positive class means, in words (e.g. `defaulted`)."""
+    license: str = "other"
+    """Hugging Face license id in the Markdown card's metadata."""
+    tags: list[str] = Field(default_factory=list)
+    """Hugging Face tags in the Markdown card's metadata."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unstated(cls, value: Any, info: Any) -> Any:
+        """An empty string is unstated; an empty (null) list is an empty list."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        if value is None and cls.model_fields[info.field_name].default_factory is list:
+            return []
+        return value
+
+    def missing_for_production(self) -> list[str]:
+        """The fields promotion to production needs that the card leaves unstated."""
+        return [name for name in REQUIRED_FOR_PRODUCTION if not getattr(self, name)]

@@ -26,6 +26,7 @@ from cirrus.parameters import (
     FeatureParams,
     HoldoutParams,
     IngestionSplit,
+    ModelCardParams,
     MonitoringParams,
     RegistryParams,
     parameters_file,
@@ -36,6 +37,7 @@ UNREAD_BLOCKS = {
     "registry": RegistryParams,
     "demo_data": DemoDataParams,
     "monitoring": MonitoringParams,
+    "model_card": ModelCardParams,
 }
 # Drift columns beyond the contract's features.
 MODEL_OUTPUT_COLUMNS = ("prediction", "target")

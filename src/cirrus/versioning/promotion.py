@@ -1,17 +1,26 @@
-"""Champion/challenger promotion of the model in the GTO registry (git tags)."""
+"""Champion/challenger promotion of the model in the GTO registry (git tags).
+
+A model is promoted only when the card committed with it states its owner, intended use,
+limitations and risk rating (the `model_card` block of conf/base/parameters_model_card.yml).
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import posixpath
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cirrus.errors import CirrusError
-from cirrus.parameters import RegistryParams
+from cirrus.parameters import MODEL_CARD_FILE, ModelCardParams, RegistryParams
 
 FIRST_VERSION = "v0.1.0"
+CARD_BLOCK, COMMITTED_PARAMETERS = "model_card", "conf/base/parameters*.yml"
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,37 @@ def _git(repo: Path, *args: str) -> str:
     raise GitCommandError(f"`git {' '.join(args)}` failed in {repo}: {detail}")
 
 
+class IncompleteModelCardError(PromotionError):
+    """The model's card leaves unstated what a model in production must have on it."""
+
+    hint = (
+        "State them in the `model_card:` block of conf/base/parameters_model_card.yml, commit "
+        "it, and promote again (`kedro cirrus model-card` shows the card)."
+    )
+
+
+def card_block_at(repo: Path, commit: str) -> dict[str, Any] | None:
+    """The `model_card` parameters block as committed at `commit` (conf/base/parameters*.yml)."""
+    listed = _git(repo, "ls-tree", "--name-only", commit, "conf/base/").split()
+    for path in sorted(listed):
+        if fnmatch.fnmatch(posixpath.basename(path), posixpath.basename(COMMITTED_PARAMETERS)):
+            block = (yaml.safe_load(_git(repo, "show", f"{commit}:{path}")) or {}).get(CARD_BLOCK)
+            if block is not None:
+                return block
+    return None
+
+
+def require_complete_card(repo: Path, commit: str, stage: str) -> None:
+    """Refuse promotion when the card committed with the model leaves owner, intended_use,
+    limitations or risk_rating unstated, naming each one missing."""
+    missing = ModelCardParams.parse(card_block_at(repo, commit) or {}).missing_for_production()
+    if missing:
+        raise IncompleteModelCardError(
+            f"Not promoted to '{stage}': the model card committed at {commit[:12]} does not "
+            f"state {', '.join(missing)} (the `{CARD_BLOCK}` block of {MODEL_CARD_FILE})."
+        )
+
+
 def resolve_commit(repo: Path, ref: str) -> str:
     """The commit a ref names, or an error naming the ref (and saying when nothing is committed)."""
     _git(repo, "rev-parse", "--git-dir")  # a clear error outside a repository
@@ -133,6 +173,7 @@ def promote(repo: Path, params: RegistryParams, ref: str = "HEAD") -> tuple[Deci
     from gto.exceptions import ArtifactNotFound
 
     commit = resolve_commit(repo, ref)
+    require_complete_card(repo, commit, params.stage)  # before any comparison or registration
     challenger_metrics = metrics_at(repo, commit, params.metrics_file)
     params = params.for_task(challenger_metrics.get("task"))
     challenger = metric_value(
