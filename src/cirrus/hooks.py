@@ -470,7 +470,7 @@ class RunRecordHooks:
 
     @hook_impl
     def after_pipeline_run(self, catalog: Any) -> None:
-        """Save the run record (merged into the record of its workflow's earlier steps)."""
+        """Save the run record: this run's steps replace theirs in the record of earlier runs."""
         recorder, self._recorder = self._recorder, None
         if recorder is None:
             return
@@ -480,7 +480,7 @@ class RunRecordHooks:
         run_id = workflow_run_id() or (staging.run_id if staging else new_run_id())
         record = recorder.record(run_id, self._pipelines, lambda name: stored_size(catalog, name))
         previous: RunRecord | None = None
-        if workflow_run_id() and catalog.exists(RUN_RECORD):
+        if catalog.exists(RUN_RECORD):
             with contextlib.suppress(Exception):  # an unreadable record is replaced
                 previous = catalog.load(RUN_RECORD)
         catalog.save(RUN_RECORD, merged(previous, record))

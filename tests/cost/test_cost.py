@@ -73,6 +73,7 @@ def record(
         NodeRecord(
             node=f"{step}_{part}",
             pipeline=step,
+            run_id=run_id,
             started_at="2026-12-07T04:00:00+00:00",
             wall_seconds=wall / 2,
             cpu_seconds=wall / 2 * 0.95,

@@ -3,7 +3,6 @@ workflow (separate `kedro run` processes sharing CIRRUS_RUN_ID) merged into one 
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -75,6 +74,7 @@ def record_of(run_id: str, steps: dict[str, float], start: str, end: str) -> Run
         NodeRecord(
             node=f"{step}.node",
             pipeline=step,
+            run_id=run_id,
             started_at=start,
             wall_seconds=seconds,
             cpu_seconds=seconds,
@@ -118,7 +118,28 @@ def test_the_steps_of_one_workflow_run_merge_and_a_rerun_step_replaces_its_nodes
         ("training", 4.0),
     ]
     assert both.wall_seconds == 124.0  # first start to last finish
-    assert merged(first, record_of("other", {"training": 1.0}, "x", "y")).run_id == "other"
+
+
+def test_a_later_run_of_other_steps_keeps_the_steps_it_did_not_run():
+    full = record_of(
+        "a",
+        {"ingestion": 3.0, "training": 5.0},
+        "2026-01-01T00:00:00+00:00",
+        "2026-01-01T00:00:08+00:00",
+    )
+    scoring = record_of(
+        "b", {"inference": 1.0}, "2026-01-02T00:00:00+00:00", "2026-01-02T00:00:01+00:00"
+    )
+
+    latest = merged(full, scoring)
+
+    assert latest.run_id == "b" and latest.wall_seconds == 1.0  # the latest run's own figures
+    assert [(n.pipeline, n.run_id) for n in latest.nodes] == [
+        ("ingestion", "a"),
+        ("training", "a"),
+        ("inference", "b"),
+    ]
+    assert latest.for_steps(["ingestion", "training"]).pipelines == ["ingestion", "training"]
 
 
 def test_a_run_records_every_node_of_every_stage(trained_project: Path):
@@ -128,6 +149,7 @@ def test_a_run_records_every_node_of_every_stage(trained_project: Path):
     assert record.pipelines == ["ingestion", "features", "training", "drift", "evaluation"]
     assert set(record.steps()) == set(record.pipelines)
     assert len({node.node for node in record.nodes}) == len(record.nodes) > 20
+    assert {node.run_id for node in record.nodes} == {record.run_id}
     assert record.reference_rows == raw_rows
     model_writer = next(n for n in record.nodes if n.node == "training.train_lightgbm_model")
     model_size = (trained_project / "data/06_models/model.txt").stat().st_size
@@ -145,7 +167,14 @@ def test_the_steps_of_a_cloud_workflow_share_one_record(trained_project: Path, t
         result = kedro(project, "run", "--pipelines", step, env=env)
         assert result.returncode == 0, result.stderr[-2000:]
 
-    record = json.loads((project / RECORD).read_text())
-    assert record["run_id"] == "workflow-7f3a"
-    assert record["pipelines"] == ["training", "evaluation"]
-    assert {node["pipeline"] for node in record["nodes"]} == {"training", "evaluation"}
+    record = RunRecord.model_validate_json((project / RECORD).read_text())
+    assert record.run_id == "workflow-7f3a"
+    by_run = {(node.pipeline, node.run_id) for node in record.nodes}
+    assert {step for step, run in by_run if run == "workflow-7f3a"} == {"training", "evaluation"}
+    assert {step for step, run in by_run if run != "workflow-7f3a"} == {
+        "ingestion",
+        "features",
+        "drift",
+    }  # as the earlier run left them
+    steps = record.for_steps(["training", "evaluation"]).nodes
+    assert record.wall_seconds >= sum(node.wall_seconds for node in steps)  # spans both steps

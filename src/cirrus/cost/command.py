@@ -159,9 +159,18 @@ def cost(
     costs). Prints tables and writes the figures as JSON to --out.
     """
     root = Path.cwd()
-    loaded = [read_record(path) for path in records] or [catalog_record(root, env)]
-    usage, scaling = scaled_usage(loaded, rows)
     deploy = deploy_config(root, env)
+    # The steps a workflow runs: a record also keeps, say, the last `--pipelines inference` run.
+    loaded = [
+        record.for_steps(deploy.pipelines)
+        for record in [read_record(path) for path in records] or [catalog_record(root, env)]
+    ]
+    if not any(record.nodes for record in loaded):
+        raise CostError(
+            f"The run record holds none of deploy.yml's steps ({', '.join(deploy.pipelines)}): "
+            "run them first (`kedro run`)"
+        )
+    usage, scaling = scaled_usage(loaded, rows)
     report = build_report(
         usage,
         {step: deploy.resources_for(step_name(step)) for step in usage},

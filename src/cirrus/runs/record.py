@@ -38,6 +38,7 @@ class NodeRecord(Result):
 
     node: str
     pipeline: str  # the deploy step the node belongs to (its Kedro pipeline), or "" if none
+    run_id: str  # the run that ran it (a record keeps each step's latest run)
     started_at: str
     wall_seconds: float = Field(ge=0)
     cpu_seconds: float = Field(ge=0)
@@ -51,7 +52,8 @@ class NodeRecord(Result):
 
 
 class RunRecord(Result):
-    """One run: its id, when, on what machine, and each node in the order it ran."""
+    """The latest run (its id, when, on what machine) and each step's nodes as they last ran,
+    in the order they ran."""
 
     run_id: str
     started_at: str
@@ -62,6 +64,15 @@ class RunRecord(Result):
     reference_rows: int | None  # rows of the raw reference table read, when the run read it
     nodes: list[NodeRecord]
     recording_seconds: float = Field(ge=0)  # what measuring cost: time spent in the recorder
+
+    def for_steps(self, steps: list[str]) -> RunRecord:
+        """The record of the given steps only (the deploy steps a workflow runs)."""
+        return self.model_copy(
+            update={
+                "pipelines": [p for p in self.pipelines if p in steps],
+                "nodes": [node for node in self.nodes if node.pipeline in steps],
+            }
+        )
 
     def steps(self) -> dict[str, list[NodeRecord]]:
         """The nodes grouped by deploy step (pipeline), in run order."""
@@ -124,26 +135,31 @@ def workflow_run_id() -> str | None:
 
 
 def merged(previous: RunRecord | None, current: RunRecord) -> RunRecord:
-    """A workflow step's record merged into the record of the earlier steps of the same run
-    (a step run again replaces its nodes); any other record is replaced whole."""
-    if previous is None or previous.run_id != current.run_id:
+    """The latest run merged into the record: its steps replace theirs, the other steps stay
+    as they last ran (so `kedro run --pipelines inference` after `kedro run` keeps the training
+    steps). The steps of one cloud workflow share a run id: the record spans them all."""
+    if previous is None:
         return current
     ran = set(current.pipelines)
     kept = [node for node in previous.nodes if node.pipeline not in ran]
-    started = min(previous.started_at, current.started_at)
-    finished = max(previous.finished_at, current.finished_at)
-    span = datetime.fromisoformat(finished) - datetime.fromisoformat(started)
-    return current.model_copy(
-        update={
+    update: dict[str, Any] = {
+        "pipelines": [
+            *dict.fromkeys([*(p for p in previous.pipelines if p not in ran), *current.pipelines])
+        ],
+        "reference_rows": current.reference_rows or previous.reference_rows,
+        "nodes": [*kept, *current.nodes],
+    }
+    if previous.run_id == current.run_id:
+        started = min(previous.started_at, current.started_at)
+        finished = max(previous.finished_at, current.finished_at)
+        span = datetime.fromisoformat(finished) - datetime.fromisoformat(started)
+        update |= {
             "started_at": started,
             "finished_at": finished,
             "wall_seconds": span.total_seconds(),
-            "pipelines": [*dict.fromkeys([*previous.pipelines, *current.pipelines])],
-            "reference_rows": current.reference_rows or previous.reference_rows,
-            "nodes": [*kept, *current.nodes],
             "recording_seconds": previous.recording_seconds + current.recording_seconds,
         }
-    )
+    return current.model_copy(update=update)
 
 
 @dataclass
@@ -184,6 +200,7 @@ class Recorder:
             NodeRecord(
                 node=name,
                 pipeline=pipeline,
+                run_id="",  # set when the run's id is known, at its end
                 started_at=opened.started_at,
                 wall_seconds=wall - opened.wall,
                 cpu_seconds=cpu - opened.cpu,
@@ -203,6 +220,7 @@ class Recorder:
         nodes = [
             node.model_copy(
                 update={
+                    "run_id": run_id,
                     "bytes_read": sum(sizes(n) for n in self.datasets[node.node][0]),
                     "bytes_written": sum(sizes(n) for n in self.datasets[node.node][1]),
                 }
