@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from cirrus.deploy.cloud_project import load_plan
 from cirrus.deploy.deploy_yml import KubernetesTarget, StepResources
 from cirrus.deploy.export import export
 from cirrus.deploy.plan import DeploymentPlan
+from cirrus.deploy.run_id import RUN_ID_ENV, RUN_ID_SOURCES
 from cirrus.storage import STORAGE_ROOT_ENV
 from tests.conftest import REPO, make_project, write_raw
 
@@ -31,18 +33,26 @@ SETUP_SCRIPT = REPO / "scripts" / "setup-airflow.sh"
 SALT = "airflow-test-salt"
 GPU_STEP = "evaluation"
 
+# A scheduled DAG run's id, as Airflow forms it: not a valid Kubernetes label value as it is.
+RUN_ID = "scheduled__2025-01-06T04:00:00+00:00"
+# Kubernetes label values: at most 63 characters, alphanumeric at both ends.
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+
 # Runs inside .venv-airflow: loads the DAG folder with Airflow's DagBag and writes, for every DAG,
-# its schedule and, for every task, its upstream tasks, retries, timeout and the pod it would start.
+# its schedule and, for every task, its upstream tasks, retries, timeout and the pod it would start
+# in a DAG run of id RUN_ID (its templates rendered as the task would render them), plus RUN_ID as
+# the provider makes it a label value.
 DESCRIBE_DAGS = """
 import importlib.util, json, sys
 from airflow.dag_processing.dagbag import DagBag
+from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
 from kubernetes.client import ApiClient
 
-dag_folder, out_file = sys.argv[1], sys.argv[2]
+dag_folder, out_file, run_id = sys.argv[1], sys.argv[2], sys.argv[3]
 bag = DagBag(dag_folder=dag_folder)
 api = ApiClient()
 
-def describe(task):
+def describe(task, dag):
     info = {
         "operator": type(task).__name__,
         "upstream": sorted(task.upstream_task_ids),
@@ -50,6 +60,7 @@ def describe(task):
         "timeout_minutes": task.execution_timeout.total_seconds() / 60,
     }
     if hasattr(task, "build_pod_request_obj"):
+        task.render_template_fields({"run_id": run_id}, jinja_env=dag.get_template_env())
         pod = task.build_pod_request_obj(dry_run=True)
         info["pod"] = api.sanitize_for_serialization(pod)
     return info
@@ -57,13 +68,14 @@ def describe(task):
 description = {
     "cirrus_importable": importlib.util.find_spec("cirrus") is not None,
     "import_errors": {path: str(error) for path, error in bag.import_errors.items()},
+    "run_id_label": make_safe_label_value(run_id),
     "dags": {
         dag_id: {
             "timetable": type(dag.timetable).__name__,
             "cron": getattr(dag.timetable, "expression", None),
             "catchup": dag.catchup,
             "max_active_runs": dag.max_active_runs,
-            "tasks": {task.task_id: describe(task) for task in dag.tasks},
+            "tasks": {task.task_id: describe(task, dag) for task in dag.tasks},
         }
         for dag_id, dag in bag.dags.items()
     },
@@ -128,6 +140,13 @@ def task_states(airflow_home: Path, dag_id: str) -> dict[str, str]:
         return dict(rows.fetchall())
 
 
+def dag_run_ids(airflow_home: Path, dag_id: str) -> list[str]:
+    """The ids of the DAG's runs, from Airflow's SQLite database."""
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        rows = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ?", (dag_id,))
+        return [run_id for (run_id,) in rows.fetchall()]
+
+
 def rendered_env(airflow_home: Path, dag_id: str, task_id: str) -> dict[str, str]:
     """The env a task ran with after templating, as Airflow stored it."""
     with sqlite3.connect(airflow_home / "airflow.db") as db:
@@ -170,6 +189,10 @@ def test_bash_dag_runs_every_step_under_airflow_dags_test(
     env_of_first = rendered_env(home, plan.name, plan.steps[0].name)
     assert env_of_first["CIRRUS_STORAGE_ROOT"] == f"file://{data}"
     assert env_of_first["CIRRUS_PII_SALT"] == "***"  # read from the Variable, masked
+    # Every step ran with the DAG run's own id.
+    [run_id] = dag_run_ids(home, plan.name)
+    for step in plan.steps:
+        assert rendered_env(home, plan.name, step.name)[RUN_ID_ENV] == run_id
     assert (data / "06_models/model.txt").read_text().startswith("tree")
     metrics = json.loads((data / "08_reporting/evaluation_metrics.json").read_text())
     assert metrics["n_test_rows"] > 0 and 0 <= metrics["model"]["roc_auc"] <= 1
@@ -213,10 +236,24 @@ def kubernetes_dags(
     for each in plans.values():
         export("airflow", each, dags)
     out = tmp / "description.json"
-    command = [str(airflow_bin / "python"), "-c", DESCRIBE_DAGS, str(dags), str(out)]
+    command = [str(airflow_bin / "python"), "-c", DESCRIBE_DAGS, str(dags), str(out), RUN_ID]
     result = run(command, airflow_env(tmp / "airflow-home", dags), timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return plans, json.loads(out.read_text())
+
+
+def test_run_id_label_is_a_valid_kubernetes_label_value(kubernetes_dags) -> None:
+    _, description = kubernetes_dags
+    label = description["run_id_label"]
+
+    assert RUN_ID_SOURCES["airflow"].placeholder == "{{ run_id }}"
+    assert not LABEL_VALUE.fullmatch(RUN_ID)  # hence the filter
+    assert LABEL_VALUE.fullmatch(label) and len(label) <= 63
+    assert label.startswith("scheduled__2025-01-06T04")
+    for dag in description["dags"].values():
+        for task in dag["tasks"].values():
+            for value in task["pod"]["metadata"]["labels"].values():
+                assert LABEL_VALUE.fullmatch(value) and len(value) <= 63, value
 
 
 def test_kubernetes_dags_import_in_airflow_without_cirrus(kubernetes_dags) -> None:
@@ -265,6 +302,14 @@ def test_kubernetes_tasks_match_the_plan(kubernetes_dags) -> None:
         spot_tolerations = [t.model_dump(exclude_none=True) for t in target.spot_tolerations]
         expected_tolerations = spot_tolerations if resources.spot else []
         assert (pod["spec"].get("tolerations") or []) == expected_tolerations
+        assert env[RUN_ID_ENV] == {"name": RUN_ID_ENV, "value": RUN_ID}
+        # beside the operator's own labels (airflow_version; dag_id, run_id... once it runs)
+        cirrus_labels = {k: v for k, v in pod["metadata"]["labels"].items() if "cirrus" in k}
+        assert cirrus_labels == {
+            "cirrus-pipeline": plan.name,
+            "cirrus-step": step.name,
+            "cirrus-run-id": description["run_id_label"],
+        }
     # The committed deploy.yml really exercises spot and the test step a GPU.
     assert any(step.resources.spot for step in plan.steps)
     assert tasks[GPU_STEP]["pod"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]

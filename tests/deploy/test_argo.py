@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
+import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +16,11 @@ import yaml
 from hera.workflows import models
 
 from cirrus.deploy.plan import DeploymentPlan
+from cirrus.deploy.run_id import LABEL_VALUE, LABEL_VALUE_MAX, RUN_ID_ENV
 from cirrus.deploy.targets.argo import ArgoWorkflowError, export, validate_manifest
 from tests.deploy.conftest import STORAGE_ROOT
+
+WORKFLOW_UID = "{{workflow.uid}}"
 
 
 def exported(plan: DeploymentPlan, build_dir: Path) -> dict[str, Any]:
@@ -105,6 +111,36 @@ def test_every_step_gets_the_plan_env_and_the_secret_by_reference(
             "name": "CIRRUS_PII_SALT",
             "valueFrom": {"secretKeyRef": {"name": "cirrus-pii-salt", "key": "value"}},
         }
+
+
+def test_every_step_carries_the_workflow_uid_as_run_id_env_and_pod_label(
+    plan: DeploymentPlan, manifest: dict[str, Any]
+) -> None:
+    for step in plan.steps:
+        template = templates_of(manifest)[step.name]
+        env = {e["name"]: e.get("value") for e in template["container"]["env"]}
+
+        assert env[RUN_ID_ENV] == WORKFLOW_UID
+        assert template["metadata"]["labels"] == {
+            "cirrus-pipeline": plan.name,
+            "cirrus-step": step.name,
+            "cirrus-run-id": WORKFLOW_UID,
+        }
+    assert spec_of(manifest)["workflowMetadata"] == {"labels": {"cirrus-pipeline": plan.name}}
+    validate_manifest(manifest)
+
+
+def test_pod_labels_are_valid_kubernetes_labels_once_argo_substitutes_the_uid(
+    plan: DeploymentPlan, build_dir: Path
+) -> None:
+    # Argo replaces {{workflow.uid}} in the whole template, pod metadata included, when it
+    # creates a pod: the labels Kubernetes then sees must be valid.
+    for scheduled in (plan, dataclasses.replace(plan, schedule=None)):
+        text = json.dumps(exported(scheduled, build_dir)).replace(WORKFLOW_UID, str(uuid.uuid4()))
+        for template in spec_of(json.loads(text))["templates"][1:]:
+            for key, value in template["metadata"]["labels"].items():
+                assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", key), key
+                assert len(value) <= LABEL_VALUE_MAX and LABEL_VALUE.fullmatch(value), value
 
 
 def test_spot_training_and_on_demand_features_follow_deploy_yml(

@@ -23,6 +23,7 @@ from azure.ai.ml.entities._load_functions import load_schedule
 from azure.core.credentials import AccessToken
 
 from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError
+from cirrus.deploy.run_id import RUN_ID_ENV, RUN_ID_FALLBACK_ENVS
 from cirrus.deploy.targets.azureml import (
     KEY_VAULT_SCOPE,
     export,
@@ -91,6 +92,23 @@ def test_every_job_gets_the_plan_env_and_reads_secrets_from_key_vault(
         assert "CIRRUS_PII_SALT" not in job.environment_variables
         reader = f"python -m cirrus.deploy.targets.azureml {vault} cirrus-pii-salt"
         assert f'CIRRUS_PII_SALT="$({reader})" && export CIRRUS_PII_SALT' in job.command
+
+
+def test_run_id_comes_from_azure_ml_and_jobs_carry_the_cirrus_tags(
+    plan: DeploymentPlan, pipeline: PipelineJob, build_dir: Path
+) -> None:
+    # No expression reaches environment_variables: each step reads the pipeline job's name from
+    # the variable Azure ML sets, which the project reads when CIRRUS_RUN_ID is unset.
+    assert "AZUREML_ROOT_RUN_ID" in RUN_ID_FALLBACK_ENVS
+    assert (
+        "Run id: each step reads AZUREML_ROOT_RUN_ID" in (build_dir / "pipeline.yaml").read_text()
+    )
+    assert pipeline.tags == {"cirrus-pipeline": plan.name}
+    for step in plan.steps:
+        job = pipeline.jobs[step.identifier]
+        assert RUN_ID_ENV not in job.environment_variables
+        assert "${{" not in str(job.environment_variables)
+        assert job.tags == {"cirrus-pipeline": plan.name, "cirrus-step": step.name}
 
 
 def test_spot_steps_run_on_the_low_priority_cluster(
@@ -164,6 +182,8 @@ def test_secrets_without_a_key_vault_are_refused(plan: DeploymentPlan, build_dir
         (["limits", "timeout"], "an hour", "jobs.training.limits.timeout"),
         (["environment_variables"], ["CIRRUS_STORAGE_ROOT=s3://x"], "environment_variables"),
         (["resources", "instance_count"], "one", "jobs.training.resources.instance_count"),
+        # tags as a list, not a mapping: the loader rejects the job
+        (["tags"], ["cirrus-step=training"], "jobs.training"),
         # what a retry count would look like: Azure ML's command job schema has no such key
         (["retries"], 3, "jobs.training"),
     ],

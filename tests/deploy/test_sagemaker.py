@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
+import regex
 from botocore.exceptions import ParamValidationError
 from botocore.model import Shape
 from botocore.validate import validate_parameters
@@ -29,6 +29,7 @@ from botocore.validate import validate_parameters
 from cirrus.deploy.deploy_yml import StepResources
 from cirrus.deploy.export import export
 from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
+from cirrus.deploy.run_id import RUN_ID_ENV, RUN_ID_SOURCES
 from cirrus.deploy.targets.sagemaker import (
     CREATE_REQUEST_FILE,
     DEFINITION_FILE,
@@ -62,6 +63,10 @@ JOB_EXCEPTIONS = [
     "SageMaker.CAPACITY_ERROR",
     "SageMaker.RESOURCE_LIMIT",
 ]
+# The execution variable SageMaker resolves into each job's Environment when the job starts,
+# and a value of the form it takes (execution ids are 12 lowercase letters and digits).
+EXECUTION_ID = {"Get": "Execution.PipelineExecutionId"}
+SAMPLE_EXECUTION_ID = "kytlemm1lvpq"
 TEST_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -117,8 +122,9 @@ def model_problems(value: Any, shape: Shape, where: str) -> list[str]:
     size = len(value) if shape.type_name in ("string", "list", "map") else value
     if not meta.get("min", size) <= size <= meta.get("max", size):
         problems.append(f"{where}: {size} outside [{meta.get('min')}, {meta.get('max')}]")
-    # The API's patterns are Java regexes matched against the whole value: `.` stops at a newline.
-    if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+    # The API's patterns are Java regexes matched against the whole value: `.` stops at a newline,
+    # and Unicode classes such as \p{L} (in tag patterns) need the `regex` module.
+    if "pattern" in meta and not regex.fullmatch(meta["pattern"], value):
         problems.append(f"{where}: {value!r} does not match {meta['pattern']}")
     enum = getattr(shape, "enum", None)  # only string shapes have one
     if enum and value not in enum:
@@ -133,10 +139,21 @@ def check_request(service: str, operation: str, request: dict[str, Any]) -> None
     assert model_problems(request, shape, operation) == []
 
 
+def resolved(value: Any) -> Any:
+    """A definition's value with the execution id expression resolved, as SageMaker does."""
+    if value == EXECUTION_ID:
+        return SAMPLE_EXECUTION_ID
+    if isinstance(value, dict):
+        return {key: resolved(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolved(item) for item in value]
+    return value
+
+
 def job_request(step: dict[str, Any]) -> dict[str, Any]:
     """A processing step's Arguments as the CreateProcessingJob request the pipeline sends."""
     # The pipeline names each job at run time; the SDK leaves the name out of the definition.
-    return {**step["Arguments"], "ProcessingJobName": f"cirrus-{step['Name']}"}
+    return {**resolved(step["Arguments"]), "ProcessingJobName": f"cirrus-{step['Name']}"}
 
 
 def with_resources(plan: DeploymentPlan, name: str, **changes: Any) -> DeploymentPlan:
@@ -179,6 +196,7 @@ def test_one_processing_step_per_plan_step(plan: DeploymentPlan, exported: dict[
         }
         assert arguments["Environment"] == {
             **plan.env,
+            RUN_ID_ENV: EXECUTION_ID,
             "AWS_DEFAULT_REGION": REGION,
             SECRET_ENV_VAR: json.dumps(
                 {"CIRRUS_PII_SALT": "cirrus-pii-salt"}, separators=(",", ":")
@@ -197,6 +215,25 @@ def test_one_processing_step_per_plan_step(plan: DeploymentPlan, exported: dict[
         ]
     # The salt's value never reaches the definition, only the secret's name.
     assert "test-salt" not in exported["texts"][DEFINITION_FILE]
+
+
+def test_every_job_gets_the_execution_id_and_static_tags(
+    plan: DeploymentPlan, exported: dict[str, Any]
+) -> None:
+    """CIRRUS_RUN_ID is the execution id; jobs and pipeline carry the cirrus tags."""
+    # Imported here, after the export module has silenced the SDK's import-time notice.
+    from sagemaker.workflow.execution_variables import ExecutionVariables
+
+    assert ExecutionVariables.PIPELINE_EXECUTION_ID.expr == EXECUTION_ID
+    assert RUN_ID_SOURCES["sagemaker"].placeholder == EXECUTION_ID["Get"]
+    for step in plan.steps:
+        arguments = steps_by_name(exported)[step.name]["Arguments"]
+        assert arguments["Environment"][RUN_ID_ENV] == EXECUTION_ID
+        assert arguments["Tags"] == [
+            {"Key": "cirrus-pipeline", "Value": plan.name},
+            {"Key": "cirrus-step", "Value": step.name},
+        ]
+    assert exported[CREATE_REQUEST_FILE]["Tags"] == [{"Key": "cirrus-pipeline", "Value": plan.name}]
 
 
 def test_no_retry_policy_without_retries(plan: DeploymentPlan) -> None:
@@ -353,7 +390,7 @@ def test_plan_without_secrets_runs_the_command_directly(plan: DeploymentPlan) ->
     for step in plan.steps:
         arguments = steps[step.name]["Arguments"]
         assert arguments["AppSpecification"]["ContainerEntrypoint"] == step.command
-        assert arguments["Environment"] == dict(plan.env)
+        assert arguments["Environment"] == {**plan.env, RUN_ID_ENV: EXECUTION_ID}
 
 
 def test_offline_session_refuses_aws_requests(plan: DeploymentPlan) -> None:

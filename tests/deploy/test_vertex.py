@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,16 +17,18 @@ import pytest
 import yaml
 from google.protobuf import json_format
 from kedro.framework.project import configure_project
-from kfp import components
+from kfp import components, dsl
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from cirrus.deploy.cloud_project import load_plan
 from cirrus.deploy.export import export
 from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError, Step
+from cirrus.deploy.run_id import RUN_ID_ENV
 from cirrus.deploy.targets.vertex import (
     PIPELINE_FILE,
     PROJECT_DIR_ENV,
     SUBMIT_FILE,
+    run_step,
 )
 from cirrus.storage import STORAGE_ROOT_ENV
 from tests.conftest import make_project, upload_raw, write_raw
@@ -140,6 +143,50 @@ def test_resources_retries_image_and_env_as_declared(
     assert tasks["training"]["retryPolicy"]["maxRetryCount"] == 3
 
 
+def test_every_task_gets_the_pipeline_job_id_as_run_id_argument(
+    plan: DeploymentPlan, spec: dict[str, Any]
+) -> None:
+    tasks = tasks_by_step(spec)
+
+    for step in plan.steps:
+        assert constant(tasks[step.name], "run_id") == dsl.PIPELINE_JOB_ID_PLACEHOLDER
+        # Vertex AI resolves placeholders in arguments; the env holds only literal values.
+        assert RUN_ID_ENV not in {
+            item["name"] for item in container_of(spec, tasks[step.name])["env"]
+        }
+    json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+
+
+@pytest.mark.parametrize(
+    ("run_id", "seen"),
+    [("8717761889699889152", "8717761889699889152"), (dsl.PIPELINE_JOB_ID_PLACEHOLDER, "unset")],
+)
+def test_component_sets_the_run_id_only_once_resolved(
+    run_id: str,
+    seen: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # An unresolved placeholder would give every run the same id and merge their records.
+    monkeypatch.delenv(RUN_ID_ENV, raising=False)
+    show = f"import os; print('seen', os.environ.get({RUN_ID_ENV!r}, 'unset'))"
+
+    run_step([sys.executable, "-c", show], {}, 1, str(tmp_path), run_id)
+
+    assert f"seen {seen}" in capfd.readouterr().out
+
+
+def test_submit_settings_label_the_pipeline_job(plan: DeploymentPlan, exported: Path) -> None:
+    labels = json.loads((exported / SUBMIT_FILE).read_text())["labels"]
+
+    assert labels == {"cirrus-pipeline": plan.name}
+    # Google Cloud labels: lowercase keys starting with a letter, values of the same alphabet.
+    for key, value in labels.items():
+        assert re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", key), key
+        assert re.fullmatch(r"[a-z0-9_-]{0,63}", value), value
+
+
 def test_gpu_steps_get_the_declared_accelerator(plan: DeploymentPlan, build_dir: Path) -> None:
     gpu_plan = with_resources(plan, "training", gpu=2, gpu_type="NVIDIA_L4", memory_gb=7.5)
     spec = compile_plan(gpu_plan, build_dir)
@@ -192,6 +239,12 @@ def container_env(spec: dict[str, Any]) -> dict[str, str]:
     return envs[0]
 
 
+def run_ids(output: str) -> list[str]:
+    """The run ids the tasks reported in their logs, one per task."""
+    # the runner may prefix the lines of a task's log
+    return re.findall(r"Run id: (\S+)", output)
+
+
 def run_order(output: str, plan: DeploymentPlan) -> list[str]:
     """Steps in the order their commands started, from the tasks' logs."""
     starts = {step.name: output.find(f"$ {' '.join(step.command)}  (in ") for step in plan.steps}
@@ -231,13 +284,18 @@ def test_exported_pipeline_runs_end_to_end_under_kfp_local_runner(
 
         pipeline()
 
-        order = run_order(capsys.readouterr().out, plan)
+        output = capsys.readouterr().out
+        order = run_order(output, plan)
         fs.invalidate_cache()
         model = fs.cat_file(f"{root}/06_models/model.txt").decode()
         metrics = json.loads(fs.cat_file(f"{root}/08_reporting/evaluation_metrics.json"))
         drift = json.loads(fs.cat_file(f"{root}/08_reporting/drift_summary.json"))
 
     assert container_env(spec)[STORAGE_ROOT_ENV] == root
+    # The runner resolved the job id placeholder once for the run: every step got the same id.
+    reported = run_ids(output)
+    assert len(reported) == len(plan.steps) and len(set(reported)) == 1, reported
+    assert reported[0].isdigit()
     for step in plan.steps:
         assert all(order.index(up) < order.index(step.name) for up in step.depends_on), order
     assert lgb.Booster(model_str=model).num_trees() > 0

@@ -22,6 +22,7 @@ from cirrus.deploy.deploy_yml import (
     StepResources,
     Targets,
 )
+from cirrus.deploy.run_id import RUN_ID_ENV
 from cirrus.storage import STORAGE_ROOT_ENV
 
 # What the image runs; a step appends its selector (`--pipelines training`). The Dockerfile's
@@ -140,6 +141,16 @@ def _check_declared_names(config: DeployConfig, pipelines: Mapping[str, Pipeline
         )
 
 
+def _check_reserved_env(config: DeployConfig) -> None:
+    """The run id comes from the orchestrator: a fixed value would merge every run into one."""
+    for key in ("env", "secret_env"):
+        if RUN_ID_ENV in getattr(config, key):
+            raise PlanError(
+                f"{DEPLOY_FILE}: deploy.{key}.{RUN_ID_ENV} is set by each export to the id of the "
+                "workflow execution; remove it"
+            )
+
+
 def _check_step_overrides(config: DeployConfig, names: list[str]) -> None:
     """Every step under `deploy.steps` must be a step of the plan."""
     unknown = [name for name in config.steps if name not in names]
@@ -206,6 +217,7 @@ def build_plan(
 ) -> DeploymentPlan:
     """Turn the pipelines, the cloud catalog and deploy.yml into steps with dependencies."""
     _check_declared_names(config, pipelines)
+    _check_reserved_env(config)
     groups, selectors = _groups(config, pipelines)
     _check_step_overrides(config, list(groups))
     _check_storage(groups, catalog, storage_root)

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field
 
+from cirrus.deploy.run_id import RUN_ID_ENV, RUN_ID_FALLBACK_ENVS
 from cirrus.results.base import Result
 
 
@@ -88,7 +89,7 @@ class RunRecord(Result):
 STATUS, CLEAR_REFS = Path("/proc/self/status"), Path("/proc/self/clear_refs")
 # The id a cloud workflow gives all its steps (each a `kedro run` of its own): their records are
 # merged into one under it. Set by the exports; the fallbacks are set by the platforms themselves.
-RUN_ID_ENVS = ("CIRRUS_RUN_ID",)
+RUN_ID_ENVS = (RUN_ID_ENV, *RUN_ID_FALLBACK_ENVS)
 
 
 def machine() -> Machine:

@@ -3,6 +3,12 @@
 Every step is a container template running the project image with the step's `kedro run`; one
 DAG template orders the steps by their dependencies. Steps exchange data through the storage
 root only, so the workflow passes no artifacts or parameters between them.
+
+Run id: every container gets CIRRUS_RUN_ID = `{{workflow.uid}}` and every pod the labels
+cirrus-run-id (the same uid), cirrus-pipeline and cirrus-step. Argo substitutes its global
+variables in the whole template, pod metadata included, when it creates the pod; a uid is 36
+characters of hex and '-', a valid label value. The Workflow, and each one a CronWorkflow
+creates, carries cirrus-pipeline.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pydantic import ValidationError
 from cirrus.deploy.deploy_yml import SCHEDULE_TIME_ZONE, StepResources
 from cirrus.deploy.kubernetes import SECRET_KEY, container_resources, node_selector, tolerations
 from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
+from cirrus.deploy.run_id import RUN_ID_LABEL, RUN_ID_SOURCES, run_id_env, static_labels
 
 WORKFLOW_FILE = "workflow.yaml"
 # "Always" retries pod errors too: a reclaimed spot node kills the pod with an Argo *error*,
@@ -50,13 +57,19 @@ def step_resources(resources: StepResources) -> models.ResourceRequirements:
 
 
 def step_env(plan: DeploymentPlan) -> list[Env | SecretEnv]:
-    """The plan's variables as values, its secrets as references to Kubernetes Secrets."""
-    values: list[Env | SecretEnv] = [Env(name=k, value=v) for k, v in plan.env.items()]
+    """The plan's variables and the run id as values, its secrets as references to Secrets."""
+    variables = {**plan.env, **run_id_env("argo")}
+    values: list[Env | SecretEnv] = [Env(name=k, value=v) for k, v in variables.items()]
     secrets = [
         SecretEnv(name=var, secret_name=secret, secret_key=SECRET_KEY)
         for var, secret in plan.secret_env.items()
     ]
     return values + secrets
+
+
+def pod_labels(plan: DeploymentPlan, step: Step) -> dict[str, str]:
+    """Labels of a step's pod: workflow, step and the execution's uid, for cost allocation."""
+    return {**static_labels(plan.name, step.name), RUN_ID_LABEL: RUN_ID_SOURCES["argo"].placeholder}
 
 
 def step_template(plan: DeploymentPlan, step: Step) -> Container:
@@ -68,6 +81,7 @@ def step_template(plan: DeploymentPlan, step: Step) -> Container:
         image=plan.image,
         command=step.command,
         env=step_env(plan),
+        labels=pod_labels(plan, step),
         resources=step_resources(step.resources),
         retry_strategy=RetryStrategy(limit=step.resources.retries, retry_policy=RETRY_POLICY),
         # per attempt: a retried step gets the full time again
@@ -92,6 +106,7 @@ def build_workflow(plan: DeploymentPlan) -> Workflow:
         "namespace": plan.targets.kubernetes.namespace,
         "entrypoint": plan.name,
         "service_account_name": plan.service_account,
+        "workflow_metadata": models.WorkflowMetadata(labels=static_labels(plan.name)),
         "templates": [dag_template(plan), *(step_template(plan, s) for s in plan.steps)],
     }
     if plan.schedule is None:

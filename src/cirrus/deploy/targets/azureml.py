@@ -10,6 +10,12 @@ Secrets: Azure ML cannot set environment variables from Key Vault, so a step rea
 `secret_env` secret from `targets.azureml.key_vault_url` with the compute cluster's managed
 identity (`python -m cirrus.deploy.targets.azureml <vault> <secret>`, run inside the image) before
 it starts `kedro run`.
+
+Run id: Azure ML expressions cannot set an environment variable (the server-side `${{name}}` is
+the step's own job name, and only in output paths), so the export sets no CIRRUS_RUN_ID: every
+step reads AZUREML_ROOT_RUN_ID, which Azure ML sets to the pipeline job's name in each step's
+container. Tags are static: cirrus-pipeline on the pipeline job and on each step, cirrus-step on
+each step.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import yaml
 
 from cirrus.deploy.deploy_yml import DEPLOY_FILE, SCHEDULE_TIME_ZONE, AzureMLTarget
 from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError, Step
+from cirrus.deploy.run_id import RUN_ID_SOURCES, run_id_env, static_labels
 
 PIPELINE_FILE = "pipeline.yaml"
 SCHEDULE_FILE = "schedule.yaml"
@@ -99,10 +106,12 @@ def command_job(plan: DeploymentPlan, step: Step) -> dict[str, Any]:
         "display_name": step.name,
         "command": step_command(plan, step),
         "environment": {"image": plan.image},
-        "environment_variables": dict(plan.env),
+        # run_id_env adds nothing here (no placeholder): the step reads AZUREML_ROOT_RUN_ID
+        "environment_variables": {**plan.env, **run_id_env("azureml")},
         "compute": f"azureml:{compute_for(step, plan.targets.azureml)}",
         "resources": {"instance_count": 1},
         "limits": {"timeout": step.resources.timeout_minutes * 60},
+        "tags": static_labels(plan.name, step.name),
     }
     if step.depends_on:
         job["inputs"] = {
@@ -121,6 +130,7 @@ def pipeline_job(plan: DeploymentPlan) -> dict[str, Any]:
         "type": "pipeline",
         "display_name": plan.name,
         "experiment_name": plan.name,
+        "tags": static_labels(plan.name),
         "settings": {
             "default_compute": f"azureml:{plan.targets.azureml.compute}",
             "continue_on_step_failure": False,
@@ -158,6 +168,8 @@ def pipeline_header(plan: DeploymentPlan) -> str:
         f"retry_settings), so deploy.yml's retries ({', '.join(map(str, retries))}) do not apply;",
         "resubmit the pipeline job to retry.",
         "CPU, memory and GPU come from each cluster's VM size, not from deploy.yml's numbers.",
+        f"Run id: each step reads {RUN_ID_SOURCES['azureml'].fallback_env} (the pipeline job's "
+        "name), set by Azure ML.",
     ]
     if plan.service_account:
         lines += [

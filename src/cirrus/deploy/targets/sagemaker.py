@@ -24,6 +24,12 @@ shown in clear by the API. When the plan has `secret_env`, the entrypoint is a s
 that reads each secret from AWS Secrets Manager with the job's role (which then needs
 secretsmanager:GetSecretValue) and then execs the step's command.
 
+Run id: every job's Environment sets CIRRUS_RUN_ID to the execution variable PipelineExecutionId
+(`{"Get": "Execution.PipelineExecutionId"}`, resolved when the job starts). Tags are static: each
+job carries cirrus-pipeline and cirrus-step, the pipeline cirrus-pipeline. The execution's id
+reaches the bill another way: SageMaker names each job `pipelines-<execution id>-<step>-...` and
+tags it `sagemaker:pipeline-execution-arn` (the execution's ARN, which ends in the id).
+
 Schedule: SageMaker pipelines are started on a schedule by an EventBridge rule; schedule.json is
 the PutRule request (the cron in EventBridge's six-field form, UTC) and schedule-targets.json the
 PutTargets request that starts the pipeline with `schedule_role_arn` (or `role_arn`), a role
@@ -62,6 +68,8 @@ import boto3
 import botocore.model
 import botocore.session
 from sagemaker.processing import Processor
+from sagemaker.workflow.entities import PipelineVariable
+from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.retry import (
@@ -75,6 +83,7 @@ from sagemaker.workflow.steps import ProcessingStep
 
 from cirrus.deploy.deploy_yml import DEPLOY_FILE
 from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
+from cirrus.deploy.run_id import RUN_ID_ENV, static_labels
 
 logger = logging.getLogger(__name__)
 
@@ -256,15 +265,25 @@ def region(plan: DeploymentPlan) -> str:
     return chosen
 
 
-def environment(plan: DeploymentPlan, aws_region: str) -> dict[str, str]:
-    """The plan's env vars, plus the secret names and region the launcher needs."""
+def environment(plan: DeploymentPlan, aws_region: str) -> dict[str, str | PipelineVariable]:
+    """The plan's env vars and the run id, plus the secret names and region the launcher needs."""
+    # RUN_ID_SOURCES["sagemaker"] names this execution variable; a test keeps the two equal.
+    variables: dict[str, str | PipelineVariable] = {
+        **plan.env,
+        RUN_ID_ENV: ExecutionVariables.PIPELINE_EXECUTION_ID,
+    }
     if not plan.secret_env:
-        return dict(plan.env)
+        return variables
     return {
         "AWS_DEFAULT_REGION": aws_region,
-        **plan.env,
+        **variables,
         SECRET_ENV_VAR: json.dumps(dict(plan.secret_env), separators=(",", ":")),
     }
+
+
+def tags(labels: dict[str, str]) -> list[dict[str, str]]:
+    """Labels as SageMaker tags."""
+    return [{"Key": key, "Value": value} for key, value in labels.items()]
 
 
 def entrypoint(plan: DeploymentPlan, step: Step) -> list[str]:
@@ -349,6 +368,7 @@ def processing_step(
         volume_size_in_gb=VOLUME_SIZE_GB,
         max_runtime_in_seconds=max_runtime_seconds(step),
         env=environment(plan, aws_region),
+        tags=tags(static_labels(plan.name, step.name)),
         sagemaker_session=session,
     )
     return ProcessingStep(
@@ -385,6 +405,7 @@ def create_request(plan: DeploymentPlan) -> dict[str, Any]:
         "PipelineDisplayName": plan.name,
         "PipelineDescription": pipeline_description(plan),
         "RoleArn": role_arn(plan),
+        "Tags": tags(static_labels(plan.name)),
     }
 
 

@@ -32,7 +32,7 @@ DVC_CONFIG = Path(".dvc") / "config"
 # The URL scheme of each cloud's object storage, in the storage root and in DVC remotes.
 SCHEMES = {"aws": ("s3",), "gcp": ("gs", "gcs"), "azure": ("abfs", "abfss", "az", "azure")}
 # What the API reads through the catalog (cirrus.serving.artifacts), and the log it appends to.
-SERVED_DATASETS = ("model", "feature_spec", "training_metrics", "evaluation_metrics")
+SERVED_DATASETS = ("model", "feature_spec", "model_bundle")
 PREDICTION_LOG = "prediction_log"
 DEFAULT_AWS_REGION = "us-east-1"
 VERTEX_ROOT_FOLDER = "vertex-pipeline-root"

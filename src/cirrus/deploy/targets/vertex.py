@@ -22,6 +22,13 @@ description and in submit.json, and run on standard VMs as exported.
 Timeouts: kfp has no per-task timeout either, so the component stops `kedro run` after the step's
 timeout_minutes.
 
+Run id: each task gets the pipeline job's id through kfp's PIPELINE_JOB_ID_PLACEHOLDER, passed as
+a component argument (Vertex AI resolves placeholders in arguments), and the component sets
+CIRRUS_RUN_ID from it for `kedro run`. Vertex AI labels are the pipeline job's, fixed at submit:
+submit.json carries cirrus-pipeline (kfp sets no labels per task, so there is no cirrus-step),
+and Vertex AI adds `vertex-ai-pipelines-run-billing-id` to every run and to the jobs it starts:
+the label the billing export groups a run's cost by.
+
 Schedule: Vertex AI schedules are created when submitting, not stored in the spec; the cron goes
 to the pipeline description and to submit.json. Submitting with google-cloud-aiplatform:
 
@@ -35,6 +42,7 @@ to the pipeline description and to submit.json. Submitting with google-cloud-aip
         pipeline_root=settings["pipeline_root"],
         project=settings["project"],
         location=settings["location"],
+        labels=settings["labels"],
     )
     job.submit(service_account=settings["service_account"])  # or, for the schedule:
     job.create_schedule(
@@ -54,6 +62,7 @@ from kfp import compiler, dsl
 from cirrus.deploy.deploy_yml import DEPLOY_FILE, SCHEDULE_TIME_ZONE, StepResources
 from cirrus.deploy.kubernetes import cpu_quantity
 from cirrus.deploy.plan import IMAGE_PROJECT_DIR, DeploymentPlan, PlanError, Step
+from cirrus.deploy.run_id import RUN_ID_SOURCES, static_labels
 
 PIPELINE_FILE = "pipeline.yaml"
 SUBMIT_FILE = "submit.json"
@@ -75,10 +84,12 @@ def _secret_value(resource: str) -> str:
     return base64.b64decode(response.json()["payload"]["data"]).decode()
 
 
-def run_step(command: list, secret_env: dict, timeout_minutes: int, project_dir: str) -> None:
+def run_step(
+    command: list, secret_env: dict, timeout_minutes: int, project_dir: str, run_id: str
+) -> None:
     """Run one step's command in the project directory, its output streamed to the task log."""
     # This source is embedded in the spec: it may use only its arguments, imports made here and
-    # the functions listed in additional_funcs (so PROJECT_DIR_ENV is spelled out).
+    # the functions listed in additional_funcs (so PROJECT_DIR_ENV and RUN_ID_ENV are spelled out).
     import os
     import subprocess
 
@@ -86,6 +97,11 @@ def run_step(command: list, secret_env: dict, timeout_minutes: int, project_dir:
     for name, resource in secret_env.items():
         if not env.get(name):
             env[name] = _secret_value(resource)
+    # A backend that leaves the placeholder unresolved would give every run the same id, merging
+    # their records: then the step keeps its own id instead.
+    if run_id and not run_id.startswith("{{"):
+        env["CIRRUS_RUN_ID"] = run_id
+    print(f"Run id: {env.get('CIRRUS_RUN_ID') or 'none (unresolved placeholder)'}", flush=True)
     workdir = env.get("CIRRUS_PROJECT_DIR") or project_dir
     print(f"$ {' '.join(command)}  (in {workdir})", flush=True)
     subprocess.run(command, cwd=workdir, env=env, check=True, timeout=timeout_minutes * 60)
@@ -176,6 +192,7 @@ def build_pipeline(plan: DeploymentPlan) -> Any:
                 secret_env=secrets,
                 timeout_minutes=step.resources.timeout_minutes,
                 project_dir=IMAGE_PROJECT_DIR,
+                run_id=RUN_ID_SOURCES["vertex"].placeholder,
             )
             task.set_display_name(step.name)
             # Vertex AI would otherwise reuse a cached result: the inputs never change between runs.
@@ -199,6 +216,8 @@ def submit_settings(plan: DeploymentPlan) -> dict[str, Any]:
         "location": plan.region,
         "pipeline_root": plan.targets.vertex.pipeline_root,
         "service_account": plan.service_account,
+        # PipelineJob labels: fixed per pipeline; Vertex AI adds the run's billing id itself
+        "labels": static_labels(plan.name),
         "schedule": {"cron": cron} if cron else None,
         "spot_steps_on_standard_vms": plan.spot_steps,
     }
