@@ -1,12 +1,14 @@
 """What the run record costs, and what the runs it records cost on each cloud.
 
 For each row count N (N reference rows, N/4 current rows of the demo data, in a temp project
-copy), `kedro run` twice, alternating: once without the `run_record` catalog entry (the hook then
-measures nothing) and once with it. It prints both wall times, their ratio, and the time the
-recorder itself spent (`recording_seconds` in the record). Then `kedro cirrus cost` prices the
-largest run as recorded and, from the records of the two largest runs, a run of --scale-to rows.
+copy), `kedro run` twice: once without the `run_record` catalog entry (the hook then measures
+nothing) and once with it (above --ab-max rows, only with it). It prints both wall times, their
+ratio, and the time the recorder itself spent (`recording_seconds` in the record). Then
+`kedro cirrus cost` prices each run as recorded and, from the records of the two smallest runs,
+a run of --scale-to rows (compare it with a run measured at that size).
 
     python benchmarks/bench_run_record.py                          # 1M and 2M rows, cost at 10M
+    python benchmarks/bench_run_record.py --rows 1000000 2000000 10000000   # and 10M measured
     python benchmarks/bench_run_record.py --rows 20000 40000 --scale-to 100000   # quick check
 """
 
@@ -54,17 +56,22 @@ def timed_run(project: Path) -> float:
     return time.perf_counter() - started
 
 
-def measure(rows: int, workdir: Path) -> dict[str, Any]:
-    """Wall seconds with and without the record at `rows` rows, and the record itself."""
-    plain = copy_project(workdir / f"plain-{rows}")
+def measure(rows: int, workdir: Path, ab: bool) -> dict[str, Any]:
+    """Wall seconds with (and, when `ab`, without) the record at `rows` rows, and the record."""
     recorded = copy_project(workdir / f"recorded-{rows}")
-    without_record_entry(plain)
     write_raw_data(recorded, rows)
-    for name in ("credit_applications.csv", "credit_applications_current.csv"):
-        shutil.copy2(recorded / "data/01_raw" / name, plain / "data/01_raw" / name)
-    seconds = {"without": timed_run(plain), "with": timed_run(recorded)}
-    assert not (plain / RECORD).exists()
+    seconds: dict[str, float | None] = {"without": None}
+    if ab:
+        plain = copy_project(workdir / f"plain-{rows}")
+        without_record_entry(plain)
+        for name in ("credit_applications.csv", "credit_applications_current.csv"):
+            shutil.copy2(recorded / "data/01_raw" / name, plain / "data/01_raw" / name)
+        seconds["without"] = timed_run(plain)
+        assert not (plain / RECORD).exists()
+        shutil.rmtree(plain)
+    seconds["with"] = timed_run(recorded)
     record = json.loads((recorded / RECORD).read_text())
+    shutil.rmtree(recorded)  # large runs leave gigabytes behind
     kept = workdir / f"run_record-{rows}.json"
     kept.write_text(json.dumps(record))
     return {"rows": rows, "seconds": seconds, "record": record, "path": kept}
@@ -88,24 +95,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 2_000_000])
     parser.add_argument("--scale-to", type=int, default=10_000_000)
+    parser.add_argument("--ab-max", type=int, default=2_000_000, help="largest A/B row count")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory(prefix="bench-record-") as temp:
-        runs = [measure(rows, Path(temp)) for rows in args.rows]
+        runs = [measure(rows, Path(temp), rows <= args.ab_max) for rows in sorted(args.rows)]
         print(f"{'rows':>10} {'without s':>10} {'with s':>8} {'ratio':>6} {'recorder s':>11}")
         for run in runs:
             seconds, record = run["seconds"], run["record"]
-            ratio = seconds["with"] / seconds["without"]
+            without = seconds["without"]
+            ratio = f"{seconds['with'] / without:>6.3f}" if without else f"{'-':>6}"
             print(
-                f"{run['rows']:>10,} {seconds['without']:>10.1f} {seconds['with']:>8.1f} "
-                f"{ratio:>6.3f} {record['recording_seconds']:>11.3f}"
+                f"{run['rows']:>10,} {without or float('nan'):>10.1f} {seconds['with']:>8.1f} "
+                f"{ratio} {record['recording_seconds']:>11.3f}"
             )
-        largest = runs[-1]
-        print(f"\n=== cost of the {largest['rows']:,}-row run as recorded ===")
-        print(cost([largest["path"]], None, Path(temp) / "cost-recorded.json"))
+        for run in runs:
+            print(f"\n=== cost of the {run['rows']:,}-row run as recorded ===")
+            print(cost([run["path"]], None, Path(temp) / f"cost-{run['rows']}.json"))
         if len(runs) >= 2:
-            pair = [run["path"] for run in runs[-2:]]
-            print(f"=== cost at {args.scale_to:,} rows, scaled from the two largest runs ===")
+            pair = [run["path"] for run in runs[:2]]
+            print(f"=== cost at {args.scale_to:,} rows, scaled from the two smallest runs ===")
             print(cost(pair, args.scale_to, Path(temp) / "cost-scaled.json"))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from cirrus.contract import parse_contract
+from cirrus.runs.record import RunRecord
 from cirrus.serving.config import TOKEN_ENV
 from cirrus.serving.schema import request_columns
 from cirrus.storage import STORAGE_ROOT_ENV
@@ -162,6 +163,18 @@ def test_the_image_writes_the_complete_output_set_to_the_store(
     assert written >= EXPECTED_OUTPUTS, sorted(EXPECTED_OUTPUTS - written)
     staged = [p for p in store.fs.find(step_runs.root) if "/.cirrus/staging" in p]
     assert staged == []
+
+
+def test_the_steps_of_the_workflow_share_one_run_record(step_runs: StepRuns, store: Store) -> None:
+    assert all(done.returncode == 0 for done in step_runs.results.values())
+    text = store.fs.cat_file(f"{step_runs.root}/08_reporting/run_record.json")
+    record = RunRecord.model_validate_json(text)
+    # Argo puts the workflow's uid in CIRRUS_RUN_ID; run outside Argo, every step reads the
+    # placeholder itself: one id all the same, so the five records merge into one.
+    assert record.run_id == "{{workflow.uid}}"
+    assert record.pipelines == step_runs.order
+    assert {node.run_id for node in record.nodes} == {record.run_id}
+    assert all(node.peak_rss_bytes > 0 for node in record.nodes)
 
 
 def test_the_image_model_equals_a_run_outside_it_on_the_same_data_and_salt(
