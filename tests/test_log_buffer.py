@@ -13,15 +13,15 @@ import pytest
 from cirrus.prediction_log import REQUEST_ID, PredictionLog, log_identity
 from cirrus.scoring import Scorer, numeric_matrix, utc_now
 from cirrus.serving.logbuffer import API_SOURCE, Answered, LogBuffer
-from tests.unit_fixtures import contract, evaluation, feature_tables, trained_model
+from tests.unit_fixtures import contract, feature_tables, model_bundle, trained_model
 
 
 @pytest.fixture(scope="module")
 def scorer() -> Scorer:
     """The binary unit model, loaded as the server loads it."""
-    text, metrics, _ = trained_model("binary")
+    text, _, _ = trained_model("binary")
     spec, _, _ = feature_tables("binary")
-    return Scorer.load(text, spec, contract("binary"), evaluation(), metrics)
+    return Scorer.load(text, spec, contract("binary"), model_bundle("binary"))
 
 
 def _answered(scorer: Scorer, request_id: str, rows: int, bad: bool = False) -> Answered:

@@ -15,8 +15,8 @@ from tests import unit_fixtures as fx
 def scorer_for(task: str) -> Scorer:
     """A scorer of the unit-test model of a task."""
     spec, _, _ = fx.feature_tables(task)
-    model, metrics, _ = fx.trained_model(task)
-    return Scorer.load(model, spec, fx.contract(task), fx.evaluation(), metrics)
+    model, _, _ = fx.trained_model(task)
+    return Scorer.load(model, spec, fx.contract(task), fx.model_bundle(task))
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
@@ -71,7 +71,7 @@ def test_one_row_and_many_rows_score_alike() -> None:
 def test_a_model_fitted_for_another_contract_is_refused_naming_the_columns() -> None:
     # Arrange: the contract no longer declares one feature the spec was fitted on
     spec, _, _ = fx.feature_tables("binary")
-    model, metrics, _ = fx.trained_model("binary")
+    model, _, _ = fx.trained_model("binary")
     contract = fx.contract("binary")
     dropped = contract.features.numeric[0]
     features = contract.features.model_copy(update={"numeric": contract.features.numeric[1:]})
@@ -79,6 +79,6 @@ def test_a_model_fitted_for_another_contract_is_refused_naming_the_columns() -> 
 
     # Act / Assert
     with pytest.raises(FeatureSpecError) as raised:
-        Scorer.load(model, spec, other, fx.evaluation(), metrics)
+        Scorer.load(model, spec, other, fx.model_bundle("binary"))
     assert dropped in str(raised.value)
     assert "kedro run" in raised.value.hint

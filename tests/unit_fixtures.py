@@ -30,6 +30,15 @@ from cirrus.parameters import (
 )
 from cirrus.pipelines.features.nodes import fit_feature_spec, split_holdout
 from cirrus.pipelines.training.nodes import train_model
+from cirrus.results import (
+    DriftSummary,
+    EvaluationMetrics,
+    HeldOut,
+    ModelBundle,
+    QualityGate,
+    TrainingMetrics,
+)
+from cirrus.scoring import build_bundle
 from cirrus.validation import treat_pii, validate_raw
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,15 +202,85 @@ def feature_tables(task: str = "binary") -> tuple[FeatureSpec, pd.DataFrame, pd.
 
 
 @cache
-def _trained(task: str) -> tuple[str, dict[str, Any], pd.DataFrame]:
+def _trained(task: str) -> tuple[str, TrainingMetrics, pd.DataFrame]:
     spec, train, _ = feature_tables(task)
     return train_model(train, spec, fast_training(), {"enabled": False, "best_params": {}})
 
 
-def trained_model(task: str = "binary") -> tuple[str, dict[str, Any], pd.DataFrame]:
+def trained_model(task: str = "binary") -> tuple[str, TrainingMetrics, pd.DataFrame]:
     """LightGBM model text, training metrics and importance of a task (trained once)."""
     model, metrics, importance = _trained(task)
     return model, copy.deepcopy(metrics), importance.copy()
+
+
+def model_bundle(
+    task: str = "binary",
+    settings: EvaluationParams | None = None,
+    held_out: HeldOut | None = None,
+) -> ModelBundle:
+    """The model bundle of a task's unit-test model (its spec, contract and threshold in effect
+    under `settings`, the committed evaluation block by default), as evaluation assembles it."""
+    model, metrics, _ = trained_model(task)
+    spec, _, test = feature_tables(task)
+    held_out = held_out or HeldOut(n_test_rows=len(test), metrics={})
+    return build_bundle(model, spec, contract(task), settings or evaluation(), metrics, held_out)
+
+
+# --- typed results, written by hand -----------------------------------------------------------
+
+
+def drift_summary(**fields: Any) -> DriftSummary:
+    """A drift summary with nothing drifted (and no retraining), `fields` set over it."""
+    quiet = {
+        "dataset_drift": False,
+        "drifted_feature_share": 0.0,
+        "drift_share_threshold": 0.5,
+        "drifted_features": [],
+        "prediction_drift": False,
+        "target_drift": False,
+        "alarm": {"correction": "holm", "family_error_rate": 0.05, "family_size": 16},
+        "raw_drifted_features": [],
+        "missing_shift": [],
+        "out_of_range": {},
+        "columns": {},
+        "unseen_categories": {},
+        "retrain_recommended": False,
+        "retrain_reasons": [],
+    }
+    return DriftSummary.model_validate({**quiet, **fields})
+
+
+def evaluation_metrics(**fields: Any) -> EvaluationMetrics:
+    """Binary held-out metrics at threshold 0.5 with no interval, hold-out report or current
+    batch, `fields` set over them."""
+    plain = {
+        "task": "binary",
+        "n_test_rows": 500,
+        "threshold": 0.5,
+        "threshold_rule": None,
+        "model": {"roc_auc": 0.8},
+        "baseline": {"roc_auc": 0.5},
+        "beats_baseline": {"roc_auc": True},
+        "intervals": None,
+        "holdout": None,
+        "current_batch": None,
+        "warnings": [],
+    }
+    return EvaluationMetrics.model_validate({**plain, **fields})
+
+
+def quality_gate(**fields: Any) -> QualityGate:
+    """A passed binary gate judged on the estimates with no rule, `fields` set over it."""
+    passed = {
+        "passed": True,
+        "inconclusive": [],
+        "task": "binary",
+        "n_test_rows": 500,
+        "judged_on": "estimate",
+        "rules": {},
+        "checks": {},
+    }
+    return QualityGate.model_validate({**passed, **fields})
 
 
 # --- fixtures -------------------------------------------------------------------------------

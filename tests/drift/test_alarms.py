@@ -14,6 +14,7 @@ from cirrus.drift.alarms import adjusted_p_values, missing_value_test, out_of_ra
 from cirrus.drift.report import column_verdicts, drift_table, run_drift_report, summarise_drift
 from cirrus.feature_spec import OTHER_LEVEL, UNKNOWN_LEVEL, FeatureSpec
 from cirrus.parameters import DriftParams
+from cirrus.results import DriftSummary
 from tests import unit_fixtures as fx
 
 TARGET = "churned"
@@ -267,7 +268,7 @@ def test_each_injected_shift_raises_an_alarm(kind: str, alarms: set[str], retrai
 
 
 @pytest.fixture(scope="module")
-def missing_in_current() -> tuple[str, dict[str, Any]]:
+def missing_in_current() -> tuple[str, DriftSummary]:
     """A random split whose current rows lost 15% of one categorical and one numeric column, and
     all of another of each."""
     reference, (features, predictions) = _random_split(1000, seed=2)
@@ -288,15 +289,15 @@ def test_missing_values_only_in_the_current_rows_are_a_missing_value_shift(missi
     _, summary = missing_in_current
 
     # Assert: neither column's distribution drifted; both are named for their missing values
-    assert summary["columns"]["plan"]["drifted"] is False
-    assert summary["columns"]["x04"]["drifted"] is False
-    assert summary["drifted_features"] == []
-    assert summary["missing_shift"] == ["paperless", "plan", "x04", "x06"]
-    missing = summary["columns"]["plan"]["missing"]
+    assert summary.columns["plan"]["drifted"] is False
+    assert summary.columns["x04"]["drifted"] is False
+    assert summary.drifted_features == []
+    assert summary.missing_shift == ["paperless", "plan", "x04", "x06"]
+    missing = summary.columns["plan"]["missing"]
     assert missing["reference_share"] == 0.0
     assert missing["current_share"] == pytest.approx(0.15, abs=0.03)
     assert missing["shift"] is True
-    assert summary["columns"]["x00"]["missing"]["shift"] is False
+    assert summary.columns["x00"]["missing"]["shift"] is False
 
 
 def test_a_column_without_current_values_is_not_tested_but_named(missing_in_current):
@@ -305,11 +306,11 @@ def test_a_column_without_current_values_is_not_tested_but_named(missing_in_curr
 
     # Assert: Evidently refuses an empty column; the summary says why it was not tested
     for column in ("paperless", "x06"):
-        verdict = summary["columns"][column]
+        verdict = summary.columns[column]
         assert verdict["not_tested"] == "no values in the current rows"
         assert verdict["alarm"] is False
         assert verdict["missing"]["current_share"] == 1.0
-    assert summary["alarm"]["family_size"] == 23  # 21 features, prediction, target
+    assert summary.alarm.family_size == 23  # 21 features, prediction, target
     assert "no values in the current rows" not in html  # the note lists it as not tested
     assert "not tested" in html
 
@@ -350,7 +351,7 @@ def test_the_summary_counts_out_of_range_values_without_a_verdict(missing_in_cur
     _, summary = missing_in_current
 
     # Assert: a random split has few values past the reference's extremes, and no verdict
-    assert summary["columns"]["x00"]["out_of_range"]["outside"] >= 0
-    assert "out_of_range" not in summary["columns"]["plan"]
-    assert set(summary["out_of_range"]) <= set(NUMERIC)
-    assert not any("range" in reason for reason in summary["retrain_reasons"])
+    assert summary.columns["x00"]["out_of_range"]["outside"] >= 0
+    assert "out_of_range" not in summary.columns["plan"]
+    assert set(summary.out_of_range) <= set(NUMERIC)
+    assert not any("range" in reason for reason in summary.retrain_reasons)

@@ -101,7 +101,7 @@ def test_a_report_of_all_rows_runs_each_tvd_column_once():
         _, summary = run_drift_report(settings=fx.drift(), **scenario)
 
     # Assert
-    tvd_columns = [c for c, v in summary["columns"].items() if v["method"] == "TVD"]
-    assert summary["report_sample"]["reference_rows"] == summary["n_reference_rows"]
+    tvd_columns = [c for c, v in summary.columns.items() if v["method"] == "TVD"]
+    assert summary.report_sample["reference_rows"] == summary.n_reference_rows
     assert tvd_columns
     assert len(calls) == len(tvd_columns)

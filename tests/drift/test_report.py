@@ -19,6 +19,7 @@ from cirrus.drift.report import (
 from cirrus.feature_spec import UNKNOWN_LEVEL, FeatureSpec, build_features, report_unseen_categories
 from cirrus.modeling import predict_rows
 from cirrus.parameters import ConfigError, DriftParams
+from cirrus.results import DriftSummary
 from tests import unit_fixtures as fx
 
 drift_params = fx.drift_params
@@ -80,7 +81,7 @@ def _scenario(shift: float, labelled: bool) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def shifted_report() -> tuple[str, dict[str, Any]]:
+def shifted_report() -> tuple[str, DriftSummary]:
     """One real Evidently run: unlabelled current batch with loan_amount tripled."""
     return run_drift_report(settings=fx.drift(), **_scenario(shift=3.0, labelled=False))
 
@@ -391,12 +392,12 @@ def test_real_report_flags_the_shifted_column_only(shifted_report):
     _, summary = shifted_report
 
     # Assert
-    columns = summary["columns"]
+    columns = summary.columns
     assert columns[SHIFTED]["drifted"] is True
     assert columns["age"]["drifted"] is False
     assert columns["credit_score"]["drifted"] is False
-    assert summary["drifted_features"] == [SHIFTED]
-    assert summary["dataset_drift"] is False
+    assert summary.drifted_features == [SHIFTED]
+    assert summary.dataset_drift is False
 
 
 def test_real_report_covers_every_drift_column_and_the_prediction(shifted_report):
@@ -405,9 +406,9 @@ def test_real_report_covers_every_drift_column_and_the_prediction(shifted_report
     _, summary = shifted_report
 
     # Assert
-    assert set(summary["columns"]) == {*spec.drift_columns, "prediction"}
-    assert summary["target_drift"] is None
-    assert summary["n_reference_rows"] == summary["n_current_rows"] > 0
+    assert set(summary.columns) == {*spec.drift_columns, "prediction"}
+    assert summary.target_drift is None
+    assert summary.n_reference_rows == summary.n_current_rows > 0
 
 
 def test_real_report_html_is_a_document(shifted_report):
@@ -456,12 +457,12 @@ def test_real_report_samples_and_compares_labels():
     _, summary = run_drift_report(settings=settings, **scenario)
 
     # Assert: the report shows 100 rows of each side, the verdicts use all of them
-    assert summary["report_sample"] == {"reference_rows": 100, "current_rows": 100, "seed": 42}
-    assert summary["n_reference_rows"] == len(scenario["reference_features"]) > 100
-    assert summary["n_current_rows"] == len(scenario["current_features"]) > 100
-    assert summary["target_drift"] is False
-    assert summary["drifted_features"] == []
-    assert summary["retrain_recommended"] is False
+    assert summary.report_sample == {"reference_rows": 100, "current_rows": 100, "seed": 42}
+    assert summary.n_reference_rows == len(scenario["reference_features"]) > 100
+    assert summary.n_current_rows == len(scenario["current_features"]) > 100
+    assert summary.target_drift is False
+    assert summary.drifted_features == []
+    assert summary.retrain_recommended is False
 
 
 def test_real_report_with_mann_whitney_flags_the_shifted_column():
@@ -473,8 +474,8 @@ def test_real_report_with_mann_whitney_flags_the_shifted_column():
     _, summary = run_drift_report(settings=settings, **scenario)
 
     # Assert
-    assert summary["columns"][SHIFTED]["drifted"] is True
-    assert summary["columns"]["age"]["drifted"] is False
+    assert summary.columns[SHIFTED]["drifted"] is True
+    assert summary.columns["age"]["drifted"] is False
 
 
 # --- declared numeric columns are tested as numeric --------------------------------------------
@@ -506,10 +507,10 @@ def test_a_sparse_integer_column_declared_numeric_is_tested_as_numeric():
 
     # Assert
     assert default.name == "chisquare" and bool(default_result[1]) is True
-    column = summary["columns"]["num_delinquencies"]
+    column = summary.columns["num_delinquencies"]
     assert column["method"] in ("ks", "K-S p_value")  # Evidently's numeric test at this size
     assert column["drifted"] is False
-    assert "num_delinquencies" not in summary["drifted_features"]
+    assert "num_delinquencies" not in summary.drifted_features
 
 
 def test_a_declared_method_still_wins_over_the_numeric_default():
@@ -521,8 +522,8 @@ def test_a_declared_method_still_wins_over_the_numeric_default():
     _, summary = run_drift_report(settings=settings, **scenario)
 
     # Assert
-    assert summary["columns"]["num_delinquencies"]["method"] in ("psi", "PSI")
-    assert summary["columns"]["loan_amount"]["method"] in ("ks", "K-S p_value")
+    assert summary.columns["num_delinquencies"]["method"] in ("psi", "PSI")
+    assert summary.columns["loan_amount"]["method"] in ("ks", "K-S p_value")
 
 
 def test_small_references_test_many_level_categoricals_with_tvd_unless_declared():

@@ -23,6 +23,7 @@ from cirrus.drift.report import (
 )
 from cirrus.feature_spec import OTHER_LEVEL, UNKNOWN_LEVEL, FeatureSpec
 from cirrus.parameters import DriftParams
+from cirrus.results import DriftSummary
 from tests import unit_fixtures as fx
 from tests.drift.test_report import _scenario
 
@@ -303,7 +304,7 @@ def test_drift_table_holds_the_frames_values():
 
 
 @pytest.fixture(scope="module")
-def sampled_and_full() -> dict[str | None, tuple[str, dict[str, Any]]]:
+def sampled_and_full() -> dict[str | None, tuple[str, DriftSummary]]:
     """One labelled, shifted scenario reported with a 150-row sample and with all rows."""
     scenario = _scenario(shift=3.0, labelled=True)
     return {
@@ -315,7 +316,7 @@ def sampled_and_full() -> dict[str | None, tuple[str, dict[str, Any]]]:
 def test_the_report_states_its_sample_and_where_the_verdicts_come_from(sampled_and_full):
     # Arrange
     html, summary = sampled_and_full[150]
-    n_reference, n_current = summary["n_reference_rows"], summary["n_current_rows"]
+    n_reference, n_current = summary.n_reference_rows, summary.n_current_rows
 
     # Assert
     text = re.sub(r"\s+", " ", html)
@@ -326,7 +327,7 @@ def test_the_report_states_its_sample_and_where_the_verdicts_come_from(sampled_a
     assert "The verdicts in drift_summary.json come from all rows" in text
     assert text.index("cirrus-drift-sample") < text.index("root_metric")  # above the report
     assert "verdict on all rows" in text
-    assert summary["report_sample"] == {"reference_rows": 150, "current_rows": 150, "seed": 11}
+    assert summary.report_sample == {"reference_rows": 150, "current_rows": 150, "seed": 11}
 
 
 def test_a_report_of_all_rows_says_so(sampled_and_full):
@@ -335,9 +336,9 @@ def test_a_report_of_all_rows_says_so(sampled_and_full):
 
     # Assert
     assert "This report shows all rows" in html
-    assert summary["report_sample"] == {
-        "reference_rows": summary["n_reference_rows"],
-        "current_rows": summary["n_current_rows"],
+    assert summary.report_sample == {
+        "reference_rows": summary.n_reference_rows,
+        "current_rows": summary.n_current_rows,
         "seed": 11,
     }
 
@@ -347,7 +348,7 @@ def test_the_summarys_numbers_do_not_depend_on_the_sample(sampled_and_full):
     (_, sampled), (_, full) = sampled_and_full[150], sampled_and_full[None]
 
     # Assert
-    sampled, full = dict(sampled), dict(full)
+    sampled, full = sampled.model_dump(), full.model_dump()
     assert sampled.pop("report_sample") != full.pop("report_sample")
     assert sampled == full
     assert sampled["columns"]["loan_amount"]["drifted"] is True

@@ -49,8 +49,15 @@ def test_a_piped_run_keeps_each_summary_line_whole(piped_run):
     assert re.search(
         r"binary model: roc_auc \d\.\d{4} beats the trivial baseline's \d\.\d{4}", text
     )
+    # The drift verdict in words (cirrus.drift.verdict), every sentence of it on the one line
     assert re.search(
-        r"drift: \d+ drifted feature\(s\) \[.*\] \(\d+%; dataset drift: (yes|no)\)", text
+        r"drift: (Retraining recommended \(.+\)\.|No retraining needed\.) "
+        r"(\d+ of \d+ features drifted \(.+\): \d+%, (at or above|under) the \d+% that makes "
+        r"the whole dataset drift\.|None of \d+ features drifted\.) "
+        r"The predictions (drifted|did not drift); "
+        r"the outcomes (drifted|did not drift|are not known yet)\.$",
+        text,
+        re.M,
     )
     assert re.search(
         r"evaluation_metrics: data/08_reporting/evaluation_metrics\.json\s*$", text, re.M

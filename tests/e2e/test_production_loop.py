@@ -57,8 +57,12 @@ def monitor(project: Path) -> tuple[int, dict]:
     assert result.returncode in (0, RETRAIN_EXIT_CODE), (
         result.stdout[-3000:] + result.stderr[-3000:]
     )
-    assert "Retraining recommended:" in result.stdout
     summary = json.loads((project / "data/08_reporting/monitoring/summary.json").read_text())
+    # One verdict line, the summary's sentence: it leads with retraining, as the exit code does
+    assert f"Verdict: {summary['verdict']}" in result.stdout.splitlines()
+    retrain = result.returncode == RETRAIN_EXIT_CODE
+    lead = "Retraining recommended (" if retrain else "No retraining needed."
+    assert summary["verdict"].startswith(lead), summary["verdict"]
     return result.returncode, summary
 
 

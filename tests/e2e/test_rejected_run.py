@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cirrus.drift.verdict import verdict_in_words
+from cirrus.results import DriftSummary
 from tests.conftest import base_parameters, kedro, output_digests, override
 
 
@@ -49,5 +51,7 @@ def test_a_successful_run_ends_with_a_summary(trained_project: Path, project_fac
     assert "Run summary:" in output
     assert f"binary model: roc_auc {metrics['model']['roc_auc']:.4f} beats" in output
     assert "quality gate: passed (roc_auc min 0.7)" in output
-    assert "drift: " in output and "drifted feature(s)" in output
+    summary = json.loads((project / "data/08_reporting/drift_summary.json").read_text())
+    verdict = verdict_in_words(DriftSummary.model_validate(summary))
+    assert f"drift: {verdict}" in output
     assert "data/08_reporting/drift_report.html" in output

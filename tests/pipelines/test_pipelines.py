@@ -19,6 +19,7 @@ from cirrus.feature_spec import FeatureSpec
 from cirrus.parameters import DemoDataParams
 from cirrus.pipeline_registry import registered_pipelines
 from cirrus.pipelines.monitoring import create_pipeline as monitoring_pipeline
+from cirrus.scoring import content_version
 from tests.conftest import SMALL_DEMO, base_parameters
 
 
@@ -141,8 +142,13 @@ def test_training_and_evaluation_produce_a_model_that_beats_the_baseline(
     model = lifecycle_run.load("model")
 
     assert model.startswith("tree")
-    assert metrics["model"]["roc_auc"] > metrics["baseline"]["roc_auc"]
-    assert lifecycle_run.load("quality_gate_result")["passed"] is True
+    assert metrics.model["roc_auc"] > metrics.baseline["roc_auc"]
+    assert lifecycle_run.load("quality_gate_result").passed is True
+    # What scoring loads: this model, at the threshold and with the metrics measured above
+    bundle = lifecycle_run.load("model_bundle")
+    assert bundle.model_version == content_version(model)
+    assert bundle.threshold() == metrics.threshold
+    assert bundle.held_out.metrics == metrics.model
     plots = lifecycle_run.load("evaluation_plots")
     assert isinstance(plots["roc_curve"], go.Figure)
     assert "residuals" not in plots  # a binary task draws no regression panel
@@ -158,18 +164,18 @@ def test_evaluation_reports_the_time_holdout_and_the_current_batch(
     current = lifecycle_run.load("current_table")
 
     # The demo data has an event time: `auto` holds out its latest rows
-    assert metrics["holdout"] == holdout
+    assert metrics.holdout == holdout
     assert holdout["strategy"] == "time"
     assert train["application_time"].max() < test["application_time"].min()
     assert pd.Timestamp(holdout["cut"]) == test["application_time"].min()
-    assert metrics["current_batch"]["n_rows_with_outcome"] == len(current)
-    assert set(metrics["current_batch"]["model"]) == set(metrics["model"])
-    assert lifecycle_run.load("training_metrics")["validation_split"] == "time"
+    assert metrics.current_batch.n_rows_with_outcome == len(current)
+    assert set(metrics.current_batch.model) == set(metrics.model)
+    assert lifecycle_run.load("training_metrics").validation_split == "time"
 
 
 def test_drift_pipeline_reports_the_shifted_income(lifecycle_run: DataCatalog) -> None:
     summary = lifecycle_run.load("drift_summary")
     report = lifecycle_run.load("drift_report")
 
-    assert "annual_income" in summary["drifted_features"]
+    assert "annual_income" in summary.drifted_features
     assert "<html" in report[:500].lower()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from cirrus.runs.summary import describe_gate
+from tests import unit_fixtures as fx
 
 
 def test_a_gate_passed_on_its_estimates_is_one_line():
     # Arrange
-    gate = {"passed": True, "rules": {"roc_auc": {"min": 0.7, "max": None}}, "inconclusive": []}
+    gate = fx.quality_gate(passed=True, rules={"roc_auc": {"min": 0.7, "max": None}})
 
     # Act
     lines = describe_gate(gate)
@@ -19,12 +20,13 @@ def test_a_gate_passed_on_its_estimates_is_one_line():
 def test_an_inconclusive_bound_is_named_with_the_held_out_rows():
     # Arrange
     reason = "roc_auc = 0.6600 is below the minimum 0.7, but its interval [0.45, 0.85] reaches it"
-    gate = {
-        "passed": True,
-        "rules": {"roc_auc": {"min": 0.7, "max": None}},
-        "inconclusive": [reason],
-        "n_test_rows": 30,
-    }
+    gate = fx.quality_gate(
+        passed=True,
+        rules={"roc_auc": {"min": 0.7, "max": None}},
+        inconclusive=[reason],
+        n_test_rows=30,
+        judged_on="interval",
+    )
 
     # Act
     lines = describe_gate(gate)

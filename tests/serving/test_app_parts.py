@@ -35,7 +35,7 @@ def app_parts(serving_project: Path, monkeypatch_module: pytest.MonkeyPatch) -> 
     monkeypatch_module.setenv("CIRRUS_API_TOKEN", TOKEN)
     project = load_project(serving_project, None)
     app = create_app(ServeOptions(project_path=str(serving_project)), project)
-    served = build_served(project.read_artifacts(), project, app.state.schema)
+    served = build_served(project.read_artifacts(), app.state.schema)
     app.state.holder.swap(served)
     return app, served
 

@@ -94,6 +94,7 @@ def test_the_answer_is_documented(document):
         "request_id",
         "model_version",
         "feature_spec_hash",
+        "bundle_version",
         "predictions",
     }
     predict = document["paths"]["/v1/predict"]["post"]

@@ -32,7 +32,13 @@ def test_an_answer_has_a_result_per_row_in_order(server: LiveServer, row: dict[s
     answer = predict(server, {"rows": [row, other]})
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert set(body) == {"request_id", "model_version", "feature_spec_hash", "predictions"}
+    assert set(body) == {
+        "request_id",
+        "model_version",
+        "feature_spec_hash",
+        "bundle_version",
+        "predictions",
+    }
     assert answer.headers["x-request-id"] == body["request_id"]
     first, second = body["predictions"]
     assert first["application_id"] == row["application_id"]

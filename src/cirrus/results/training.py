@@ -28,7 +28,7 @@ class TrainingMetrics(Result):
     n_validation_rows: int
     validation_split: str
     resolved_params: dict[str, Any]
-    thresholds: dict[str, float] | None = None  # binary: the threshold each rule picks
+    thresholds: dict[str, float] | None = None  # binary: the threshold each rule picks, or null
     cross_validation: dict[str, Any] | None = None  # when training.cross_validation is on
 
     @model_validator(mode="before")
@@ -57,8 +57,9 @@ class TrainingMetrics(Result):
 
     @model_validator(mode="after")
     def _binary_thresholds(self) -> TrainingMetrics:
-        """A binary task records the threshold each rule picks."""
-        if self.task == "binary" and self.thresholds is None:
+        """A binary task records the threshold each rule picks (null: the validation rows held
+        one class, so no rule could pick one)."""
+        if self.task == "binary" and "thresholds" not in self.model_fields_set:
             raise ValueError("key 'thresholds' is missing (a binary task records them)")
         return self
 

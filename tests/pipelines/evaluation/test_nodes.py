@@ -34,6 +34,7 @@ from cirrus.pipelines.evaluation.nodes import (
     roc_points,
 )
 from cirrus.pipelines.training.nodes import early_stopping_split, resolve_row_scaled, train_model
+from cirrus.results import EvaluationMetrics
 from tests import unit_fixtures as fx
 
 evaluation_params = fx.evaluation_params
@@ -104,14 +105,14 @@ def test_binary_model_beats_the_baseline(binary):
     metrics = compute_metrics(predictions, train, spec, settings)
 
     # Assert
-    assert metrics["task"] == "binary"
-    assert metrics["n_test_rows"] == len(predictions)
-    assert metrics["threshold"] == 0.4
-    assert metrics["baseline"]["roc_auc"] == pytest.approx(0.5)
-    assert metrics["model"]["roc_auc"] > 0.5
-    assert metrics["beats_baseline"]["roc_auc"] is True
-    assert metrics["model"]["log_loss"] < metrics["baseline"]["log_loss"]
-    assert set(metrics["model"]) == {
+    assert metrics.task == "binary"
+    assert metrics.n_test_rows == len(predictions)
+    assert metrics.threshold == 0.4
+    assert metrics.baseline["roc_auc"] == pytest.approx(0.5)
+    assert metrics.model["roc_auc"] > 0.5
+    assert metrics.beats_baseline["roc_auc"] is True
+    assert metrics.model["log_loss"] < metrics.baseline["log_loss"]
+    assert set(metrics.model) == {
         "roc_auc",
         "pr_auc",
         "log_loss",
@@ -133,10 +134,10 @@ def test_perfect_binary_scores_give_perfect_ranking_metrics():
     metrics = compute_metrics(predictions, train, spec, fx.evaluation())
 
     # Assert
-    assert metrics["model"]["roc_auc"] == 1.0
-    assert metrics["model"]["pr_auc"] == 1.0
-    assert metrics["model"]["precision"] == 1.0
-    assert metrics["model"]["recall"] == 1.0
+    assert metrics.model["roc_auc"] == 1.0
+    assert metrics.model["pr_auc"] == 1.0
+    assert metrics.model["precision"] == 1.0
+    assert metrics.model["recall"] == 1.0
 
 
 def test_regression_metrics_are_computed():
@@ -148,12 +149,12 @@ def test_regression_metrics_are_computed():
     metrics = compute_metrics(predictions, train, REGRESSION_SPEC, fx.evaluation())
 
     # Assert
-    assert metrics["threshold"] is None
-    assert metrics["model"]["rmse"] == pytest.approx(0.5)
-    assert metrics["model"]["mae"] == pytest.approx(0.25)
-    assert metrics["model"]["r2"] == pytest.approx(0.8)
-    assert metrics["baseline"]["r2"] == pytest.approx(0.0)
-    assert metrics["beats_baseline"] == {"rmse": True, "mae": True, "r2": True}
+    assert metrics.threshold is None
+    assert metrics.model["rmse"] == pytest.approx(0.5)
+    assert metrics.model["mae"] == pytest.approx(0.25)
+    assert metrics.model["r2"] == pytest.approx(0.8)
+    assert metrics.baseline["r2"] == pytest.approx(0.0)
+    assert metrics.beats_baseline == {"rmse": True, "mae": True, "r2": True}
 
 
 def test_trained_regression_model_metrics():
@@ -164,10 +165,10 @@ def test_trained_regression_model_metrics():
     metrics = compute_metrics(predictions, train, spec, fx.evaluation())
 
     # Assert
-    assert set(metrics["model"]) == {"rmse", "mae", "r2"}
-    assert metrics["model"]["mae"] <= metrics["model"]["rmse"]
-    assert metrics["model"]["r2"] > 0
-    assert metrics["beats_baseline"]["rmse"] is True
+    assert set(metrics.model) == {"rmse", "mae", "r2"}
+    assert metrics.model["mae"] <= metrics.model["rmse"]
+    assert metrics.model["r2"] > 0
+    assert metrics.beats_baseline["rmse"] is True
 
 
 def test_multiclass_metrics_against_class_share_baseline():
@@ -178,11 +179,11 @@ def test_multiclass_metrics_against_class_share_baseline():
     metrics = compute_metrics(predictions, train, spec, fx.evaluation())
 
     # Assert
-    assert set(metrics["model"]) == {"accuracy", "macro_f1", "log_loss"}
+    assert set(metrics.model) == {"accuracy", "macro_f1", "log_loss"}
     majority_share = (predictions["label"] == train["risk_grade"].mode()[0]).mean()
-    assert metrics["baseline"]["accuracy"] == pytest.approx(majority_share)
-    assert metrics["model"]["accuracy"] > metrics["baseline"]["accuracy"]
-    assert metrics["model"]["log_loss"] < metrics["baseline"]["log_loss"]
+    assert metrics.baseline["accuracy"] == pytest.approx(majority_share)
+    assert metrics.model["accuracy"] > metrics.baseline["accuracy"]
+    assert metrics.model["log_loss"] < metrics.baseline["log_loss"]
 
 
 # --- decision threshold (binary) -------------------------------------------------------------
@@ -253,23 +254,32 @@ def test_a_tie_between_cuts_keeps_the_lowest(
 
 
 def test_a_declared_threshold_is_used_as_is():
+    # Arrange: with or without the thresholds training chose
+    settings = fx.evaluation(threshold=0.35)
+    _, training_metrics, _ = fx.trained_model("binary")
+
     # Act
-    threshold, rule = decision_threshold(fx.evaluation(threshold=0.35), {"thresholds": None})
+    without = decision_threshold(settings, None)
+    beside = decision_threshold(settings, training_metrics)
 
     # Assert
-    assert (threshold, rule) == (0.35, None)
+    assert training_metrics.thresholds
+    assert without == beside == (0.35, None)
 
 
 def test_auto_threshold_without_a_chosen_one_names_the_setting():
-    # Arrange
+    # Arrange: no training metrics, and training metrics without the rule's threshold
     settings = fx.evaluation(threshold="auto")
+    _, trained, _ = fx.trained_model("binary")
+    other_rule_only = trained.model_copy(update={"thresholds": {"youden": 0.3}})
 
     # Act / Assert
-    with pytest.raises(ConfigError) as excinfo:
-        decision_threshold(settings, {"task": "binary", "thresholds": None})
-    message = str(excinfo.value)
-    assert "evaluation.threshold is auto in conf/base/parameters_evaluation.yml" in message
-    assert "no 'best_f1' threshold" in message
+    for training_metrics in (None, other_rule_only):
+        with pytest.raises(ConfigError) as excinfo:
+            decision_threshold(settings, training_metrics)
+        message = str(excinfo.value)
+        assert "evaluation.threshold is auto in conf/base/parameters_evaluation.yml" in message
+        assert "no 'best_f1' threshold" in message
 
 
 def _rare_positives(frame: pd.DataFrame, share: float, seed: int = 0) -> pd.DataFrame:
@@ -291,7 +301,7 @@ def rare_positives():
     return spec, train, test, model, training_metrics
 
 
-def _evaluate(rare_positives, settings: EvaluationParams) -> dict[str, Any]:
+def _evaluate(rare_positives, settings: EvaluationParams) -> EvaluationMetrics:
     spec, train, test, model, training_metrics = rare_positives
     predictions = predict_rows(model, test, spec, settings, training_metrics)
     return compute_metrics(predictions, train, spec, settings, training_metrics)
@@ -309,14 +319,14 @@ def test_auto_threshold_finds_the_rare_class_where_one_half_finds_none(rare_posi
     # Assert
     assert train["defaulted"].mean() == pytest.approx(0.06, abs=0.002)
     assert test["defaulted"].mean() == pytest.approx(0.06, abs=0.005)
-    assert {at_half["model"][k] for k in ("precision", "recall", "f1")} == {0.0}
-    assert at_half["threshold_rule"] is None
-    assert at_auto["threshold"] == training_metrics["thresholds"]["best_f1"] < 0.5
-    assert at_auto["threshold_rule"] == "best_f1"
-    assert at_auto["model"]["precision"] > 0
-    assert at_auto["model"]["recall"] > 0
-    assert at_auto["model"]["f1"] > 0
-    assert at_auto["model"]["roc_auc"] == at_half["model"]["roc_auc"]
+    assert {at_half.model[k] for k in ("precision", "recall", "f1")} == {0.0}
+    assert at_half.threshold_rule is None
+    assert at_auto.threshold == training_metrics.thresholds["best_f1"] < 0.5
+    assert at_auto.threshold_rule == "best_f1"
+    assert at_auto.model["precision"] > 0
+    assert at_auto.model["recall"] > 0
+    assert at_auto.model["f1"] > 0
+    assert at_auto.model["roc_auc"] == at_half.model["roc_auc"]
 
 
 def test_auto_threshold_is_chosen_on_the_validation_rows_not_the_test_rows(rare_positives):
@@ -334,25 +344,25 @@ def test_auto_threshold_is_chosen_on_the_validation_rows_not_the_test_rows(rare_
 
     # Assert: training reads the scores LightGBM kept while it trained, which can differ from a
     # fresh prediction in the last bit, so the cut is the same score to rounding, not bitwise
-    assert training_metrics["thresholds"] == pytest.approx(chosen, rel=1e-12, abs=0)
+    assert training_metrics.thresholds == pytest.approx(chosen, rel=1e-12, abs=0)
 
 
 def test_youden_rule_uses_its_own_threshold_in_predictions_and_metrics(rare_positives):
     # Arrange
     spec, _, test, model, training_metrics = rare_positives
     settings = fx.evaluation(threshold="auto", threshold_rule="youden")
-    youden = training_metrics["thresholds"]["youden"]
+    youden = training_metrics.thresholds["youden"]
 
     # Act
     predictions = predict_rows(model, test, spec, settings, training_metrics)
     metrics = _evaluate(rare_positives, settings)
 
     # Assert
-    assert youden != training_metrics["thresholds"]["best_f1"]
+    assert youden != training_metrics.thresholds["best_f1"]
     expected = (predictions["score"] >= youden).astype(float)
     np.testing.assert_array_equal(predictions["prediction"], expected)
-    assert (metrics["threshold"], metrics["threshold_rule"]) == (youden, "youden")
-    assert metrics["model"]["recall"] > 0
+    assert (metrics.threshold, metrics.threshold_rule) == (youden, "youden")
+    assert metrics.model["recall"] > 0
 
 
 def test_auto_threshold_does_not_apply_to_regression():
@@ -360,13 +370,15 @@ def test_auto_threshold_does_not_apply_to_regression():
     predictions = _regression_predictions([1.0, 2.0, 3.0], [1.0, 2.0, 3.5])
     train = pd.DataFrame({"interest_rate": [2.0, 3.0]})
 
+    _, training_metrics, _ = fx.trained_model("regression")
+
     # Act
     metrics = compute_metrics(
-        predictions, train, REGRESSION_SPEC, fx.evaluation(threshold="auto"), {"task": "x"}
+        predictions, train, REGRESSION_SPEC, fx.evaluation(threshold="auto"), training_metrics
     )
 
     # Assert
-    assert (metrics["threshold"], metrics["threshold_rule"]) == (None, None)
+    assert (metrics.threshold, metrics.threshold_rule) == (None, None)
 
 
 # --- quality gate -----------------------------------------------------------------------------
@@ -376,7 +388,7 @@ def test_quality_gate_passes_when_bounds_hold(binary, evaluation_params):
     # Arrange
     spec, train, predictions, _ = binary
     metrics = compute_metrics(predictions, train, spec, fx.evaluation())
-    minimum = metrics["model"]["roc_auc"] - 0.01
+    minimum = metrics.model["roc_auc"] - 0.01
     evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": minimum}}
     settings = EvaluationParams.parse(evaluation_params)
 
@@ -384,9 +396,9 @@ def test_quality_gate_passes_when_bounds_hold(binary, evaluation_params):
     result = check_quality_gate(metrics, settings)
 
     # Assert
-    assert result["passed"] is True
-    assert result["task"] == "binary"
-    assert result["rules"] == {"roc_auc": {"min": minimum, "max": None}}
+    assert result.passed is True
+    assert result.task == "binary"
+    assert result.rules == {"roc_auc": {"min": minimum, "max": None}}
 
 
 def test_quality_gate_failure_names_metric_value_and_threshold(binary, evaluation_params):
@@ -394,7 +406,7 @@ def test_quality_gate_failure_names_metric_value_and_threshold(binary, evaluatio
     spec, train, predictions, _ = binary
     evaluation_params["gate_interval"]["max_rows"] = 0
     metrics = compute_metrics(predictions, train, spec, EvaluationParams.parse(evaluation_params))
-    achieved = metrics["model"]["roc_auc"]
+    achieved = metrics.model["roc_auc"]
     minimum = round(achieved + 0.05, 2)
     evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": minimum}}
     settings = EvaluationParams.parse(evaluation_params)
@@ -403,19 +415,21 @@ def test_quality_gate_failure_names_metric_value_and_threshold(binary, evaluatio
     with pytest.raises(QualityGateFailed) as excinfo:
         check_quality_gate(metrics, settings)
     message = str(excinfo.value)
-    assert metrics["intervals"] is None
+    assert metrics.intervals is None
     assert f"roc_auc = {achieved:.4f} is below the minimum {minimum}" in message
     assert "(conf/base/parameters_evaluation.yml, evaluation.quality_gate.binary)" in message
 
 
-def _gated(binary, evaluation_params, minimum_above_estimate: str) -> tuple[dict, EvaluationParams]:
+def _gated(
+    binary, evaluation_params, minimum_above_estimate: str
+) -> tuple[EvaluationMetrics, EvaluationParams]:
     """Held-out metrics with their interval, and a gate whose minimum sits above the estimate:
     inside its interval (`inside`) or above all of it (`beyond`)."""
     spec, train, predictions, _ = binary
     evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": 0.99}}
     metrics = compute_metrics(predictions, train, spec, EvaluationParams.parse(evaluation_params))
-    high = metrics["intervals"]["metrics"]["roc_auc"][1]
-    achieved = metrics["model"]["roc_auc"]
+    high = metrics.intervals["metrics"]["roc_auc"][1]
+    achieved = metrics.model["roc_auc"]
     minimum = (achieved + high) / 2 if minimum_above_estimate == "inside" else high + 0.005
     evaluation_params["quality_gate"]["binary"] = {"roc_auc": {"min": round(minimum, 4)}}
     return metrics, EvaluationParams.parse(evaluation_params)
@@ -434,12 +448,12 @@ def test_only_metrics_missing_a_bound_get_an_interval(binary, evaluation_params)
     metrics = compute_metrics(predictions, train, spec, settings)
 
     # Assert
-    intervals = metrics["intervals"]
+    intervals = metrics.intervals
     assert len(predictions) <= settings.gate_interval.max_rows
     assert intervals["confidence"] == 0.95 and intervals["resamples"] == 1000
     assert list(intervals["metrics"]) == ["roc_auc"]
     low, high = intervals["metrics"]["roc_auc"]
-    assert low < metrics["model"]["roc_auc"] < high
+    assert low < metrics.model["roc_auc"] < high
 
 
 @pytest.mark.parametrize("case", ["bounds met", "more rows than max_rows"])
@@ -457,7 +471,7 @@ def test_held_out_metrics_have_no_interval_when_none_is_needed(
     metrics = compute_metrics(predictions, train, spec, EvaluationParams.parse(evaluation_params))
 
     # Assert
-    assert metrics["intervals"] is None
+    assert metrics.intervals is None
 
 
 def test_a_miss_within_the_interval_passes_as_inconclusive_with_a_warning(
@@ -472,14 +486,14 @@ def test_a_miss_within_the_interval_passes_as_inconclusive_with_a_warning(
         result = check_quality_gate(metrics, settings)
 
     # Assert
-    assert result["passed"] is True
-    assert result["judged_on"] == "interval"
-    assert result["checks"]["roc_auc"]["verdict"] == "inconclusive"
-    assert result["n_test_rows"] == metrics["n_test_rows"]
-    [reason] = result["inconclusive"]
+    assert result.passed is True
+    assert result.judged_on == "interval"
+    assert result.checks["roc_auc"].verdict == "inconclusive"
+    assert result.n_test_rows == metrics.n_test_rows
+    [reason] = result.inconclusive
     assert f"is below the minimum {minimum}, but its interval [" in reason
     assert "Quality gate passed as inconclusive" in caplog.text
-    assert f"on {metrics['n_test_rows']} held-out rows" in caplog.text
+    assert f"on {metrics.n_test_rows} held-out rows" in caplog.text
     assert "holdout.test_size in conf/base/parameters_features.yml" in caplog.text
 
 
@@ -492,7 +506,7 @@ def test_a_miss_of_the_whole_interval_fails_naming_the_interval(binary, evaluati
         check_quality_gate(metrics, settings)
     message = str(excinfo.value)
     assert ", and so is its whole interval [" in message
-    assert f"(95% bootstrap intervals on {metrics['n_test_rows']} held-out rows)" in message
+    assert f"(95% bootstrap intervals on {metrics.n_test_rows} held-out rows)" in message
 
 
 def test_quality_gate_maximum_is_enforced(binary, evaluation_params):
@@ -520,14 +534,15 @@ def test_quality_gate_metric_of_another_task_is_refused_when_parsed(evaluation_p
     assert "known: ['roc_auc', 'pr_auc', 'log_loss'" in message
 
 
-def _metrics_without_lift() -> dict[str, Any]:
+def _metrics_without_lift(**fields: Any) -> EvaluationMetrics:
     model = {"roc_auc": 0.5, "log_loss": 0.4}
-    return {
-        "task": "binary",
-        "model": model,
-        "baseline": dict(model),
-        "beats_baseline": {"roc_auc": False, "log_loss": False},
-    }
+    return fx.evaluation_metrics(
+        task="binary",
+        model=model,
+        baseline=dict(model),
+        beats_baseline={"roc_auc": False, "log_loss": False},
+        **fields,
+    )
 
 
 def test_quality_gate_requires_beating_the_baseline():
@@ -542,13 +557,10 @@ def test_quality_gate_requires_beating_the_baseline():
 def test_the_baseline_must_be_beaten_by_the_estimate_even_with_a_wide_interval():
     # Arrange: an interval reaching far above the baseline does not excuse the estimate
     settings = fx.evaluation(quality_gate={})
-    metrics = _metrics_without_lift()
-    metrics["intervals"] = {
-        "confidence": 0.95,
-        "resamples": 1000,
-        "metrics": {"roc_auc": (0.3, 0.7)},
-    }
-    metrics["n_test_rows"] = 20
+    metrics = _metrics_without_lift(
+        intervals={"confidence": 0.95, "resamples": 1000, "metrics": {"roc_auc": (0.3, 0.7)}},
+        n_test_rows=20,
+    )
 
     # Act / Assert
     with pytest.raises(QualityGateFailed, match=r"roc_auc = 0\.5000 does not beat the trivial"):
@@ -563,7 +575,7 @@ def test_quality_gate_baseline_check_can_be_disabled():
     result = check_quality_gate(_metrics_without_lift(), settings)
 
     # Assert
-    assert result["passed"] is True
+    assert result.passed is True
 
 
 def test_quality_gate_does_not_change_the_metrics(binary):

@@ -21,6 +21,7 @@ from cirrus.pipelines.evaluation.nodes import (
 )
 from cirrus.pipelines.features.nodes import HoldoutError, fit_feature_spec, holdout_split
 from cirrus.pipelines.training.nodes import early_stopping_split, train_model
+from cirrus.results import EvaluationMetrics, TrainingMetrics
 from cirrus.runs.summary import describe_holdout, run_summary
 from cirrus.validation import treat_pii
 from tests import unit_fixtures as fx
@@ -48,8 +49,9 @@ def _evaluate(
     current: pd.DataFrame,
     settings: EvaluationParams | None = None,
     contract: DatasetContract | None = None,
-) -> dict[str, Any]:
-    """Hold out, fit, train and evaluate as the pipelines do, on the rows given."""
+) -> tuple[EvaluationMetrics, TrainingMetrics]:
+    """Hold out, fit, train and evaluate as the pipelines do, on the rows given: the held-out
+    metrics and the training metrics."""
     contract = contract or fx.contract()
     settings = settings or fx.evaluation()
     train, test, report = holdout_split(reference, contract, holdout)
@@ -62,7 +64,7 @@ def _evaluate(
     current_predictions = predict_rows(
         model, build_features(current, spec), spec, settings, training_metrics
     )
-    return compute_metrics(
+    metrics = compute_metrics(
         predictions,
         train_features,
         spec,
@@ -70,11 +72,12 @@ def _evaluate(
         training_metrics,
         report,
         current_predictions,
-    ) | {"training_metrics": training_metrics}
+    )
+    return metrics, training_metrics
 
 
 @pytest.fixture(scope="module")
-def weakening() -> dict[str, dict[str, Any]]:
+def weakening() -> dict[str, tuple[EvaluationMetrics, TrainingMetrics]]:
     """Evaluation of the time and the random hold-out on the weakening table."""
     reference = _weakening_table()
     current = reference.nlargest(300, TIME)
@@ -89,49 +92,55 @@ def weakening() -> dict[str, dict[str, Any]]:
 
 def test_time_holdout_scores_lower_than_a_random_one_when_the_relation_fades(weakening):
     # Arrange
-    by_time, at_random = weakening["auto"], weakening["random"]
+    (by_time, _), (at_random, _) = weakening["auto"], weakening["random"]
 
     # Assert: the latest rows hold no relation, and the time hold-out tests on them only
-    assert by_time["holdout"]["strategy"] == "time"
-    assert at_random["holdout"]["strategy"] == "random"
-    assert by_time["model"]["roc_auc"] < 0.6
-    assert at_random["model"]["roc_auc"] > by_time["model"]["roc_auc"] + 0.1
+    assert by_time.holdout["strategy"] == "time"
+    assert at_random.holdout["strategy"] == "random"
+    assert by_time.model["roc_auc"] < 0.6
+    assert at_random.model["roc_auc"] > by_time.model["roc_auc"] + 0.1
 
 
 def test_metrics_report_the_holdout_and_the_current_batch(weakening):
     # Arrange
-    metrics = weakening["auto"]
+    metrics, _ = weakening["auto"]
 
     # Assert
-    holdout = metrics["holdout"]
+    holdout = metrics.holdout
     assert holdout["declared"] == "auto"
     assert holdout["event_time_column"] == TIME
     assert pd.Timestamp(holdout["train_until"]) < pd.Timestamp(holdout["cut"])
     assert holdout["n_train_rows"] + holdout["n_test_rows"] == 2500
-    assert holdout["n_test_rows"] == metrics["n_test_rows"] == 500
-    current = metrics["current_batch"]
-    assert current["n_rows"] == current["n_rows_with_outcome"] == 300
-    assert set(current["model"]) == set(metrics["model"])
-    assert current["model"]["roc_auc"] < 0.65  # the current rows lost the relation too
+    assert holdout["n_test_rows"] == metrics.n_test_rows == 500
+    current = metrics.current_batch
+    assert current.n_rows == current.n_rows_with_outcome == 300
+    assert set(current.model) == set(metrics.model)
+    assert current.model["roc_auc"] < 0.65  # the current rows lost the relation too
 
 
 def test_summary_names_the_holdout_and_the_current_batch(weakening):
+    # Arrange
+    metrics, _ = weakening["auto"]
+
     # Act
-    lines = run_summary({"evaluation_metrics": weakening["auto"]}, {})
+    lines = run_summary({"evaluation_metrics": metrics}, {})
 
     # Assert
     text = "\n".join(lines)
-    assert f"held out: time (test rows from {weakening['auto']['holdout']['cut']}" in text
+    assert f"held out: time (test rows from {metrics.holdout['cut']}" in text
     assert "2000 training / 500 test rows" in text
-    current = weakening["auto"]["current_batch"]["model"]["roc_auc"]
+    current = metrics.current_batch.model["roc_auc"]
     assert f"current batch: roc_auc {current:.4f}" in text
     assert "(300 of 300 rows with an outcome)" in text
 
 
 def test_time_holdout_validates_early_stopping_on_the_latest_training_rows(weakening):
     # Assert
-    assert weakening["auto"]["training_metrics"]["validation_split"] == "time"
-    assert weakening["random"]["training_metrics"]["validation_split"] == "stratified"
+    (_, by_time), (_, at_random) = weakening["auto"], weakening["random"]
+
+    # Assert
+    assert by_time.validation_split == "time"
+    assert at_random.validation_split == "stratified"
 
 
 def test_early_stopping_split_by_time_keeps_the_latest_rows_for_validation():
@@ -296,15 +305,15 @@ def test_current_batch_metrics_use_only_the_rows_with_an_outcome():
     assert section["model"]["f1"] == 1.0
 
 
-def _with_current(section: dict[str, Any]) -> dict[str, Any]:
+def _with_current(section: dict[str, Any]) -> EvaluationMetrics:
     """Minimal evaluation metrics holding a current-batch section."""
-    return {
-        "task": "binary",
-        "model": {"roc_auc": 0.8},
-        "baseline": {"roc_auc": 0.5},
-        "beats_baseline": {"roc_auc": True},
-        "current_batch": section,
-    }
+    return fx.evaluation_metrics(
+        task="binary",
+        model={"roc_auc": 0.8},
+        baseline={"roc_auc": 0.5},
+        beats_baseline={"roc_auc": True},
+        current_batch=section,
+    )
 
 
 # --- the gate and the threshold ----------------------------------------------------------------
@@ -314,34 +323,35 @@ def test_the_gate_bounds_a_threshold_dependent_metric(evaluation_params):
     # Arrange: f1 0.41 (the fixed threshold on the default data) under a minimum of 0.5
     evaluation_params["quality_gate"]["binary"] = {"f1": {"min": 0.5}}
     settings = EvaluationParams.parse(evaluation_params)
-    metrics = {
-        "task": "binary",
-        "n_test_rows": 20_000,
-        "model": {"roc_auc": 0.8, "f1": 0.41},
-        "baseline": {"roc_auc": 0.5, "f1": 0.0},
-        "beats_baseline": {"roc_auc": True, "f1": True},
-        "intervals": None,
-    }
+
+    def metrics(f1: float) -> EvaluationMetrics:
+        return fx.evaluation_metrics(
+            task="binary",
+            n_test_rows=20_000,
+            model={"roc_auc": 0.8, "f1": f1},
+            baseline={"roc_auc": 0.5, "f1": 0.0},
+            beats_baseline={"roc_auc": True, "f1": True},
+            intervals=None,
+        )
 
     # Act / Assert
     with pytest.raises(QualityGateFailed, match=r"f1 = 0\.4100 is below the minimum 0\.5"):
-        check_quality_gate(metrics, settings)
-    metrics["model"]["f1"] = 0.55
-    assert check_quality_gate(metrics, settings)["checks"]["f1"]["verdict"] == "pass"
+        check_quality_gate(metrics(0.41), settings)
+    assert check_quality_gate(metrics(0.55), settings).checks["f1"].verdict == "pass"
 
 
 evaluation_params = fx.evaluation_params
 
 
 @pytest.fixture(scope="module")
-def imbalanced() -> tuple[pd.DataFrame, pd.DataFrame, Any, str, dict[str, Any]]:
+def imbalanced() -> tuple[pd.DataFrame, pd.DataFrame, Any, str, TrainingMetrics]:
     """Training and test features of the binary rows (about 18% positives) and a model."""
     spec, train, test = fx.feature_tables("binary")
     model, training_metrics, _ = train_model(train, spec, fx.fast_training(), NO_TUNING)
     return train, test, spec, model, training_metrics
 
 
-def _metrics(imbalanced, settings: EvaluationParams) -> dict[str, Any]:
+def _metrics(imbalanced, settings: EvaluationParams) -> EvaluationMetrics:
     train, test, spec, model, training_metrics = imbalanced
     predictions = predict_rows(model, test, spec, settings, training_metrics)
     return compute_metrics(predictions, train, spec, settings, training_metrics)
@@ -357,13 +367,13 @@ def test_a_fixed_threshold_on_an_imbalanced_target_warns_with_its_recall(imbalan
 
     # Assert
     assert share < 0.4
-    [warning] = metrics["warnings"]
+    [warning] = metrics.warnings
     assert warning["kind"] == "imbalanced_fixed_threshold"
     assert warning["positive_share"] == pytest.approx(share)
-    assert warning["recall"] == metrics["model"]["recall"]
-    assert warning["f1"] == metrics["model"]["f1"]
+    assert warning["recall"] == metrics.model["recall"]
+    assert warning["f1"] == metrics.model["f1"]
     assert warning["auto_f1"] > warning["f1"]
-    assert f"held-out recall {metrics['model']['recall']:.3f}" in warning["message"]
+    assert f"held-out recall {metrics.model['recall']:.3f}" in warning["message"]
     assert warning["message"] in caplog.text
 
 
@@ -372,7 +382,7 @@ def test_auto_threshold_gives_no_imbalance_warning(imbalanced, caplog):
     metrics = _metrics(imbalanced, fx.evaluation(threshold="auto"))
 
     # Assert
-    assert metrics["warnings"] == []
+    assert metrics.warnings == []
     assert "positive class" not in caplog.text
 
 
@@ -391,12 +401,13 @@ def test_a_balanced_target_gives_no_imbalance_warning():
     metrics = compute_metrics(predictions, train, spec, fx.evaluation(threshold=0.5))
 
     # Assert
-    assert metrics["warnings"] == []
+    assert metrics.warnings == []
 
 
 def test_summary_names_a_random_holdout_and_the_warnings(weakening):
     # Arrange
-    metrics = {**weakening["random"], "warnings": [{"message": "the threshold is fixed"}]}
+    at_random, _ = weakening["random"]
+    metrics = at_random.model_copy(update={"warnings": [{"message": "the threshold is fixed"}]})
 
     # Act
     lines = run_summary({"evaluation_metrics": metrics}, {})

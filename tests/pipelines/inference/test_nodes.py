@@ -34,15 +34,14 @@ def test_a_missing_column_names_the_dataset_and_the_column() -> None:
 
 def test_scored_rows_and_log_rows_carry_the_same_predictions_and_identity() -> None:
     spec, _, _ = fx.feature_tables()
-    model, metrics, _ = fx.trained_model()
+    model, _, _ = fx.trained_model()
+    bundle = fx.model_bundle()
     raw = new_rows()
     rows = validate_inference_rows(raw, fx.contract(), fx.SALT)
 
-    scored, logged, report = score_new_rows(
-        rows, model, spec, fx.contract(), fx.evaluation(), metrics
-    )
+    scored, logged, report = score_new_rows(rows, model, spec, fx.contract(), bundle)
 
-    scorer = Scorer.load(model, spec, fx.contract(), fx.evaluation(), metrics)
+    scorer = Scorer.load(model, spec, fx.contract(), bundle)
     assert scored["score"].tolist() == logged["score"].tolist()
     assert (
         scored["application_id"].tolist()
@@ -50,6 +49,7 @@ def test_scored_rows_and_log_rows_carry_the_same_predictions_and_identity() -> N
         == raw["application_id"].tolist()
     )
     assert set(scored["model_version"]) == {scorer.model_version} == {report["model_version"]}
+    assert report["bundle_version"] == scorer.bundle_version == bundle.version
     assert list(logged.columns[: len(HEADER)]) == list(HEADER)
     assert set(logged[SOURCE]) == {"batch"} and report["rows_scored"] == len(raw)
     raw_pii = set(raw["email"]) | set(raw["applicant_name"])

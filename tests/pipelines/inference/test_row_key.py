@@ -71,13 +71,14 @@ def test_identical_rows_are_told_apart_by_their_order():
 def test_scored_rows_without_an_id_carry_the_key_of_their_input_row():
     # Arrange
     spec, _, _ = fx.feature_tables()
-    model, metrics, _ = fx.trained_model()
+    model, _, _ = fx.trained_model()
+    bundle = fx.model_bundle()
     rows = _validated()
     contract = _without_id()
 
     # Act
-    scored, _, _ = score_new_rows(rows, model, spec, contract, fx.evaluation(), metrics)
-    again, _, _ = score_new_rows(rows, model, spec, contract, fx.evaluation(), metrics)
+    scored, _, _ = score_new_rows(rows, model, spec, contract, bundle)
+    again, _, _ = score_new_rows(rows, model, spec, contract, bundle)
 
     # Assert
     assert scored.columns[0] == ROW_KEY
@@ -89,12 +90,10 @@ def test_scored_rows_without_an_id_carry_the_key_of_their_input_row():
 def test_scored_rows_with_an_id_keep_the_id_as_their_key():
     # Arrange
     spec, _, _ = fx.feature_tables()
-    model, metrics, _ = fx.trained_model()
+    model, _, _ = fx.trained_model()
 
     # Act
-    scored, _, _ = score_new_rows(
-        _validated(), model, spec, fx.contract(), fx.evaluation(), metrics
-    )
+    scored, _, _ = score_new_rows(_validated(), model, spec, fx.contract(), fx.model_bundle())
 
     # Assert
     assert ROW_KEY not in scored.columns

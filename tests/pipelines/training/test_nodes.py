@@ -86,13 +86,14 @@ def test_training_metrics_describe_the_run(binary_tables, settings):
     model_text, metrics, _ = train_model(train, spec, settings, NO_TUNING)
 
     # Assert
-    assert metrics["task"] == "binary"
-    assert metrics["n_training_rows"] == len(train)
-    assert metrics["n_features"] == len(spec.feature_columns)
-    assert 1 <= metrics["best_iteration"] <= settings.num_boost_round
-    assert len(_tree_leaf_counts(model_text)) == metrics["best_iteration"]
-    assert 0.5 < metrics["valid_auc"] <= 1.0
-    assert "cross_validation" not in metrics
+    assert metrics.task == "binary"
+    assert metrics.n_training_rows == len(train)
+    assert metrics.n_features == len(spec.feature_columns)
+    assert 1 <= metrics.best_iteration <= settings.num_boost_round
+    assert len(_tree_leaf_counts(model_text)) == metrics.best_iteration
+    assert 0.5 < metrics.model_extra["valid_auc"] <= 1.0
+    assert metrics.cross_validation is None
+    assert "cross_validation" not in metrics.to_json()
 
 
 def test_importance_is_sorted_by_gain(binary_tables, settings):
@@ -148,7 +149,7 @@ def test_multiclass_spec_trains(settings):
     assert spec.classes == ["A", "B", "C", "D", "E"]
     assert proba.shape == (len(test), 5)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert "valid_multi_logloss" in metrics
+    assert "valid_multi_logloss" in metrics.model_extra
     accuracy = (proba.argmax(axis=1) == test["risk_grade"].to_numpy()).mean()
     majority = test["risk_grade"].value_counts(normalize=True).max()
     assert accuracy > majority
@@ -164,7 +165,7 @@ def test_regression_spec_trains(settings):
 
     # Assert
     assert spec.classes is None
-    assert {"valid_rmse", "valid_l1"} <= set(metrics)
+    assert {"valid_rmse", "valid_l1"} <= set(metrics.model_extra)
     actual = test["interest_rate"].to_numpy()
     model_rmse = np.sqrt(np.mean((predicted - actual) ** 2))
     baseline_rmse = np.sqrt(np.mean((train["interest_rate"].mean() - actual) ** 2))
@@ -229,7 +230,7 @@ def test_cross_validation_enabled_returns_cv_metrics(binary_tables):
     _, metrics, _ = train_model(train, spec, settings, NO_TUNING)
 
     # Assert
-    cv = metrics["cross_validation"]
+    cv = metrics.cross_validation
     assert {"auc-mean", "auc-stdv", "binary_logloss-mean"} <= set(cv)
     assert 0.5 < cv["auc-mean"] <= 1.0
     assert cv["auc-stdv"] >= 0
@@ -385,16 +386,16 @@ def test_small_table_trains_with_auto_settings_and_records_them(settings):
     # Assert
     share = auto_validation_fraction(positives)
     n_validation = int(np.ceil(share * 150))
-    assert metrics["resolved_params"] == {
+    assert metrics.resolved_params == {
         "min_data_in_leaf": auto_min_data_in_leaf(150 - n_validation, "binary"),
         "validation_fraction": share,
     }
-    assert metrics["resolved_params"]["min_data_in_leaf"] < 50
-    assert (metrics["n_fitting_rows"], metrics["n_validation_rows"]) == (
+    assert metrics.resolved_params["min_data_in_leaf"] < 50
+    assert (metrics.n_fitting_rows, metrics.n_validation_rows) == (
         150 - n_validation,
         n_validation,
     )
-    assert f"[min_data_in_leaf: {metrics['resolved_params']['min_data_in_leaf']}]" in model_text
+    assert f"[min_data_in_leaf: {metrics.resolved_params['min_data_in_leaf']}]" in model_text
     assert importance["split"].sum() > 0
     scores = lgb.Booster(model_str=model_text).predict(model_matrix(test, spec))
     assert scores.std() > 0
@@ -454,7 +455,7 @@ def test_binary_training_records_the_threshold_of_each_rule(binary_tables, setti
     _, metrics, _ = train_model(train, spec, settings, NO_TUNING)
 
     # Assert
-    thresholds = metrics["thresholds"]
+    thresholds = metrics.thresholds
     assert set(thresholds) == {"best_f1", "youden"}
     assert all(0 < value < 1 for value in thresholds.values())
 
@@ -467,8 +468,9 @@ def test_regression_training_records_no_threshold(settings):
     _, metrics, _ = train_model(train, spec, settings, NO_TUNING)
 
     # Assert
-    assert "thresholds" not in metrics
-    assert metrics["resolved_params"]["validation_fraction"] == 0.2
+    assert metrics.thresholds is None
+    assert "thresholds" not in metrics.to_json()
+    assert metrics.resolved_params["validation_fraction"] == 0.2
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
@@ -507,8 +509,8 @@ def test_training_metrics_and_thresholds_match_the_saved_model(task, settings):
     saved = lgb.Booster(model_str=model_text)
     fit_predicted = saved.predict(model_matrix(fit_rows, spec))
     for name, value in fitting_row_scores(fit_predicted, fit_rows, spec).items():
-        assert metrics[name] == pytest.approx(value, rel=1e-9)
+        assert metrics.model_extra[name] == pytest.approx(value, rel=1e-9)
     if task == "binary":
         valid_predicted = saved.predict(model_matrix(valid_rows, spec))
         expected = threshold_candidates(valid_predicted, valid_rows, spec)
-        assert metrics["thresholds"] == pytest.approx(expected, rel=1e-9)
+        assert metrics.thresholds == pytest.approx(expected, rel=1e-9)
