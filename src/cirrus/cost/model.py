@@ -35,7 +35,9 @@ ASSUMPTIONS = (
     "Measured times are assumed to hold on the cloud instance; list prices for Linux, without "
     "committed-use, reserved or savings-plan discounts.",
     "Peak memory is the highest of the step's nodes, each measured from its own start (the "
-    "process's high-water mark is reset before every node), Python and its libraries included.",
+    "process's high-water mark is reset before every node), Python and its libraries included; "
+    "in one local process it also counts tables earlier steps still hold, so a step on a machine "
+    "of its own needs at most that.",
     "Recommended: the cheapest type with the step's vCPUs and memory >= measured peak x "
     "(1 + headroom), priced on the step's declared capacity (spot where the table has one).",
 )
