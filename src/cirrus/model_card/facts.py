@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import posixpath
 from datetime import UTC, datetime
 from pathlib import Path
@@ -604,7 +605,16 @@ def usd(value: float | None) -> str:
     """US dollars: with cents from ten cents up, else three significant digits."""
     if value is None:
         return "n/a"
-    return f"${value:,.2f}" if value >= 0.1 else f"${value:.3g}"
+    if value >= 0.1:
+        return f"${value:,.2f}"
+    # Three significant digits written out (no exponent: a reader sees $0.0000326, not 3.26e-05).
+    return (
+        f"${float(f'{value:.3g}'):.{max(2, 2 - math.floor(math.log10(value)))}f}" if value else "$0"
+    )
+
+
+# How each cloud is named on the card.
+CLOUD_NAMES = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
 
 
 def _words(facts: CardFacts) -> tuple[str, str, str]:
@@ -686,7 +696,7 @@ def cost_sentence(facts: CardFacts) -> str:
 
     def priced(prices: list[Price]) -> str:
         return ", ".join(
-            f"{usd(p.on_demand_usd)} on {p.cloud.upper()}"
+            f"{usd(p.on_demand_usd)} on {CLOUD_NAMES.get(p.cloud, p.cloud)}"
             + (f" ({usd(p.spot_usd)} spot)" if p.spot_usd is not None else "")
             for p in prices
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import yaml
 
 from cirrus.model_card.facts import (
+    CLOUD_NAMES,
     CardFacts,
     baseline_sentence,
     cost_sentence,
@@ -232,7 +233,7 @@ def _cost(facts: CardFacts) -> Section:
         per_1000 = {p.cloud: p for p in facts.cost.per_1000_predictions}
         rows = [
             (
-                p.cloud.upper(),
+                CLOUD_NAMES.get(p.cloud, p.cloud),
                 usd(p.on_demand_usd),
                 usd(p.spot_usd),
                 usd(per_1000[p.cloud].on_demand_usd) if p.cloud in per_1000 else "n/a",
