@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import posixpath
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -608,9 +608,7 @@ def usd(value: float | None) -> str:
     if value >= 0.1:
         return f"${value:,.2f}"
     # Three significant digits written out (no exponent: a reader sees $0.0000326, not 3.26e-05).
-    return (
-        f"${float(f'{value:.3g}'):.{max(2, 2 - math.floor(math.log10(value)))}f}" if value else "$0"
-    )
+    return f"${Decimal(f'{value:.3g}'):f}"
 
 
 # How each cloud is named on the card.
