@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from cirrus.inputs import MissingInputError
 from cirrus.model_card.facts import (
     CardFacts,
     cost_sentence,
@@ -233,3 +234,21 @@ def test_a_sensitive_attribute_the_rows_lack_is_refused(trained_project: Path) -
 
     with pytest.raises(ConfigError, match="religion"):
         gather_facts(project.catalog, params, trained_project)
+
+
+def test_a_card_without_the_model_bundle_names_it_and_what_makes_it(
+    trained_project: Path, project_factory
+) -> None:
+    # Arrange
+    project = project_factory(trained_project)
+    (project / "data/06_models/model_bundle.json").unlink()
+    loaded = load_project(project, None)
+
+    # Act
+    with pytest.raises(MissingInputError) as refused:
+        gather_facts(loaded.catalog, loaded.params, project)
+
+    # Assert
+    message = str(refused.value)
+    assert message.startswith("No model card to write: 'model_bundle'")
+    assert "kedro run --pipelines evaluation" in message

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from cirrus.catalog import filesystem_of, location_of, stored_path
 from cirrus.contract import parse_contract
 from cirrus.drift.verdict import verdict_in_words
+from cirrus.inputs import require_inputs
 from cirrus.metrics import PRIMARY_METRIC, higher_is_better
 from cirrus.parameters import (
     MODEL_CARD_FILE,
@@ -34,6 +35,8 @@ from cirrus.results import ModelBundle
 if TYPE_CHECKING:  # pandas loads when facts are gathered: the settings model is read at start-up
     import pandas as pd
 
+# What a card cannot do without: the model's bundle and its metrics.
+CARD_INPUTS = ("model_bundle", "training_metrics", "evaluation_metrics")
 NOT_STATED = "not stated"
 MAX_SLICES = 8  # groups shown per sensitive attribute; smaller ones are pooled as "other"
 ROC_POINTS = 100  # enough for a smooth curve, small enough for the page
@@ -505,6 +508,7 @@ def gather_facts(catalog: Any, params: dict[str, Any], root: Path | None = None)
     """Read the run's outputs through the catalog and the card's stated facts from params;
     `root` is the project folder that holds dvc.lock (default: the working directory)."""
     root = root or Path.cwd()
+    require_inputs(catalog, list(CARD_INPUTS), "No model card to write")
     stated = ModelCardParams.parse(params.get("model_card") or {})
     contract = parse_contract(params.get("contract"))
     binary = contract.task == "binary"
