@@ -17,6 +17,7 @@ from kedro_datasets.json import JSONDataset
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 import cirrus.pandas_options  # noqa: F401  (text as Arrow-backed strings)
+from cirrus.dask.dispatch import on_dask
 from cirrus.errors import CirrusError
 
 OTHER_LEVEL = "__other__"  # training levels rarer than categorical.min_frequency
@@ -178,6 +179,7 @@ def parse_feature_spec(raw: dict[str, Any], source: str) -> FeatureSpec:
         ) from None
 
 
+@on_dask("cirrus.dask.nodes:build_features")
 def build_features(rows: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Apply a fitted feature spec to rows, returning the model-input table."""
     return pd.DataFrame(feature_values(rows, spec))
@@ -234,6 +236,7 @@ def _floats(values: pd.Series) -> np.ndarray:
     return values.astype("float64").to_numpy()
 
 
+@on_dask("cirrus.dask.nodes:report_unseen_categories")
 def report_unseen_categories(current: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
     """Count current values of each categorical never seen in training (mapped to __unknown__)."""
     report = {}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+import yaml
 from kedro.framework.hooks import hook_impl
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
@@ -76,13 +77,42 @@ class StageProgressHooks:
             logger.info("Stage %s: %d node(s)", stage, self._nodes[stage])
 
 
+LOCAL_CREDENTIALS = Path("conf") / "local" / "credentials.yml"
+
+
+def local_salt(project_path: Path) -> str | None:
+    """The salt in this machine's conf/local/credentials.yml, if any: an environment other than
+    `local` (`--env dask`) hashes PII as the machine's own runs do."""
+    path = project_path / LOCAL_CREDENTIALS
+    if not path.is_file():
+        return None
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        return None  # the default environment names the file's error when it reads it
+    return loaded.get(PII_SALT_DATASET) if isinstance(loaded, dict) else None
+
+
 class PiiSaltHooks:
-    """Expose the PII salt (credentials `pii_salt` or env CIRRUS_PII_SALT) as a dataset."""
+    """Expose the PII salt (the run environment's credentials `pii_salt`, env CIRRUS_PII_SALT,
+    or conf/local/credentials.yml) as a dataset."""
+
+    def __init__(self) -> None:
+        self._project_path = Path.cwd()
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Remember the project folder, where conf/local lives."""
+        self._project_path = Path(context.project_path)
 
     @hook_impl
     def after_catalog_created(self, catalog: Any, conf_creds: dict[str, Any]) -> None:
         """Register the salt in memory only, so it is never written anywhere."""
-        salt = (conf_creds or {}).get(PII_SALT_DATASET) or os.environ.get(PII_SALT_ENV)
+        salt = (
+            (conf_creds or {}).get(PII_SALT_DATASET)
+            or os.environ.get(PII_SALT_ENV)
+            or local_salt(self._project_path)
+        )
         catalog[PII_SALT_DATASET] = MemoryDataset(salt, copy_mode="assign")
 
 

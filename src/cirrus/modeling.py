@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cirrus.dask.dispatch import on_dask
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import LIGHTGBM_METRICS
 from cirrus.parameters import AUTO, EVALUATION_FILE, ConfigError, EvaluationParams, ThresholdRule
@@ -126,6 +127,17 @@ def decision_threshold(
     return float(chosen[rule]), rule
 
 
+def point_threshold(
+    spec: FeatureSpec, evaluation: EvaluationParams, training_metrics: TrainingMetrics | None
+) -> float:
+    """The threshold of a binary task's point predictions (0.5 for the other tasks, unused)."""
+    if spec.task != "binary":
+        return 0.5
+    threshold, _ = decision_threshold(evaluation, training_metrics)
+    return threshold
+
+
+@on_dask("cirrus.dask.nodes:predict_rows")
 def predict_rows(
     model: str,
     features: pd.DataFrame,
@@ -134,7 +146,5 @@ def predict_rows(
     training_metrics: TrainingMetrics | None = None,
 ) -> pd.DataFrame:
     """Score a model-input table with the trained model, at the declared (or auto) threshold."""
-    threshold = 0.5
-    if spec.task == "binary":
-        threshold, _ = decision_threshold(evaluation, training_metrics)
+    threshold = point_threshold(spec, evaluation, training_metrics)
     return prediction_frame(model, features, spec, threshold)

@@ -55,3 +55,9 @@ def resolve_storage_root(configured: str | None = None) -> str:
             f"a URL with a bucket or container: one of {schemes}"
         )
     return str(root).rstrip("/")
+
+
+def storage_root_or(default: str) -> str:
+    """The storage root when CIRRUS_STORAGE_ROOT is set (checked as `resolve_storage_root`
+    checks it), else `default`: a local data root that object storage can replace."""
+    return resolve_storage_root() if os.environ.get(STORAGE_ROOT_ENV) else default

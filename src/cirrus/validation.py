@@ -194,16 +194,21 @@ def _refuse_text_in_numbers(frame: pd.DataFrame, contract: DatasetContract, sour
         )
 
 
+def empty_features_error(empty: list[str], n_rows: int, source: str) -> DataContractViolation:
+    """The error for feature columns without a single value in training data."""
+    return DataContractViolation(
+        f"Dataset '{source}' has no value at all in feature column(s) {empty} "
+        f"({n_rows} row(s)); remove them from contract.features in {CONTRACT_FILE}, "
+        "or fix the file."
+    )
+
+
 def _refuse_empty_features(frame: pd.DataFrame, contract: DatasetContract, source: str) -> None:
     """A feature column with no value at all in training data is refused: nothing can be learnt
     from it, and drift cannot compare it."""
     empty = [c for c in contract.features.all if c in frame.columns and frame[c].isna().all()]
     if empty:
-        raise DataContractViolation(
-            f"Dataset '{source}' has no value at all in feature column(s) {empty} "
-            f"({len(frame)} row(s)); remove them from contract.features in {CONTRACT_FILE}, "
-            "or fix the file."
-        )
+        raise empty_features_error(empty, len(frame), source)
 
 
 # An offset after the time of day (`Z`, `+02:00`, `-0500`, `+02`); a date alone has none.
@@ -309,15 +314,21 @@ def _parse_datetimes(frame: pd.DataFrame, contract: DatasetContract, source: str
 
 
 def validate_raw(
-    raw: pd.DataFrame, contract: DatasetContract, source: str, labelled: bool = True
+    raw: pd.DataFrame,
+    contract: DatasetContract,
+    source: str,
+    labelled: bool = True,
+    whole_table: bool = True,
 ) -> pd.DataFrame:
     """Validate and type a raw table against the contract; keep only the declared columns.
 
     An unlabelled table (a current batch whose outcomes are not known yet) may lack the target
     column or hold nulls in it. The result still holds the raw PII columns: the nodes treat them
     before anything is written (`validate_raw_reference`, `validate_raw_current`).
+    `whole_table=False` (one partition of a larger table): the checks that need every row, no
+    rows at all and a feature without any value, are left to the caller.
     """
-    if raw.empty:
+    if whole_table and raw.empty:
         raise DataContractViolation(f"Dataset '{source}' has no rows; expected at least one.")
     if not labelled and contract.target not in raw.columns:
         # Unknown outcomes, typed as the task's target is: a number's NaN, a label's NA.
@@ -332,7 +343,7 @@ def validate_raw(
     raw = _declared_missing_as_null(raw[contract.known_columns], contract)
     _refuse_numbers_as_times(raw, contract, source)
     _refuse_text_in_numbers(raw, contract, source)
-    if labelled:
+    if labelled and whole_table:
         _refuse_empty_features(raw, contract, source)
     declared = _parse_datetimes(
         _labels_as_text(raw[contract.known_columns], contract), contract, source

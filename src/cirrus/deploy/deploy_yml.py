@@ -193,6 +193,35 @@ class KubernetesServing(Strict):
         return value
 
 
+class DaskScheduler(Strict):
+    """What the Dask scheduler pod reserves; it holds the task graph, never the data."""
+
+    cpu: float = Field(default=1, gt=0)
+    """CPU cores the scheduler requests (not capped)."""
+    memory_gb: float = Field(default=2, gt=0)
+    """Memory of the scheduler in GiB, requested and capped."""
+
+
+class KubernetesDask(Strict):
+    """A Dask cluster of the dask-kubernetes operator that the steps run `--env dask` against."""
+
+    enabled: bool = False
+    """Write the DaskCluster beside the Argo workflow and run its steps with `kedro run --env dask`,
+    connected to the cluster's scheduler (DASK_SCHEDULER_ADDRESS)."""
+    workers: int = Field(default=2, ge=1)
+    """Worker pods (one Dask worker process each)."""
+    threads_per_worker: int = Field(default=1, ge=1)
+    """Threads of each worker (`dask worker --nthreads`)."""
+    cpu: float = Field(default=1, gt=0)
+    """CPU cores one worker requests (not capped)."""
+    memory_gb: float = Field(default=8, gt=0)
+    """Memory of one worker in GiB: requested, capped and its `--memory-limit`."""
+    disk_gb: float = Field(default=20, gt=0)
+    """Scratch space of one worker in GiB, where Dask spills data that does not fit in memory."""
+    scheduler: DaskScheduler = DaskScheduler()
+    """What the scheduler pod reserves."""
+
+
 class KubernetesTarget(Strict):
     """Pods on Kubernetes (EKS, GKE, AKS): Argo's steps, Airflow's pods and the prediction API."""
 
@@ -206,6 +235,8 @@ class KubernetesTarget(Strict):
     """Node label matched against a step's `gpu_type` (GKE: `cloud.google.com/gke-accelerator`)."""
     serving: KubernetesServing = KubernetesServing()
     """The prediction API as Kubernetes objects (`kedro cirrus export kubernetes-serving`)."""
+    dask: KubernetesDask = KubernetesDask()
+    """A Dask cluster for the Argo steps (`kedro run --env dask`); off unless `enabled`."""
 
 
 class VertexTarget(Strict):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cirrus.dask.dispatch import on_dask
 from cirrus.drift.alarms import column_alarms, missing_value_shifts, out_of_range_counts
 from cirrus.drift.remembered_tests import remembered
 from cirrus.drift.verdict import TARGET, verdict_in_words
@@ -606,6 +607,7 @@ def drift_verdicts(
     return DriftSummary.model_validate({**summary, **counts})
 
 
+@on_dask("cirrus.dask.nodes:run_drift_report")
 def run_drift_report(
     reference_features: pd.DataFrame,
     reference_predictions: pd.DataFrame,

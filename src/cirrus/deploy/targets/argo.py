@@ -30,6 +30,7 @@ from hera.workflows import (
 )
 from pydantic import ValidationError
 
+from cirrus.deploy import dask_cluster
 from cirrus.deploy.deploy_yml import SCHEDULE_TIME_ZONE, StepResources
 from cirrus.deploy.kubernetes import SECRET_KEY, container_resources, node_selector, tolerations
 from cirrus.deploy.plan import DeploymentPlan, PlanError, Step
@@ -57,8 +58,8 @@ def step_resources(resources: StepResources) -> models.ResourceRequirements:
 
 
 def step_env(plan: DeploymentPlan) -> list[Env | SecretEnv]:
-    """The plan's variables and the run id as values, its secrets as references to Secrets."""
-    variables = {**plan.env, **run_id_env("argo")}
+    """Variables, run id and Dask scheduler (if on) as values; secrets as references to Secrets."""
+    variables = {**plan.env, **run_id_env("argo"), **dask_cluster.step_env(plan)}
     values: list[Env | SecretEnv] = [Env(name=k, value=v) for k, v in variables.items()]
     secrets = [
         SecretEnv(name=var, secret_name=secret, secret_key=SECRET_KEY)
@@ -79,7 +80,7 @@ def step_template(plan: DeploymentPlan, step: Step) -> Container:
     return Container(
         name=step.name,
         image=plan.image,
-        command=step.command,
+        command=dask_cluster.step_command(plan, step),
         env=step_env(plan),
         labels=pod_labels(plan, step),
         resources=step_resources(step.resources),
@@ -172,14 +173,15 @@ def header(plan: DeploymentPlan, kind: str) -> str:
     ]
     if secrets:
         lines.append(f"Needs the Kubernetes Secrets: {secrets}.")
+    lines += dask_cluster.workflow_note(plan)
     return "".join(f"# {line}\n" for line in lines)
 
 
 def export(plan: DeploymentPlan, out_dir: Path) -> list[Path]:
-    """Write workflow.yaml after checking it the way Argo would."""
+    """Write workflow.yaml after checking it the way Argo would, and the steps' DaskCluster."""
     workflow = build_workflow(plan)
     manifest = workflow.to_dict()
     validate_manifest(manifest)
     path = out_dir / WORKFLOW_FILE
     path.write_text(header(plan, manifest["kind"]) + workflow.to_yaml())
-    return [path]
+    return [path, *dask_cluster.export(plan, out_dir)]

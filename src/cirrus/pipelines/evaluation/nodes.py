@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cirrus.contract import DatasetContract
+from cirrus.dask.dispatch import on_dask
 from cirrus.errors import CirrusError
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import (
@@ -122,6 +123,7 @@ def training_prior(train_features: pd.DataFrame, spec: FeatureSpec) -> np.ndarra
     return float(y.mean())
 
 
+@on_dask()
 def compute_metrics(
     predictions: pd.DataFrame,
     train_features: pd.DataFrame,
@@ -363,6 +365,7 @@ def _require(spec: FeatureSpec, plot: str) -> None:
         raise ValueError(f"The {plot} plot does not apply to a {spec.task} task")
 
 
+@on_dask()
 def draw_plots(
     predictions: pd.DataFrame,
     importance: pd.DataFrame,
@@ -421,6 +424,7 @@ def _curve_points(
     return pd.concat(frames, ignore_index=True).round(6)
 
 
+@on_dask()
 def roc_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """ROC curve points (class, fpr, tpr) as a table `dvc plots` can draw."""
     from sklearn import metrics as skm
@@ -428,6 +432,7 @@ def roc_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     return _curve_points(predictions, spec, ("fpr", "tpr"), lambda y, s: skm.roc_curve(y, s)[:2])
 
 
+@on_dask()
 def pr_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Precision-recall points (class, recall, precision) as a table `dvc plots` can draw."""
     from sklearn import metrics as skm

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cirrus.dask.dispatch import on_dask
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import PREDICTION
 from cirrus.parameters import EvaluationParams
@@ -20,6 +21,7 @@ CONFUSION_COLUMNS = ["actual", "predicted", "rows"]
 PREDICTION_COLUMNS = ["actual", "predicted", "residual"]
 
 
+@on_dask()
 def calibration_points(
     predictions: pd.DataFrame, spec: FeatureSpec, settings: EvaluationParams
 ) -> pd.DataFrame:
@@ -43,6 +45,7 @@ def calibration_points(
     return pd.concat(frames, ignore_index=True).round(6)
 
 
+@on_dask()
 def confusion_counts(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Confusion matrix as (actual, predicted, rows): one row per pair of classes, zeros kept,
     so the file's size depends on the classes, not on the held-out rows; empty for regression."""
@@ -64,6 +67,7 @@ def confusion_counts(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFra
     )
 
 
+@on_dask()
 def prediction_points(predictions: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Predicted against actual values as (actual, predicted, residual), at most CURVE_POINTS
     rows evenly spaced in order of the actual value; empty for classification."""

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from cirrus.contract import DatasetContract
+from cirrus.dask.dispatch import on_dask
 from cirrus.errors import CirrusError
 from cirrus.feature_spec import FeatureSpec
 from cirrus.parameters import FEATURES_FILE, FeatureParams, HoldoutParams
@@ -38,6 +39,39 @@ def time_cut(times: pd.Series, test_size: float) -> pd.Timestamp:
     return pd.Timestamp(ordered.iloc[len(ordered) - n_test])
 
 
+def require_event_times(column: str, n_timed: int) -> None:
+    """A time hold-out needs at least two rows with an event time."""
+    if n_timed < 2:
+        raise HoldoutError(
+            f"The time hold-out needs event times ('{column}'), but the reference rows hold "
+            f"{n_timed} row(s) with one."
+        )
+
+
+def refuse_no_training_rows(column: str, train_until: Any, cut: Any, gap: str | None) -> None:
+    """The error of a time hold-out that leaves no training row."""
+    raise HoldoutError(
+        f"The time hold-out leaves no training rows: every row of '{column}' is at or after "
+        f"{_iso(train_until)} (test rows from {_iso(cut)}, gap {gap})."
+    )
+
+
+def time_split_report(
+    column: str, cut: Any, gap: str | None, bounds: tuple[Any, Any], counts: tuple[int, int]
+) -> dict[str, Any]:
+    """The time part of the hold-out report: the cut, the last training and test times
+    (`bounds`), and the rows in the gap and without a time (`counts`)."""
+    return {
+        "event_time_column": column,
+        "cut": _iso(cut),
+        "gap": gap,
+        "train_until": _iso(bounds[0]),
+        "test_until": _iso(bounds[1]),
+        "n_gap_rows": int(counts[0]),
+        "n_rows_without_time": int(counts[1]),
+    }
+
+
 def split_by_time(
     reference: pd.DataFrame, column: str, test_size: float, gap: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -47,31 +81,50 @@ def split_by_time(
     """
     ordered = reference.sort_values(column, kind="stable", na_position="first")
     times = ordered[column]
-    if times.notna().sum() < 2:
-        raise HoldoutError(
-            f"The time hold-out needs event times ('{column}'), but the reference rows hold "
-            f"{int(times.notna().sum())} row(s) with one."
-        )
+    require_event_times(column, int(times.notna().sum()))
     cut = time_cut(times, test_size)  # in the column's own zone, so comparisons agree
     train_until = cut - pd.Timedelta(gap) if gap else cut
     is_test = (times >= cut).to_numpy()
     is_train = (times.isna() | (times < train_until)).to_numpy()
     train, test = ordered[is_train].copy(), ordered[is_test].copy()
     if train.empty:
-        raise HoldoutError(
-            f"The time hold-out leaves no training rows: every row of '{column}' is at or after "
-            f"{_iso(train_until)} (test rows from {_iso(cut)}, gap {gap})."
-        )
-    report = {
-        "event_time_column": column,
-        "cut": _iso(cut),
-        "gap": gap,
-        "train_until": _iso(train[column].max()),
-        "test_until": _iso(times.max()),
-        "n_gap_rows": int(len(ordered) - is_train.sum() - is_test.sum()),
-        "n_rows_without_time": int(times.isna().sum()),
-    }
+        refuse_no_training_rows(column, train_until, cut, gap)
+    n_gap = len(ordered) - is_train.sum() - is_test.sum()
+    bounds = (train[column].max(), times.max())
+    report = time_split_report(column, cut, gap, bounds, (n_gap, times.isna().sum()))
     return train, test, report
+
+
+NO_TIME_SPLIT: dict[str, Any] = dict.fromkeys(
+    ("event_time_column", "cut", "gap", "train_until", "test_until")
+) | {"n_gap_rows": 0, "n_rows_without_time": 0}
+
+
+def holdout_report(
+    strategy: str, holdout: HoldoutParams, by_time: dict[str, Any], n_train: int, n_test: int
+) -> dict[str, Any]:
+    """The hold-out report: strategy, share, seed, the time split's details and the rows."""
+    return {
+        "strategy": strategy,
+        "declared": holdout.strategy,
+        "test_size": holdout.test_size,
+        "seed": None if strategy == "time" else holdout.seed,
+        **by_time,
+        "n_train_rows": int(n_train),
+        "n_test_rows": int(n_test),
+    }
+
+
+def log_holdout(report: dict[str, Any]) -> None:
+    """The hold-out as one log line."""
+    cut = f", test rows from {report['cut']}" if report["cut"] else ""
+    logger.info(
+        "Hold-out %s%s: %d training rows, %d test rows",
+        report["strategy"],
+        cut,
+        report["n_train_rows"],
+        report["n_test_rows"],
+    )
 
 
 def holdout_split(
@@ -79,9 +132,7 @@ def holdout_split(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Training rows, held-out test rows and a report of the split (strategy, cut, gap, rows)."""
     strategy = holdout.resolved(contract.event_time_column, contract.task)
-    by_time: dict[str, Any] = dict.fromkeys(
-        ("event_time_column", "cut", "gap", "train_until", "test_until")
-    ) | {"n_gap_rows": 0, "n_rows_without_time": 0}
+    by_time = NO_TIME_SPLIT
     if strategy == "time":
         # A contract without an event-time column is refused before any node runs (preflight).
         train, test, by_time = split_by_time(
@@ -92,16 +143,7 @@ def holdout_split(
         if strategy == "stratified" and contract.task != "regression":
             stratify = reference[contract.target]
         train, test = split_rows(reference, holdout.test_size, holdout.seed, stratify)
-    report = {
-        "strategy": strategy,
-        "declared": holdout.strategy,
-        "test_size": holdout.test_size,
-        "seed": None if strategy == "time" else holdout.seed,
-        **by_time,
-        "n_train_rows": len(train),
-        "n_test_rows": len(test),
-    }
-    return train, test, report
+    return train, test, holdout_report(strategy, holdout, by_time, len(train), len(test))
 
 
 def split_holdout(
@@ -112,19 +154,13 @@ def split_holdout(
     return train, test
 
 
+@on_dask("cirrus.pipelines.features.on_dask:describe_holdout_split")
 def describe_holdout_split(
     reference: pd.DataFrame, contract: DatasetContract, holdout: HoldoutParams
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """The hold-out node: the split and its report, logged as one line."""
     train, test, report = holdout_split(reference, contract, holdout)
-    cut = f", test rows from {report['cut']}" if report["cut"] else ""
-    logger.info(
-        "Hold-out %s%s: %d training rows, %d test rows",
-        report["strategy"],
-        cut,
-        report["n_train_rows"],
-        report["n_test_rows"],
-    )
+    log_holdout(report)
     return train, test, report
 
 
@@ -133,45 +169,78 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values if isinstance(values.dtype, pd.StringDtype) else values.astype(str)
 
 
-def _learn_levels(
-    values: pd.Series, min_frequency: int, max_levels: int
+def levels_from_counts(
+    counts: pd.Series, min_frequency: int, max_levels: int
 ) -> tuple[list[str], list[str]]:
-    """Split training levels into kept ones (most frequent first) and rare ones."""
-    counts = _as_text(values.dropna()).value_counts()
+    """Split training levels, given their row counts, into kept ones (most frequent first) and
+    rare ones."""
     ordered = [level for level, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     kept = [level for level in ordered if counts[level] >= min_frequency][:max_levels]
     rare = sorted(set(ordered) - set(kept))
     return kept, rare
 
 
-def _target_classes(train: pd.DataFrame, contract: DatasetContract) -> list[str] | None:
-    """Class labels in model order; for binary, the positive class comes last."""
+def _learn_levels(
+    values: pd.Series, min_frequency: int, max_levels: int
+) -> tuple[list[str], list[str]]:
+    """Split training levels into kept ones (most frequent first) and rare ones."""
+    counts = _as_text(values.dropna()).value_counts()
+    return levels_from_counts(counts, min_frequency, max_levels)
+
+
+def classes_in_model_order(labels: list[str], contract: DatasetContract) -> list[str] | None:
+    """Class labels (as text) in model order; for binary, the positive class comes last."""
     if contract.task == "regression":
         return None
-    classes = sorted(_as_text(train[contract.target].dropna()).unique().tolist())
+    classes = sorted(labels)
     if contract.task == "binary" and contract.positive_class is not None:
         positive = str(contract.positive_class)
         classes = [c for c in classes if c != positive] + [positive]
     return classes
 
 
+def _target_classes(train: pd.DataFrame, contract: DatasetContract) -> list[str] | None:
+    """Class labels in model order; for binary, the positive class comes last."""
+    if contract.task == "regression":
+        return None
+    labels = _as_text(train[contract.target].dropna()).unique().tolist()
+    return classes_in_model_order(labels, contract)
+
+
+@on_dask("cirrus.pipelines.features.on_dask:fit_feature_spec")
 def fit_feature_spec(
     train: pd.DataFrame, contract: DatasetContract, params: FeatureParams
 ) -> FeatureSpec:
     """Learn every transform from training rows into a typed spec (saved as readable JSON)."""
     numeric = contract.features.numeric
-    if params.missing_indicators == "auto":
-        indicators = [c for c in numeric if train[c].isna().any()]
-    elif params.missing_indicators == "none":
-        indicators = []
-    else:
-        indicators = list(params.missing_indicators)
     learned = {
         column: _learn_levels(
             train[column], params.categorical.min_frequency, params.categorical.max_levels
         )
         for column in contract.features.categorical
     }
+    with_missing = [c for c in numeric if train[c].isna().any()]
+    classes = _target_classes(train, contract)
+    return spec_from_summaries(contract, params, with_missing, learned, classes, len(train))
+
+
+def spec_from_summaries(
+    contract: DatasetContract,
+    params: FeatureParams,
+    with_missing: list[str],
+    learned: dict[str, tuple[list[str], list[str]]],
+    classes: list[str] | None,
+    n_rows: int,
+) -> FeatureSpec:
+    """The spec from what training rows tell: the numeric columns with a missing value, each
+    categorical's kept and rare levels, the classes and the row count (any engine's aggregates)."""
+    numeric = contract.features.numeric
+    if params.missing_indicators == "auto":
+        indicators = [c for c in numeric if c in with_missing]
+    elif params.missing_indicators == "none":
+        indicators = []
+    else:
+        indicators = list(params.missing_indicators)
     date_parts = {column: list(params.date_parts) for column in contract.features.datetime}
     derived = [
         *[f"log_{c}" for c in params.log],
@@ -184,7 +253,7 @@ def fit_feature_spec(
         event_time_column=contract.event_time_column,
         task=contract.task,
         target=contract.target,
-        classes=_target_classes(train, contract),
+        classes=classes,
         numeric=list(numeric),
         log=list(params.log),
         ratios=dict(params.ratios),
@@ -195,5 +264,5 @@ def fit_feature_spec(
         categorical_features=list(contract.features.categorical),
         feature_columns=[*numeric, *contract.features.categorical, *derived],
         drift_columns=[*numeric, *contract.features.categorical],
-        n_training_rows=len(train),
+        n_training_rows=n_rows,
     )

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from cirrus.contract import DataContractViolation, DatasetContract
+from cirrus.dask.dispatch import on_dask
 from cirrus.parameters import INGESTION_FILE, IngestionSplit
 from cirrus.validation import (
     naive_in_zone,
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 _FROM_CURRENT = "_from_current"
 
 
+@on_dask("cirrus.pipelines.ingestion.on_dask:validate_raw_reference")
 def validate_raw_reference(
     raw: pd.DataFrame, contract: DatasetContract, pii_salt: str | None
 ) -> pd.DataFrame:
@@ -32,6 +34,7 @@ def validate_raw_reference(
     return treat_pii(validated, contract, pii_salt)
 
 
+@on_dask("cirrus.pipelines.ingestion.on_dask:validate_raw_current")
 def validate_raw_current(
     raw: pd.DataFrame, contract: DatasetContract, pii_salt: str | None
 ) -> pd.DataFrame:
@@ -104,6 +107,17 @@ SAME_DATA_ADVICE = (
 )
 
 
+def refuse_same_files(same: bool, split: IngestionSplit) -> None:
+    """Both raw entries holding the same rows cannot be split by file."""
+    if same and split.mode == "files":
+        raise DataContractViolation(
+            "raw_reference and raw_current hold the same rows, but ingestion.split.mode is "
+            "'files': every duplicated id resolves to the current copy, so no reference row "
+            f"would be left. {SAME_DATA_ADVICE}"
+        )
+
+
+@on_dask("cirrus.pipelines.ingestion.on_dask:split_reference_current")
 def split_reference_current(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -117,12 +131,7 @@ def split_reference_current(
     split. Refused before training: a split that leaves no reference or no current row.
     """
     same = _same_rows(reference, current)
-    if same and split.mode == "files":
-        raise DataContractViolation(
-            "raw_reference and raw_current hold the same rows, but ingestion.split.mode is "
-            "'files': every duplicated id resolves to the current copy, so no reference row "
-            f"would be left. {SAME_DATA_ADVICE}"
-        )
+    refuse_same_files(same, split)
     parts = [reference.assign(**{_FROM_CURRENT: False})]
     if not same:
         parts.append(current.assign(**{_FROM_CURRENT: True}))
@@ -173,6 +182,7 @@ def split_reference_current(
     return ref, cur
 
 
+@on_dask("cirrus.pipelines.ingestion.on_dask:report_ingestion")
 def report_ingestion(
     validated_reference: pd.DataFrame,
     validated_current: pd.DataFrame,
@@ -185,11 +195,23 @@ def report_ingestion(
     and, per side of the split, how many values of each column lie outside its expected range
     (scored all the same, but worth a look: the model has not seen such values)."""
     same = _same_rows(validated_reference, validated_current)
-    n_read = len(validated_reference) + (0 if same else len(validated_current))
     beyond = {
         "reference": out_of_range_counts(reference, contract),
         "current": out_of_range_counts(current, contract),
     }
+    rows = (len(validated_reference), len(validated_current), len(reference), len(current))
+    return ingestion_summary(split, contract, same, rows, beyond)
+
+
+def ingestion_summary(
+    split: IngestionSplit,
+    contract: DatasetContract,
+    same: bool,
+    rows: tuple[int, int, int, int],
+    beyond: dict[str, dict[str, int]],
+) -> dict[str, Any]:
+    """The ingestion report from its counts (rows read from each raw input, rows on each side
+    of the split, values beyond the expected ranges), warning about the latter."""
     for side, counts in beyond.items():
         outside = {column: n for column, n in counts.items() if n}
         if outside:
@@ -199,14 +221,16 @@ def report_ingestion(
                 side,
                 ", ".join(f"{column}: {n}" for column, n in outside.items()),
             )
+    raw_reference, raw_current, n_reference, n_current = (int(n) for n in rows)
+    n_read = raw_reference + (0 if same else raw_current)
     return {
         "split": split.model_dump(exclude_none=True),
-        "raw_reference_rows": len(validated_reference),
-        "raw_current_rows": len(validated_current),
+        "raw_reference_rows": raw_reference,
+        "raw_current_rows": raw_current,
         "same_rows_in_both": same,
         "id_column": contract.id_column,
-        "duplicate_id_rows_dropped": n_read - len(reference) - len(current),
-        "reference_rows": len(reference),
-        "current_rows": len(current),
+        "duplicate_id_rows_dropped": n_read - n_reference - n_current,
+        "reference_rows": n_reference,
+        "current_rows": n_current,
         "out_of_expected_range": beyond,
     }

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, get_args
 import numpy as np
 import pandas as pd
 
+from cirrus.dask.dispatch import on_dask
 from cirrus.feature_spec import FeatureSpec
 from cirrus.metrics import LIGHTGBM_METRICS, higher_is_better
 from cirrus.modeling import choose_threshold, labels, load_booster, model_matrix, objective_for
@@ -88,13 +89,20 @@ def resolve_row_scaled(
     train: pd.DataFrame, spec: FeatureSpec, settings: TrainingParams
 ) -> TrainingParams:
     """The block with every `auto` replaced by its value for these training rows."""
+    rarest = None
+    if settings.validation_fraction == AUTO and spec.task != "regression":
+        rarest = int(train[spec.target].value_counts().min())
+    return resolve_for_rows(len(train), rarest, spec, settings)
+
+
+def resolve_for_rows(
+    n_rows: int, rarest_class_rows: int | None, spec: FeatureSpec, settings: TrainingParams
+) -> TrainingParams:
+    """`resolve_row_scaled` from the training rows' count and the rarest class's row count."""
     fraction = settings.validation_fraction
     if fraction == AUTO:
-        rarest = None
-        if spec.task != "regression":
-            rarest = int(train[spec.target].value_counts().min())
-        fraction = auto_validation_fraction(rarest)
-    n_fitting = len(train) - n_validation_rows(len(train), float(fraction))
+        fraction = auto_validation_fraction(rarest_class_rows)
+    n_fitting = n_rows - n_validation_rows(n_rows, float(fraction))
     lgbm_params = dict(settings.lgbm_params)
     for scaled in ROW_SCALED_LIGHTGBM:
         names = [name for name in lgbm_params if row_scaled_name(name) == scaled] or [scaled]
@@ -367,6 +375,7 @@ def _best_scores(history: dict[str, Any], best_iteration: int) -> dict[str, floa
     }
 
 
+@on_dask("cirrus.pipelines.training.on_dask:tune_hyperparameters")
 def tune_hyperparameters(
     train: pd.DataFrame,
     spec: FeatureSpec,
@@ -444,6 +453,7 @@ def _cross_validate(
     }
 
 
+@on_dask("cirrus.pipelines.training.on_dask:train_model")
 def train_model(
     train: pd.DataFrame,
     spec: FeatureSpec,
