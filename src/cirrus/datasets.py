@@ -170,29 +170,39 @@ class CheckedCSVDataset(CSVDataset):
     def load(self) -> pd.DataFrame:
         """Load like `pandas.CSVDataset`, after checking the file is whole."""
         path = get_filepath_str(self._get_load_path(), self._protocol)
-        if self._fs.exists(path) and self._fs.size(path) == 0:
-            raise DatasetError(
-                f"{self._where(path)} is an empty file (0 bytes): expected a header line "
-                "and at least one row"
-            )
+        self.refuse_zero_bytes(path)
         frame = self._fast_load(path)
         try:
             frame = super().load() if frame is None else frame
         except DatasetError as error:
             cause = error.__cause__
             if isinstance(cause, pd.errors.EmptyDataError):
-                raise DatasetError(
-                    f"{self._where(path)} is an empty file: only blank lines, no header line"
-                ) from None
+                raise DatasetError(self.blank_file_message(path)) from None
             if isinstance(cause, pd.errors.ParserError):
                 raise DatasetError(self._parser_error(path, cause)) from None
             raise
+        self.refuse_damaged_tail(path)
+        return frame
+
+    def refuse_zero_bytes(self, path: str) -> None:
+        """An empty file (0 bytes) is named."""
+        if self._fs.exists(path) and self._fs.size(path) == 0:
+            raise DatasetError(
+                f"{self._where(path)} is an empty file (0 bytes): expected a header line "
+                "and at least one row"
+            )
+
+    def blank_file_message(self, path: str) -> str:
+        """The error of a file of blank lines only."""
+        return f"{self._where(path)} is an empty file: only blank lines, no header line"
+
+    def refuse_damaged_tail(self, path: str) -> None:
+        """A file that looks cut off at its end is scanned, and its damaged line named."""
         dialect = self._dialect(path)
         if dialect is not None and self._tail_looks_damaged(path, dialect):
             damage = self._scan(path, dialect)
             if damage is not None:
                 raise DatasetError(self._damaged(path, *damage))
-        return frame
 
     def _fast_load(self, path: str) -> pd.DataFrame | None:
         """The file read by pyarrow when no `load_args` ask for pandas' options, else None."""

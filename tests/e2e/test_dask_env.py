@@ -139,7 +139,7 @@ def test_the_run_says_where_the_cluster_is(both_runs: dict[str, Any]) -> None:
     log = both_runs["log"]
 
     assert "Dask: a local cluster of 2 worker(s), 1 thread(s) and 1GiB each." in log
-    assert "Stage training" in log and "Training round" in log
+    assert "Stage training" in log and "round(s) on the cluster; the best is round" in log
 
 
 def test_pandas_inference_scores_with_the_dask_model(both_runs: dict[str, Any]) -> None:
@@ -165,7 +165,7 @@ def test_a_worker_killed_in_training(both_runs: dict[str, Any], tmp_path: Path) 
     marker = tmp_path / "paused"
     env = {
         **os.environ,
-        "CIRRUS_PAUSE_AT": "round:50",
+        "CIRRUS_PAUSE_AT": "fit:lightgbm",
         "CIRRUS_PAUSE_FILE": str(marker),
         "KEDRO_DISABLE_TELEMETRY": "true",
     }
@@ -182,7 +182,7 @@ def test_a_worker_killed_in_training(both_runs: dict[str, Any], tmp_path: Path) 
         deadline = time.monotonic() + 300
         while not marker.exists():
             assert run.poll() is None, run.stdout.read()[-3000:]
-            assert time.monotonic() < deadline, "the run never reached training round 50"
+            assert time.monotonic() < deadline, "the run never reached its LightGBM fit"
             time.sleep(0.2)
         workers = _worker_processes(run)
         assert len(workers) == 2

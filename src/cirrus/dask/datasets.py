@@ -18,6 +18,7 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import get_filepath_str, get_protocol_and_path
 
 from cirrus.dask.cluster import current_settings
+from cirrus.datasets import CheckedCSVDataset
 
 
 class _Located:
@@ -84,7 +85,8 @@ class PartitionedParquetDataset(_Located, AbstractDataset[Any, dd.DataFrame]):
 class PartitionedCSVDataset(_Located, AbstractDataset[None, dd.DataFrame]):
     """Raw CSV (a file, a folder of files or a glob) read in blocks of `blocksize` bytes, every
     column as text: the contract types each partition alike (`cirrus.dask.validation`), where
-    Dask's own guess from the first block could differ from a later one's."""
+    Dask's own guess from the first block could differ from a later one's. Each file is checked
+    as `cirrus.datasets.CheckedCSVDataset` checks it (empty, blank, cut off), with its messages."""
 
     def __init__(
         self,
@@ -95,22 +97,37 @@ class PartitionedCSVDataset(_Located, AbstractDataset[None, dd.DataFrame]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._locate(filepath, credentials, fs_args)
+        self._credentials = credentials
         self._load_args = {"blocksize": "64MB", **(load_args or {})}
         self.metadata = metadata
 
-    def load(self) -> dd.DataFrame:
-        """The rows as text columns, partitioned by block; an empty input is named."""
-        url = self._url()
+    def _files(self) -> list[str]:
+        """The CSV files behind the dataset: the file, the folder's *.csv, or the glob's."""
         target = str(self._filepath)
         if self._fs.isdir(target):
-            url = f"{url.rstrip('/')}/*.csv"
-        if not self._fs.glob(
-            str(self._filepath) if not self._fs.isdir(target) else f"{target}/*.csv"
-        ):
-            raise DatasetError(f"{url}: no CSV file found.")
+            return sorted(self._fs.glob(f"{target.rstrip('/')}/*.csv"))
+        return sorted(self._fs.glob(target)) if any(c in target for c in "*?[") else [target]
+
+    def _checker(self, path: str) -> CheckedCSVDataset:
+        """The pandas path's dataset for one file, used for its checks only."""
+        url = path if self._protocol == "file" else f"{self._protocol}://{path}"
+        return CheckedCSVDataset(filepath=url, credentials=self._credentials)
+
+    def load(self) -> dd.DataFrame:
+        """The rows as text columns, partitioned by block, after each file's checks."""
+        files = self._files()
+        if not files or not all(self._fs.exists(path) for path in files):
+            raise DatasetError(f"{self._url()}: no CSV file found.")
+        for path in files:
+            checker = self._checker(path)
+            checker.refuse_zero_bytes(path)
+            checker.refuse_damaged_tail(path)
+        urls = [
+            path if self._protocol == "file" else f"{self._protocol}://{path}" for path in files
+        ]
         try:
             return dd.read_csv(
-                url,
+                urls,
                 dtype=str,
                 keep_default_na=False,
                 na_values=[""],
@@ -118,10 +135,10 @@ class PartitionedCSVDataset(_Located, AbstractDataset[None, dd.DataFrame]):
                 **self._load_args,
             )
         except pd.errors.EmptyDataError:
-            raise DatasetError(f"{url}: the file is empty; expected a header and rows.") from None
+            raise DatasetError(self._checker(files[0]).blank_file_message(files[0])) from None
 
     def save(self, data: Any) -> None:
-        """Write the rows as one CSV file per partition (the demo-data generator's output)."""
+        """Write the rows as one CSV file (the demo-data generator's output)."""
         if isinstance(data, pd.DataFrame):
             data = dd.from_pandas(data, npartitions=1)
         data.to_csv(
@@ -129,7 +146,7 @@ class PartitionedCSVDataset(_Located, AbstractDataset[None, dd.DataFrame]):
         )
 
     def _exists(self) -> bool:
-        return bool(self._fs.exists(str(self._filepath)) or self._fs.glob(str(self._filepath)))
+        return bool(self._files()) and all(self._fs.exists(path) for path in self._files())
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._url(), "load_args": self._load_args}

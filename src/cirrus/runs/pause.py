@@ -2,8 +2,8 @@
 
 `CIRRUS_PAUSE_AT=<kind>:<name>` holds the process at that point; kinds are `node` (before a node
 runs), `load` (before a dataset is read), `saved` (after a dataset is written), `publish`
-(after that many outputs were moved into place; 0 is right after the journal) and `round` (the
-dask environment's training, after that many rounds). When the point is
+(after that many outputs were moved into place; 0 is right after the journal) and `fit` (name
+`lightgbm`: the dask environment's training, before LightGBM starts). When the point is
 reached, the file named by `CIRRUS_PAUSE_FILE` is created and the run waits until that file is
 deleted (or forever, without one), so a test can kill it there or let it go on. Unset, nothing
 happens.

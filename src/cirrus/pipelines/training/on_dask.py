@@ -1,22 +1,22 @@
-"""Training on a Dask cluster with LightGBM's own `lightgbm.dask`.
+"""Training on a Dask cluster with LightGBM's own `lightgbm.dask`, early stopping included.
 
-`lightgbm.dask` has no early stopping (LightGBM issues 3712 and 6351: workers that stop apart
-hang), so the rounds are trained in chunks of `early_stopping_rounds`, each continuing the
-model so far (`init_model`). After each chunk the validation rows' loss at every new round is
-computed on the cluster (the task's loss: binary or multiclass log loss, or squared error), and
-training stops once `early_stopping_rounds` rounds pass without a lower one: the rule of
-LightGBM's early stopping, judged on the loss (the pandas path also watches AUC for a binary
-task). The model is saved at its best round, in LightGBM's text format, like the pandas path's.
+`lightgbm.dask` leaves early stopping out (LightGBM issues 3712 and 6351): each worker judges
+its own share of the validation rows, so workers can decide to stop at different rounds, and
+the others then wait on them forever. Here every worker holds the same, whole validation set
+beside its own share of the fitting rows, so each computes the same metrics on the same model
+and all stop at the same round: LightGBM's own early stopping, on every metric the pandas path
+watches. The model is saved at its best round in LightGBM's text format, like the pandas path's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
+import socket
 import threading
 import warnings
 from typing import Any
+from urllib.parse import urlparse
 
 import dask
 import dask.dataframe as dd
@@ -32,6 +32,7 @@ from cirrus.results import TrainingMetrics
 from cirrus.runs.pause import pause_if
 
 from .nodes import (
+    _best_scores,
     _leaf_setting_source,
     check_has_split,
     feature_importance,
@@ -132,11 +133,16 @@ def _early_stopping_split(
 NETWORK_TIME_OUT = 10
 
 
-def _sklearn_params(params: dict[str, Any]) -> dict[str, Any]:
-    """LightGBM parameters for the Dask estimators: threads are the workers' own, classes are
-    counted from the labels."""
-    kept = {k: v for k, v in params.items() if k not in ("num_threads", "num_class", "metric")}
-    return {**kept, "time_out": NETWORK_TIME_OUT}
+def _sklearn_params(params: dict[str, Any], settings: TrainingParams) -> dict[str, Any]:
+    """LightGBM parameters for the Dask estimators: the rounds and early stopping of the pandas
+    path's `lgb.train`; threads are the workers' own, classes counted from the labels."""
+    kept = {k: v for k, v in params.items() if k not in ("num_threads", "num_class")}
+    return {
+        **kept,
+        "n_estimators": settings.num_boost_round,
+        "early_stopping_round": settings.early_stopping_rounds,
+        "time_out": NETWORK_TIME_OUT,
+    }
 
 
 class WorkerLostError(CirrusError, RuntimeError):
@@ -192,48 +198,6 @@ def _estimator(spec: FeatureSpec) -> Any:
     return lgb_dask.DaskLGBMClassifier
 
 
-def _loss(raw: np.ndarray, y: np.ndarray, task: str) -> float:
-    """The summed loss of raw scores: log loss (binary, multiclass) or squared error."""
-    if task == "binary":
-        p = np.clip(1.0 / (1.0 + np.exp(-raw)), 1e-15, 1 - 1e-15)
-        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).sum())
-    if task == "multiclass":
-        shifted = raw - raw.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return float(-np.clip(log_p[np.arange(len(y)), y.astype(int)], math.log(1e-15), 0).sum())
-    return float(((raw - y) ** 2).sum())
-
-
-def _round_losses(
-    matrix: pd.DataFrame, y: pd.Series, model: str, start: int, stop: int, task: str
-) -> np.ndarray:
-    """A partition's summed loss after each round from `start` + 1 to `stop`."""
-    booster = load_booster(model)
-    values = np.asarray(y, dtype="float64")
-    if len(values) == 0:
-        return np.zeros(stop - start)
-    raw = 0.0
-    if start:
-        raw = booster.predict(matrix, raw_score=True, num_iteration=start)
-    losses = []
-    for round_ in range(start, stop):
-        raw = raw + booster.predict(matrix, raw_score=True, start_iteration=round_, num_iteration=1)
-        losses.append(_loss(np.asarray(raw), values, task))
-    return np.array(losses)
-
-
-def _validation_losses(
-    matrix: dd.DataFrame, y: dd.Series, model: str, start: int, stop: int, task: str
-) -> np.ndarray:
-    """The validation rows' mean loss after each round from `start` + 1 to `stop`."""
-    parts = [
-        dask.delayed(_round_losses)(m, t, model, start, stop, task)
-        for m, t in zip(matrix.to_delayed(), y.to_delayed(), strict=True)
-    ]
-    sums = np.sum(dask.compute(*parts), axis=0)
-    return sums / max(int(y.shape[0].compute()), 1)
-
-
 LABEL = "__label__"  # the encoded target beside the model matrix, so both split alike
 
 
@@ -258,30 +222,61 @@ def _label_of(part: pd.DataFrame) -> pd.Series:
     return part[LABEL]
 
 
-def placed(frame: dd.DataFrame) -> tuple[dd.DataFrame, dd.Series]:
-    """The model matrix and target of `_matrix_and_label` rows, computed into the cluster's
-    memory once for every chunk of rounds, partition i on worker i (modulo the workers, in name
-    order) with both halves on the same worker: `lightgbm.dask` trains each worker on the rows
-    it holds, so the rows are spread evenly and never move between chunks."""
-    from distributed import get_client
+def _joined(parts: list[pd.DataFrame], with_label: bool) -> pd.DataFrame | pd.Series:
+    """Partitions as one: the model matrix, or the label alone."""
+    whole = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return whole.drop(columns=[LABEL]) if with_label is False else whole[LABEL]
+
+
+def placed(frame: dd.DataFrame, whole_on_each: bool = False) -> tuple[dd.DataFrame, dd.Series]:
+    """The model matrix and label of `_matrix_and_label` rows, computed into the workers'
+    memory as one partition per worker (partitions i, i + n, ... on worker i, in name order);
+    `whole_on_each`: every row on every worker (the validation set each worker judges).
+
+    `lightgbm.dask` gives each worker's partitions, and the validation partition paired with
+    each, to that worker: one training partition and one whole validation set per worker."""
+    from distributed import get_client, wait
 
     client = get_client()
     workers = _workers_in_order(client)
-    matrix, label = [], []
-    for i, part in enumerate(frame.to_delayed()):
-        # A preference: if that worker dies, Dask computes the partition again elsewhere.
-        where = {"workers": [workers[i % len(workers)]], "allow_other_workers": True}
-        whole = client.compute(part, **where)
-        matrix.append(client.submit(_without_label, whole, **where))
-        label.append(client.submit(_label_of, whole, **where))
+    parts = frame.to_delayed()
+    matrices, labels = [], []
+    holders = workers if whole_on_each else workers[: len(parts)]
+    for i, worker in enumerate(holders):
+        where = {"workers": [worker], "allow_other_workers": True}
+        mine = parts if whole_on_each else parts[i :: len(workers)]
+        computed = [client.compute(part, **where) for part in mine]
+        matrices.append(client.submit(_joined, computed, False, **where))
+        labels.append(client.submit(_joined, computed, True, **where))
+    # In memory before LightGBM looks for them: it trains each worker on the parts Dask reports
+    # there, and parts still being computed would be reported wherever their task ends up.
+    wait([*matrices, *labels])
     meta = frame._meta
     return (
-        dd.from_delayed(matrix, meta=_without_label(meta), verify_meta=False),
-        dd.from_delayed(label, meta=_label_of(meta), verify_meta=False),
+        dd.from_delayed(matrices, meta=_joined([meta], False), verify_meta=False),
+        dd.from_delayed(labels, meta=_joined([meta], True), verify_meta=False),
     )
 
 
-def _fit_in_chunks(
+def _free_port() -> int:
+    """A TCP port free on this machine now (for LightGBM's network)."""
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return int(probe.getsockname()[1])
+
+
+def _machines() -> str:
+    """LightGBM's `machines`, one free port per worker, in the workers' name order: each worker's
+    rank is its place in this list, so the same workers train the same trees from run to run
+    (left to `lightgbm.dask`, the ranks follow the order Dask reports the data in)."""
+    from distributed import get_client
+
+    client = get_client()
+    ports = client.run(_free_port)
+    return ",".join(f"{urlparse(w).hostname}:{ports[w]}" for w in _workers_in_order(client))
+
+
+def _fit(
     matrix: dd.DataFrame,
     y: dd.Series,
     valid_matrix: dd.DataFrame,
@@ -289,40 +284,31 @@ def _fit_in_chunks(
     spec: FeatureSpec,
     settings: TrainingParams,
     params: dict[str, Any],
-) -> tuple[Any, int]:
-    """Train chunk by chunk until the validation loss stops improving: (booster, best round)."""
-    estimator = _estimator(spec)
-    chunk = max(int(settings.early_stopping_rounds), 1)
-    booster, done, best, best_loss = None, 0, 0, math.inf
-    while done < settings.num_boost_round:
-        rounds = min(chunk, settings.num_boost_round - done)
-        model = estimator(n_estimators=rounds, **_sklearn_params(params))
-        with warnings.catch_warnings():
-            # lightgbm.dask sets each worker's threads itself, and says so on every fit.
-            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-            fit_watched(
-                model, matrix, y, init_model=booster, categorical_feature=spec.categorical_features
-            )
-        booster = model.to_local().booster_
-        text = booster.model_to_string()
-        losses = _validation_losses(valid_matrix, valid_y, text, done, done + rounds, spec.task)
-        for offset, loss in enumerate(losses, start=1):
-            if loss < best_loss:
-                best, best_loss = done + offset, float(loss)
-        done += rounds
-        logger.info(
-            "Training round %d of at most %d: validation loss %.5f (best %.5f at round %d)",
-            done,
-            settings.num_boost_round,
-            float(losses[-1]),
-            best_loss,
-            best,
+) -> tuple[Any, dict[str, Any]]:
+    """Train with early stopping on the validation rows: the booster and its metric history."""
+    model = _estimator(spec)(**_sklearn_params(params, settings), machines=_machines())
+    pause_if("fit", "lightgbm")
+    with warnings.catch_warnings():
+        # lightgbm.dask sets each worker's threads itself, and says so on every fit.
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+        fit_watched(
+            model,
+            matrix,
+            y,
+            eval_X=(valid_matrix,),
+            eval_y=(valid_y,),
+            eval_names=["valid"],
+            categorical_feature=spec.categorical_features,
         )
-        if done - best >= settings.early_stopping_rounds:
-            break
-        pause_if("round", str(done))
-    booster.best_iteration = max(best, 1)
-    return booster, max(best, 1)
+    local = model.to_local()
+    booster = local.booster_
+    booster.best_iteration = local.best_iteration_ or booster.current_iteration()
+    logger.info(
+        "Trained %d round(s) on the cluster; the best is round %d",
+        booster.current_iteration(),
+        booster.best_iteration,
+    )
+    return booster, local.evals_result_
 
 
 def _scores(matrix: pd.DataFrame, model: str, best: int) -> pd.DataFrame:
@@ -364,17 +350,18 @@ def train_model(
     by_time = validates_by_time(holdout_report, spec)
     fit_rows, valid_rows, chosen = _early_stopping_split(train, spec, settings, by_time)
     matrix, y = placed(map_rows(fit_rows, _matrix_and_label, spec))
-    valid_matrix, valid_y = placed(map_rows(valid_rows, _matrix_and_label, spec))
-    booster, best = _fit_in_chunks(matrix, y, valid_matrix, valid_y, spec, settings, params)
+    valid_matrix, valid_y = placed(map_rows(valid_rows, _matrix_and_label, spec), True)
+    booster, history = _fit(matrix, y, valid_matrix, valid_y, spec, settings, params)
+    best = booster.best_iteration
     model_text = booster.model_to_string(num_iteration=best)
-    n_fit, n_valid = dask.compute(y.shape[0], valid_y.shape[0])
+    n_fit, n_valid = dask.compute(y.shape[0], valid_y.partitions[0].shape[0])
     check_has_split(booster, int(n_fit), params, source)
-    fit_scores, valid_scores = (
-        map_rows(m, _scores, model_text, best) for m in (matrix, valid_matrix)
-    )
-    labelled = [rows[[spec.target]] for rows in (fit_rows, valid_rows)]
-    train_scores = on_a_worker(_row_metrics, fit_scores, labelled[0], spec)
-    valid_found = on_a_worker(_row_metrics, valid_scores, labelled[1], spec)
+    fit_scores = map_rows(matrix, _scores, model_text, best)
+    valid_scores = map_rows(valid_matrix.partitions[0], _scores, model_text, best)
+    # The labels beside the scores, in the placed rows' order (not the tables').
+    fit_labels = y.to_frame(name=spec.target)
+    valid_labels = valid_y.partitions[0].to_frame(name=spec.target)
+    train_scores = on_a_worker(_row_metrics, fit_scores, fit_labels, spec)
     validation_split = chosen if chosen == "time" else "random"
     metrics: dict[str, Any] = {
         "task": spec.task,
@@ -382,13 +369,13 @@ def train_model(
         "n_training_rows": int(n_fit + n_valid),
         "n_features": booster.num_feature(),
         **train_scores,
-        **{f"valid_{k.removeprefix('train_')}": v for k, v in valid_found.items()},
+        **_best_scores(history, best),
         "n_fitting_rows": int(n_fit),
         "n_validation_rows": int(n_valid),
         "validation_split": validation_split,
         "resolved_params": resolved_params(settings, params),
     }
     if spec.task == "binary":
-        metrics["thresholds"] = on_a_worker(_thresholds, valid_scores, labelled[1], spec)
+        metrics["thresholds"] = on_a_worker(_thresholds, valid_scores, valid_labels, spec)
     importance = feature_importance(load_booster(model_text))
     return model_text, TrainingMetrics.model_validate(metrics), importance
