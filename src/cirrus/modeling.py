@@ -53,6 +53,9 @@ def load_booster(model_text: str) -> lgb.Booster:
 def predict_scores(model_text: str, features: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     """Raw predictions: P(positive) for binary, class probabilities for multiclass, values else."""
     booster = load_booster(model_text)
+    if len(features) == 0:  # LightGBM refuses no rows (an empty partition on the Dask path)
+        n_outputs = booster.num_model_per_iteration()
+        return np.empty((0, n_outputs)) if spec.task == "multiclass" else np.empty(0)
     return booster.predict(model_matrix(features, spec))
 
 

@@ -27,11 +27,17 @@ def sample_of(frame: dd.DataFrame, rows: int = META_ROWS) -> pd.DataFrame:
 
 
 def map_rows(
-    frame: dd.DataFrame, function: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any
+    frame: dd.DataFrame,
+    function: Callable[..., pd.DataFrame],
+    *args: Any,
+    sample: pd.DataFrame | None = None,
+    **kwargs: Any,
 ) -> dd.DataFrame:
     """`function(partition, *args)` on every partition, lazily; its output's columns and types
-    are learnt by running it on the first rows (so a bad input fails here, in the driver)."""
-    meta = function(sample_of(frame), *args, **kwargs).iloc[:0]
+    are learnt by running it on the first rows, or on `sample` (so a bad input fails here, in
+    the driver)."""
+    first = sample_of(frame) if sample is None else sample
+    meta = function(first, *args, **kwargs).iloc[:0]
     return frame.map_partitions(function, *args, meta=meta, **kwargs)
 
 

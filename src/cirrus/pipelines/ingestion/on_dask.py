@@ -12,7 +12,7 @@ import dask.dataframe as dd
 import pandas as pd
 
 from cirrus.contract import DataContractViolation, DatasetContract
-from cirrus.dask.frames import gather, map_rows, row_count
+from cirrus.dask.frames import gather, map_rows, row_count, sample_of
 from cirrus.parameters import INGESTION_FILE, IngestionSplit
 from cirrus.validation import empty_features_error, out_of_range_counts, treat_pii, validate_raw
 
@@ -76,10 +76,14 @@ def _validate_partition(
 def _validated(
     raw: dd.DataFrame, contract: DatasetContract, salt: str | None, source: str, labelled: bool
 ) -> dd.DataFrame:
-    """Every partition validated; the first one in the driver first (a bad file fails fast)."""
-    if raw.npartitions == 1 and row_count(raw) == 0:
+    """Every partition validated; the first rows in the driver first (a bad file fails fast)."""
+    first = sample_of(raw)
+    if first.empty and raw.npartitions == 1:
         raise DataContractViolation(f"Dataset '{source}' has no rows; expected at least one.")
-    return map_rows(raw, _validate_partition, contract, salt, source, labelled, raw.npartitions)
+    n_parts = raw.npartitions
+    return map_rows(
+        raw, _validate_partition, contract, salt, source, labelled, n_parts, sample=first
+    )
 
 
 def validate_raw_reference(
@@ -113,6 +117,56 @@ def _latest_in_partition(part: pd.DataFrame, contract: DatasetContract) -> pd.Da
         ordered = ordered.sort_values(contract.event_time_column, kind="stable")
     latest = ordered.drop_duplicates(subset=contract.id_column, keep="last")
     return latest.sort_values(_ORDER, kind="stable")
+
+
+# Above this many repeated ids, the rows are shuffled by id instead of gathered in the driver.
+MAX_GATHERED_REPEATS = 1_000_000
+
+
+def _id_hashes(part: pd.DataFrame, contract: DatasetContract) -> pd.Series:
+    """A 64-bit hash of each row's id (equal ids, equal hashes; a rare collision only makes a
+    row a candidate, which its id then clears)."""
+    ids = part[str(contract.id_column)].astype(str)
+    return pd.util.hash_pandas_object(ids, index=False)
+
+
+def _candidates(
+    part: pd.DataFrame, contract: DatasetContract, repeated: frozenset[int]
+) -> pd.DataFrame:
+    """The rows of a partition whose id hash occurs more than once: their id, time and place."""
+    keep = _id_hashes(part, contract).isin(repeated).to_numpy()
+    columns = [str(contract.id_column), _ORDER]
+    if contract.event_time_column is not None:
+        columns.append(contract.event_time_column)
+    return part.loc[keep, columns]
+
+
+def _superseded(candidates: pd.DataFrame, contract: DatasetContract) -> frozenset[int]:
+    """The places of the rows an id's later row replaces (`latest_per_id`'s rule)."""
+    latest = _latest_in_partition(candidates, contract)
+    return frozenset(set(candidates[_ORDER].tolist()) - set(latest[_ORDER].tolist()))
+
+
+def _without(part: pd.DataFrame, superseded: frozenset[int]) -> pd.DataFrame:
+    """A partition without the rows another row of their id replaces."""
+    return part[~part[_ORDER].isin(superseded).to_numpy()]
+
+
+def _latest_per_id(union: dd.DataFrame, contract: DatasetContract) -> dd.DataFrame:
+    """The latest row of each id, without moving rows between workers when ids repeat rarely:
+    the ids' hashes are counted, only the rows of repeated ones are gathered and resolved, and
+    each partition drops the rows they supersede. Many repeated ids: a shuffle by id."""
+    hashes = union.map_partitions(_id_hashes, contract, meta=(None, "uint64"))
+    counts = hashes.value_counts(split_out=max(1, union.npartitions // 8))
+    repeated = frozenset(int(h) for h in counts[counts > 1].index.compute())
+    if not repeated:
+        return union
+    if len(repeated) > MAX_GATHERED_REPEATS:
+        return union.shuffle(on=contract.id_column).map_partitions(
+            _latest_in_partition, contract, meta=union._meta
+        )
+    candidates = union.map_partitions(_candidates, contract, repeated).compute()
+    return union.map_partitions(_without, _superseded(candidates, contract), meta=union._meta)
 
 
 def _row_hash_sum(part: pd.DataFrame) -> int:
@@ -156,7 +210,7 @@ def split_reference_current(
     contract: DatasetContract,
     split: IngestionSplit,
 ) -> tuple[dd.DataFrame, dd.DataFrame]:
-    """`split_reference_current` with a shuffle by id; the checks of the split's sides run in
+    """`split_reference_current` partition by partition; the checks of the split's sides run in
     `report_ingestion`, on the written tables, before anything is published."""
     same = _same_rows(reference, current)
     refuse_same_files(same, split)
@@ -165,9 +219,7 @@ def split_reference_current(
         parts.append(current.map_partitions(_with_order, True))
     union = dd.concat(parts) if len(parts) > 1 else parts[0]
     if contract.id_column is not None:
-        union = union.shuffle(on=contract.id_column).map_partitions(
-            _latest_in_partition, contract, meta=union._meta
-        )
+        union = _latest_per_id(union, contract)
     ref = union.map_partitions(_side, contract, split, False, meta=reference._meta)
     cur = union.map_partitions(_side, contract, split, True, meta=reference._meta)
     return ref, cur

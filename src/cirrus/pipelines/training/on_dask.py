@@ -228,26 +228,35 @@ def _joined(parts: list[pd.DataFrame], with_label: bool) -> pd.DataFrame | pd.Se
     return whole.drop(columns=[LABEL]) if with_label is False else whole[LABEL]
 
 
-def placed(frame: dd.DataFrame, whole_on_each: bool = False) -> tuple[dd.DataFrame, dd.Series]:
+def placed(
+    frame: dd.DataFrame, workers: list[str], whole_on_each: bool = False
+) -> tuple[dd.DataFrame, dd.Series, list[str]]:
     """The model matrix and label of `_matrix_and_label` rows, computed into the workers'
-    memory as one partition per worker (partitions i, i + n, ... on worker i, in name order);
-    `whole_on_each`: every row on every worker (the validation set each worker judges).
+    memory as one partition per worker (partitions i, i + n, ... on worker i of `workers`;
+    empty ones left out), and the workers that hold rows. `whole_on_each`: every row on every
+    worker (the validation set each worker judges).
 
     `lightgbm.dask` gives each worker's partitions, and the validation partition paired with
     each, to that worker: one training partition and one whole validation set per worker."""
     from distributed import get_client, wait
 
     client = get_client()
-    workers = _workers_in_order(client)
-    parts = frame.to_delayed()
-    matrices, labels = [], []
-    holders = workers if whole_on_each else workers[: len(parts)]
-    for i, worker in enumerate(holders):
+    computed = [
+        client.compute(part, workers=[workers[i % len(workers)]], allow_other_workers=True)
+        for i, part in enumerate(frame.to_delayed())
+    ]
+    sizes = client.gather([client.submit(len, part) for part in computed])
+    kept = [(i, part) for i, (part, size) in enumerate(zip(computed, sizes, strict=True)) if size]
+    matrices, labels, holders = [], [], []
+    for j, worker in enumerate(workers):
+        mine = [part for i, part in kept if whole_on_each or i % len(workers) == j]
+        if not mine:
+            continue
+        # A preference: if that worker dies, Dask computes the partition again elsewhere.
         where = {"workers": [worker], "allow_other_workers": True}
-        mine = parts if whole_on_each else parts[i :: len(workers)]
-        computed = [client.compute(part, **where) for part in mine]
-        matrices.append(client.submit(_joined, computed, False, **where))
-        labels.append(client.submit(_joined, computed, True, **where))
+        matrices.append(client.submit(_joined, mine, False, **where))
+        labels.append(client.submit(_joined, mine, True, **where))
+        holders.append(worker)
     # In memory before LightGBM looks for them: it trains each worker on the parts Dask reports
     # there, and parts still being computed would be reported wherever their task ends up.
     wait([*matrices, *labels])
@@ -255,6 +264,7 @@ def placed(frame: dd.DataFrame, whole_on_each: bool = False) -> tuple[dd.DataFra
     return (
         dd.from_delayed(matrices, meta=_joined([meta], False), verify_meta=False),
         dd.from_delayed(labels, meta=_joined([meta], True), verify_meta=False),
+        holders,
     )
 
 
@@ -265,15 +275,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _machines() -> str:
+def _machines(workers: list[str]) -> str:
     """LightGBM's `machines`, one free port per worker, in the workers' name order: each worker's
     rank is its place in this list, so the same workers train the same trees from run to run
     (left to `lightgbm.dask`, the ranks follow the order Dask reports the data in)."""
     from distributed import get_client
 
-    client = get_client()
-    ports = client.run(_free_port)
-    return ",".join(f"{urlparse(w).hostname}:{ports[w]}" for w in _workers_in_order(client))
+    ports = get_client().run(_free_port, workers=workers)
+    return ",".join(f"{urlparse(w).hostname}:{ports[w]}" for w in workers)
 
 
 def _fit(
@@ -284,9 +293,10 @@ def _fit(
     spec: FeatureSpec,
     settings: TrainingParams,
     params: dict[str, Any],
+    workers: list[str],
 ) -> tuple[Any, dict[str, Any]]:
     """Train with early stopping on the validation rows: the booster and its metric history."""
-    model = _estimator(spec)(**_sklearn_params(params, settings), machines=_machines())
+    model = _estimator(spec)(**_sklearn_params(params, settings), machines=_machines(workers))
     pause_if("fit", "lightgbm")
     with warnings.catch_warnings():
         # lightgbm.dask sets each worker's threads itself, and says so on every fit.
@@ -313,6 +323,8 @@ def _fit(
 
 def _scores(matrix: pd.DataFrame, model: str, best: int) -> pd.DataFrame:
     """A partition's model outputs at the best round, one column per output."""
+    if len(matrix) == 0:
+        return pd.DataFrame({"s0": np.empty(0)})
     predicted = np.asarray(load_booster(model).predict(matrix, num_iteration=best))
     if predicted.ndim == 1:
         return pd.DataFrame({"s0": predicted})
@@ -349,9 +361,12 @@ def train_model(
     params = lightgbm_params(spec, settings, tuned)
     by_time = validates_by_time(holdout_report, spec)
     fit_rows, valid_rows, chosen = _early_stopping_split(train, spec, settings, by_time)
-    matrix, y = placed(map_rows(fit_rows, _matrix_and_label, spec))
-    valid_matrix, valid_y = placed(map_rows(valid_rows, _matrix_and_label, spec), True)
-    booster, history = _fit(matrix, y, valid_matrix, valid_y, spec, settings, params)
+    from distributed import get_client
+
+    workers = _workers_in_order(get_client())
+    matrix, y, holders = placed(map_rows(fit_rows, _matrix_and_label, spec), workers)
+    valid_matrix, valid_y, _ = placed(map_rows(valid_rows, _matrix_and_label, spec), holders, True)
+    booster, history = _fit(matrix, y, valid_matrix, valid_y, spec, settings, params, holders)
     best = booster.best_iteration
     model_text = booster.model_to_string(num_iteration=best)
     n_fit, n_valid = dask.compute(y.shape[0], valid_y.partitions[0].shape[0])
