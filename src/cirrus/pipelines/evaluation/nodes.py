@@ -123,7 +123,7 @@ def training_prior(train_features: pd.DataFrame, spec: FeatureSpec) -> np.ndarra
     return float(y.mean())
 
 
-@on_dask()
+@on_dask("cirrus.pipelines.evaluation.on_dask:compute_metrics")
 def compute_metrics(
     predictions: pd.DataFrame,
     train_features: pd.DataFrame,
