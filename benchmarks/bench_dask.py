@@ -12,7 +12,7 @@ Every process of each run is sampled every half second (psutil): the driver's pe
 memory, each worker's, and the whole tree's. A worker that died and was restarted shows as a
 third worker process. It prints, per N, wall time, time per row against the smallest N, peak
 memory per process, held-out ROC AUC and the drifted columns of both paths, with the ratios the
-issue asks for (Dask/pandas time at equal N, AUC gap, per-row growth from 10M to 30M); it
+goals are stated in (Dask/pandas time at equal N, AUC gap, per-row growth from 10M to 30M); it
 writes JSON and a plot of seconds and peak memory against rows for both paths.
 
     python benchmarks/bench_dask.py                          # 1M and 10M, both paths
@@ -238,7 +238,7 @@ def report(sizes: list[dict[str, Any]], load: tuple[float, float, float]) -> Non
             time_ratio = _ratio(dask_side["seconds"], pandas_side["seconds"])
             print(
                 f"{size['rows']:,} rows: dask/pandas time {time_ratio}, "
-                f"AUC gap {abs(dask_side['roc_auc'] - pandas_side['roc_auc']):.4f}, same drifted "
+                f"AUC gap {abs(dask_side['roc_auc'] - pandas_side['roc_auc']):.5f}, same drifted "
                 f"columns: {dask_side['drifted'] == pandas_side['drifted']}"
             )
     by_rows = {size["rows"]: size["dask"] for size in sizes}

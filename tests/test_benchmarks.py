@@ -106,3 +106,21 @@ def test_bench_shapes_compares_a_real_run_with_a_plain_fit_on_the_same_rows(tmp_
     assert result["cirrus"] > 0.6 and result["plain"] > 0.6
     assert result["baseline"] == 0.5
     assert result["dataset_drift"] is False
+
+
+def test_bench_dask_writes_raw_data_a_chunk_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    import bench_dask
+    import pandas as pd
+
+    monkeypatch.setattr(bench_dask, "CHUNK_ROWS", 1000)
+    project = copy_project(tmp_path)
+
+    bench_dask.write_raw(project, 2500)
+
+    raw = project / "data" / "01_raw"
+    reference = pd.read_csv(raw / bench_dask.RAW["reference"])
+    current = pd.read_csv(raw / bench_dask.RAW["current"])
+    assert (len(reference), len(current)) == (2500, 625)
+    assert pd.concat([reference["application_id"], current["application_id"]]).is_unique
+    times = pd.to_datetime(reference["application_time"])
+    assert times.is_monotonic_increasing
