@@ -201,3 +201,29 @@ def test_a_worker_killed_in_training(both_runs: dict[str, Any], tmp_path: Path) 
         assert after == before, output[-3000:]
         assert "nothing was published" in output or "no output was changed" in output
     assert not list((project / "data" / ".cirrus" / "staging").glob("*/*"))
+
+
+def test_a_multiclass_table_without_time(tmp_path: Path) -> None:
+    """Another shape by YAML alone: three classes, no event-time column (seeded hash hold-out
+    and early-stopping split, a multiclass model on the cluster)."""
+    project = make_project(tmp_path / "project")
+    write_raw(project)
+    use_small_cluster(project)
+    parameters = yaml.safe_load((project / "conf/base/parameters_contract.yml").read_text())
+    contract = parameters["contract"]
+    contract.update(task="multiclass", target="risk_grade", event_time_column=None)
+    contract["features"]["datetime"] = []
+    contract.pop("positive_class")
+    contract["columns"].pop("defaulted")
+    (project / "conf/dask/parameters_contract.yml").write_text(yaml.safe_dump(parameters))
+
+    result = kedro(project, "run", "--env", "dask")
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = project / "data"
+    metrics = json.loads((data / "08_reporting/evaluation_metrics.json").read_text())
+    holdout = json.loads((data / "08_reporting/holdout.json").read_text())
+    assert metrics["task"] == "multiclass"
+    assert metrics["model"]["macro_f1"] > metrics["baseline"]["macro_f1"]
+    assert holdout["strategy"] == "stratified" and holdout["cut"] is None
+    assert 0.15 < holdout["n_test_rows"] / (holdout["n_train_rows"] + holdout["n_test_rows"]) < 0.25

@@ -66,3 +66,24 @@ def hashed_fraction(frame: pd.DataFrame, columns: list[str] | None, salt: str) -
     keys = frame[columns] if columns else frame
     hashes = pd.util.hash_pandas_object(keys.astype(str), index=False, hash_key=salt)
     return pd.Series(hashes.to_numpy() / 2.0**64, index=frame.index)
+
+
+def hashed_share_rows(
+    part: pd.DataFrame, columns: list[str] | None, salt: str, size: float, held: bool
+) -> pd.DataFrame:
+    """A partition's rows whose salted hash falls below `size` (`held`), or the others.
+
+    Filtered inside the partition: a mask built as a Dask series of its own could be read in
+    other partitions than the table (Dask reads fewer columns in larger pieces)."""
+    return part[(hashed_fraction(part, columns, salt) < size).to_numpy() == held]
+
+
+def rows_before(part: pd.DataFrame, column: str, until: Any) -> pd.DataFrame:
+    """A partition's rows before `until` in `column`, and those without a time."""
+    times = part[column]
+    return part[(times.isna() | (times < until)).to_numpy()]
+
+
+def rows_from(part: pd.DataFrame, column: str, cut: Any) -> pd.DataFrame:
+    """A partition's rows at or after `cut` in `column`."""
+    return part[(part[column] >= cut).to_numpy()]

@@ -13,7 +13,7 @@ import dask.dataframe as dd
 import pandas as pd
 
 from cirrus.contract import DatasetContract
-from cirrus.dask.frames import hashed_fraction, on_a_worker
+from cirrus.dask.frames import hashed_share_rows, on_a_worker, rows_before, rows_from
 from cirrus.feature_spec import FeatureSpec
 from cirrus.parameters import FeatureParams, HoldoutParams
 
@@ -43,13 +43,14 @@ def _by_time(
     require_event_times(column, int(times.count().compute()))
     cut = on_a_worker(time_cut, times.dropna(), test_size)
     train_until = cut - pd.Timedelta(gap) if gap else cut
-    is_test = times >= cut
-    is_train = times.isna() | (times < train_until)
-    train, test = reference[is_train], reference[is_test]
+    # Filtered inside each partition: a mask built from the column alone could be read in
+    # other partitions than the whole table (Dask reads fewer columns in larger pieces).
+    train = reference.map_partitions(rows_before, column, train_until)
+    test = reference.map_partitions(rows_from, column, cut)
     n_rows, n_train, n_test, n_untimed, last_train, last = dask.compute(
         reference.shape[0],
-        is_train.sum(),
-        is_test.sum(),
+        train.shape[0],
+        test.shape[0],
         times.isna().sum(),
         train[column].max(),
         times.max(),
@@ -58,11 +59,6 @@ def _by_time(
         refuse_no_training_rows(column, train_until, cut, gap)
     counts = (n_rows - n_train - n_test, n_untimed)
     return train, test, time_split_report(column, cut, gap, (last_train, last), counts)
-
-
-def _test_share(part: pd.DataFrame, columns: list[str] | None, salt: str, size: float) -> pd.Series:
-    """Which rows of a partition are held out: a salted hash of the row below `size`."""
-    return hashed_fraction(part, columns, salt) < size
 
 
 def describe_holdout_split(
@@ -80,10 +76,8 @@ def describe_holdout_split(
     else:
         salt = hashlib.sha256(f"cirrus-holdout-{holdout.seed}".encode()).hexdigest()[:16]
         columns = [contract.id_column] if contract.id_column else None
-        held = reference.map_partitions(
-            _test_share, columns, salt, holdout.test_size, meta=(None, "bool")
-        )
-        train, test = reference[~held], reference[held]
+        train = reference.map_partitions(hashed_share_rows, columns, salt, holdout.test_size, False)
+        test = reference.map_partitions(hashed_share_rows, columns, salt, holdout.test_size, True)
     n_train, n_test = dask.compute(train.shape[0], test.shape[0])
     report = holdout_report(strategy, holdout, by_time, n_train, n_test)
     log_holdout(report)

@@ -156,7 +156,7 @@ def _latest_per_id(union: dd.DataFrame, contract: DatasetContract) -> dd.DataFra
     """The latest row of each id, without moving rows between workers when ids repeat rarely:
     the ids' hashes are counted, only the rows of repeated ones are gathered and resolved, and
     each partition drops the rows they supersede. Many repeated ids: a shuffle by id."""
-    hashes = union.map_partitions(_id_hashes, contract, meta=(None, "uint64"))
+    hashes = union.map_partitions(_id_hashes, contract, meta=("id_hash", "uint64"))
     counts = hashes.value_counts(split_out=max(1, union.npartitions // 8))
     repeated = frozenset(int(h) for h in counts[counts > 1].index.compute())
     if not repeated:

@@ -23,7 +23,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from cirrus.dask.frames import hashed_fraction, map_rows, on_a_worker
+from cirrus.dask.frames import hashed_share_rows, map_rows, on_a_worker, rows_before, rows_from
 from cirrus.errors import CirrusError
 from cirrus.feature_spec import FeatureSpec
 from cirrus.modeling import load_booster, model_matrix
@@ -87,10 +87,10 @@ def _hashed_split(
     salt = hashlib.sha256(f"cirrus-valid-{settings.seed}".encode()).hexdigest()[:16]
     columns = [spec.id_column] if spec.id_column else None
     fraction = float(settings.validation_fraction)
-    held = train.map_partitions(
-        lambda part: hashed_fraction(part, columns, salt) < fraction, meta=(None, "bool")
+    return (
+        train.map_partitions(hashed_share_rows, columns, salt, fraction, False),
+        train.map_partitions(hashed_share_rows, columns, salt, fraction, True),
     )
-    return train[~held], train[held]
 
 
 def _latest_share(
@@ -101,8 +101,8 @@ def _latest_share(
     times = train[column].dropna()
     n_valid = n_validation_rows(int(times.shape[0].compute()), float(settings.validation_fraction))
     cut = on_a_worker(lambda t: t.nlargest(n_valid).min(), times)
-    is_valid = train[column] >= cut
-    fit_rows, valid_rows = train[~is_valid], train[is_valid]
+    fit_rows = train.map_partitions(rows_before, column, cut)
+    valid_rows = train.map_partitions(rows_from, column, cut)
     if spec.task != "regression":
         n_classes, n_valid_classes = dask.compute(
             train[spec.target].nunique(), valid_rows[spec.target].nunique()
