@@ -18,6 +18,10 @@ writes JSON and a plot of seconds and peak memory against rows for both paths.
     python benchmarks/bench_dask.py                          # 1M and 10M, both paths
     python benchmarks/bench_dask.py --rows 1000000 10000000 30000000
     python benchmarks/bench_dask.py --rows 200000 --plot /tmp/p.png   # a quick check
+    python benchmarks/bench_dask.py --rows 30000000 --pandas-up-to 0 --merge
+
+`--merge` keeps the sizes already in the JSON that this run does not measure, so a long size can
+be run on its own; every size records the commit and the load average it was measured at.
 """
 
 from __future__ import annotations
@@ -194,11 +198,24 @@ def run(project: Path, args: list[str], log: Path) -> dict[str, Any]:
     }
 
 
+def current_commit() -> str:
+    """The short commit of this checkout ("unknown" outside git)."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True
+    )
+    return found.stdout.strip() or "unknown"
+
+
 def bench_size(rows: int, root: Path, pandas_up_to: int, worker_memory: str) -> dict[str, Any]:
     """Both paths (pandas up to its limit) on N rows."""
     project = copy_project(root / f"n{rows}")
     use_cluster(project, worker_memory)
-    result: dict[str, Any] = {"rows": rows, "write_seconds": round(write_raw(project, rows), 1)}
+    result: dict[str, Any] = {
+        "rows": rows,
+        "commit": current_commit(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "write_seconds": round(write_raw(project, rows), 1),
+    }
     logs = root / f"n{rows}-logs"
     logs.mkdir()
     if rows <= pandas_up_to:
@@ -218,7 +235,7 @@ def report(sizes: list[dict[str, Any]], load: tuple[float, float, float]) -> Non
     print(f"\nload average before the runs: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(
         f"{'rows':>11} {'path':6} {'seconds':>8} {'s/M rows':>8} {'driver GB':>9} "
-        f"{'workers GB':>13} {'tree GB':>7} {'AUC':>7} drifted"
+        f"{'workers GB':>13} {'tree GB':>7} {'AUC':>7} {'commit':>8} drifted"
     )
     for size in sizes:
         for path in ("pandas", "dask"):
@@ -230,7 +247,8 @@ def report(sizes: list[dict[str, Any]], load: tuple[float, float, float]) -> Non
             print(
                 f"{size['rows']:>11,} {path:6} {found['seconds']:>8.0f} {per_m:>8.1f} "
                 f"{found['driver_gb']:>9.2f} {workers:>13} {found['tree_gb']:>7.2f} "
-                f"{found['roc_auc']:>7.4f} {','.join(found['drifted'])}"
+                f"{found['roc_auc']:>7.4f} {size.get('commit', '-'):>8} "
+                f"{','.join(found['drifted'])}"
             )
     for size in sizes:
         if "pandas" in size:
@@ -286,7 +304,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker-memory", default="8GiB")
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--merge", action="store_true", help="keep other sizes in --json")
     return parser.parse_args(argv)
+
+
+def merged(sizes: list[dict[str, Any]], previous: Path) -> list[dict[str, Any]]:
+    """`sizes`, plus the sizes of `previous` (a JSON of this script) that were not rerun."""
+    if not previous.exists():
+        return sizes
+    rerun = {size["rows"] for size in sizes}
+    kept = [s for s in json.loads(previous.read_text())["sizes"] if s["rows"] not in rerun]
+    return sorted([*kept, *sizes], key=lambda size: size["rows"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -296,6 +324,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="cirrus-bench-dask-") as tmp:
         for rows in sorted(args.rows):
             sizes.append(bench_size(rows, Path(tmp), args.pandas_up_to, args.worker_memory))
+    if args.merge:
+        sizes = merged(sizes, args.json)
     report(sizes, load)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"load_average": load, "sizes": sizes}, indent=1))
