@@ -70,7 +70,7 @@ _UNCHECKED_ARGS = (
     "skipfooter",
     "skiprows",
 )
-_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
 # Only an empty cell is read as missing: the texts that also mean missing ('NA', 'N/A'...) are
 # the contract's `missing_values`, which validation applies; pandas' longer default list would
 # decide that silently (and turn a level such as 'NA', Namibia, into a null).
@@ -124,6 +124,25 @@ def read_csv_with_pyarrow(file: Any) -> pd.DataFrame | None:
     empty = [f.name for f in table.schema if pa.types.is_null(f.type)]
     # An all-empty column: the C engine makes it float NaN, pyarrow a column of None.
     return frame.assign(**{name: np.full(len(frame), np.nan) for name in empty})
+
+
+def read_csv_text(data: bytes, names: list[str]) -> pd.DataFrame | None:
+    """CSV bytes (header line first) with every column as Arrow-backed text, an empty cell as
+    missing, read by pyarrow on the calling thread; None where pyarrow cannot read them (the
+    caller then reads them with pandas, for its errors)."""
+    options = _arrow_options(dict.fromkeys(names, pa.string()))
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=_PARSE,
+            convert_options=options,
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    if table.schema.names != names:
+        return None
+    return table.to_pandas(types_mapper={pa.string(): ARROW_TEXT}.get)
 
 
 def first_damage(lines: Iterable[str], dialect: dict[str, Any]) -> tuple[int, str] | None:
@@ -206,7 +225,7 @@ class CheckedCSVDataset(CSVDataset):
 
     def _fast_load(self, path: str) -> pd.DataFrame | None:
         """The file read by pyarrow when no `load_args` ask for pandas' options, else None."""
-        if self._asked_args or path.lower().endswith(_COMPRESSED):
+        if self._asked_args or path.lower().endswith(COMPRESSED_SUFFIXES):
             return None
         with self._fs.open(path, mode="rb") as file:
             return read_csv_with_pyarrow(file)
@@ -245,7 +264,7 @@ class CheckedCSVDataset(CSVDataset):
             return None
         compression = args.get("compression", "infer")
         if compression not in (None, "infer") or (
-            compression == "infer" and path.lower().endswith(_COMPRESSED)
+            compression == "infer" and path.lower().endswith(COMPRESSED_SUFFIXES)
         ):
             return None
         try:

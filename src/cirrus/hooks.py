@@ -487,15 +487,22 @@ class RunRecordHooks:
 
     @hook_impl
     def after_node_run(self, node: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-        """Record what the node used."""
+        """Record what the node used (and the raw reference rows the ingestion report counted,
+        when the table was read lazily)."""
         if self._recorder is not None:
             stage = StageProgressHooks._stage(node)
             self._recorder.node_finished(node.name, stage, inputs, outputs)
+            report = outputs.get("ingestion_report")
+            if self._recorder.reference_rows is None and isinstance(report, dict):
+                self._recorder.reference_rows = report.get("raw_reference_rows")
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
-        """Note the raw reference table's rows: what a run's cost scales with."""
-        if self._recorder is not None and dataset_name == "raw_reference":
+        """Note the raw reference table's rows: what a run's cost scales with. A Dask table is
+        not counted here (that would read the whole file once more): its ingestion report
+        counts it."""
+        lazy = hasattr(data, "npartitions")
+        if self._recorder is not None and dataset_name == "raw_reference" and not lazy:
             self._recorder.reference_rows = len(data)
 
     @hook_impl

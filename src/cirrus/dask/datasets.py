@@ -8,17 +8,25 @@ partitioned output like any other: its folder is staged, then published whole.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import PurePosixPath
 from typing import Any
 
 import dask.dataframe as dd
 import fsspec
 import pandas as pd
+from dask.utils import parse_bytes
+from fsspec.utils import read_block
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import get_filepath_str, get_protocol_and_path
 
 from cirrus.dask.cluster import current_settings
-from cirrus.datasets import CheckedCSVDataset
+from cirrus.datasets import COMPRESSED_SUFFIXES, CheckedCSVDataset, read_csv_text
+from cirrus.pandas_options import ARROW_TEXT
+
+_BOM = b"\xef\xbb\xbf"
+_HEADER_BYTES = 1 << 20  # a header line longer than this is read by pandas' own block reader
 
 
 class _Located:
@@ -82,6 +90,44 @@ class PartitionedParquetDataset(_Located, AbstractDataset[Any, dd.DataFrame]):
         return {"filepath": self._url(), "load_args": self._load_args}
 
 
+def _header_line(fs: Any, path: str) -> bytes | None:
+    """A file's first line (with its line break), or None when it is blank or very long."""
+    with fs.open(path, mode="rb") as file:
+        head = file.read(_HEADER_BYTES)
+    line, found, _ = head.partition(b"\n")
+    if not found or not line.strip():
+        return None
+    return line + b"\n"
+
+
+def _names(header: bytes) -> list[str] | None:
+    """The column names of a header line, or None when pandas would rename some (repeated or
+    blank names become 'a.1', 'Unnamed: 0')."""
+    try:
+        names = next(csv.reader([header.removeprefix(_BOM).decode("utf-8")]))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+    if not names or len(set(names)) != len(names) or not all(n.strip() for n in names):
+        return None
+    return names
+
+
+def text_block(
+    block: tuple[str, int, int], header: bytes, names: list[str], storage_options: dict
+) -> pd.DataFrame:
+    """One block of a CSV file (url, offset, length; cut at line breaks) as text columns: by
+    pyarrow, or by pandas' C engine where pyarrow cannot read it (and then with its errors)."""
+    url, offset, length = block
+    with fsspec.open(url, mode="rb", **storage_options) as file:
+        data = read_block(file, offset, length, delimiter=b"\n")
+    data = data if offset == 0 else header + data
+    frame = read_csv_text(data.removeprefix(_BOM), names)
+    if frame is None:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
+        frame = frame.astype(ARROW_TEXT)
+    return frame
+
+
 class PartitionedCSVDataset(_Located, AbstractDataset[None, dd.DataFrame]):
     """Raw CSV (a file, a folder of files or a glob) read in blocks of `blocksize` bytes, every
     column as text: the contract types each partition alike (`cirrus.dask.validation`), where
@@ -113,6 +159,48 @@ class PartitionedCSVDataset(_Located, AbstractDataset[None, dd.DataFrame]):
         url = path if self._protocol == "file" else f"{self._protocol}://{path}"
         return CheckedCSVDataset(filepath=url, credentials=self._credentials)
 
+    def _blocks(self, files: list[str]) -> list[tuple[str, int, int]]:
+        """Each file's blocks of `blocksize` bytes: (url, offset, length)."""
+        size = self._load_args["blocksize"]
+        blocksize = parse_bytes(size) if isinstance(size, str) else size
+        blocks = []
+        for path, url in zip(files, self._urls(files), strict=True):
+            total = self._fs.size(path)
+            step = blocksize or total or 1
+            blocks += [(url, offset, step) for offset in range(0, max(total, 1), step)]
+        return blocks
+
+    def _urls(self, files: list[str]) -> list[str]:
+        """The files as Dask and fsspec open them."""
+        return [
+            path if self._protocol == "file" else f"{self._protocol}://{path}" for path in files
+        ]
+
+    def _read_by_blocks(self, files: list[str]) -> dd.DataFrame | None:
+        """The files' blocks read as text by pyarrow (`text_block`), or None where pandas' own
+        block reader must read them: other `load_args`, compressed files, a header pandas would
+        rename or files whose headers differ."""
+        if set(self._load_args) - {"blocksize"} or any(
+            f.lower().endswith(COMPRESSED_SUFFIXES) for f in files
+        ):
+            return None
+        headers = {_header_line(self._fs, path) for path in files}
+        header = headers.pop() if len(headers) == 1 else None
+        names = _names(header) if header else None
+        if names is None:
+            return None
+        meta = pd.DataFrame({name: pd.Series(dtype=ARROW_TEXT) for name in names})
+        return dd.from_map(
+            text_block,
+            self._blocks(files),
+            header=header,
+            names=names,
+            storage_options=self._storage_options,
+            meta=meta,
+            label="read-csv-text",
+            enforce_metadata=False,
+        )
+
     def load(self) -> dd.DataFrame:
         """The rows as text columns, partitioned by block, after each file's checks."""
         files = self._files()
@@ -122,9 +210,10 @@ class PartitionedCSVDataset(_Located, AbstractDataset[None, dd.DataFrame]):
             checker = self._checker(path)
             checker.refuse_zero_bytes(path)
             checker.refuse_damaged_tail(path)
-        urls = [
-            path if self._protocol == "file" else f"{self._protocol}://{path}" for path in files
-        ]
+        by_blocks = self._read_by_blocks(files)
+        if by_blocks is not None:
+            return by_blocks
+        urls = self._urls(files)
         try:
             return dd.read_csv(
                 urls,

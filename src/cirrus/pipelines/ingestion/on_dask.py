@@ -10,6 +10,8 @@ from typing import Any
 import dask
 import dask.dataframe as dd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cirrus.contract import DataContractViolation, DatasetContract
 from cirrus.dask.frames import gather, map_rows, row_count, sample_of
@@ -30,6 +32,35 @@ _ORDER = "_file_order"  # a row's place in its input: partition, then row (the l
 _ROW_BITS = 40  # up to 2**40 rows per partition
 
 
+def _arrow_numbers(text: pd.Series) -> pd.Series | None:
+    """A text column as `pd.to_numeric` types it (int64 when every value is a whole number and
+    none is missing, else float64), cast by pyarrow, which parses numbers as the pandas path's
+    reader does; None when pyarrow refuses a value (pandas then decides)."""
+    values = pa.array(text.array, from_pandas=True)
+    try:
+        # pyarrow's integer cast also reads hexadecimal ('0x10'), which no CSV reader does.
+        if not pc.any(pc.match_substring_regex(values, "[xX]")).as_py():
+            whole = pc.cast(values, pa.int64())
+            if whole.null_count == 0:
+                return pd.Series(whole.to_numpy(), index=text.index, name=text.name)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    try:
+        floats = pc.cast(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(floats.to_numpy(zero_copy_only=False), index=text.index, name=text.name)
+
+
+def _to_number(text: pd.Series) -> pd.Series:
+    """A text column as numbers; ValueError or TypeError when some value is no number."""
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        numbers = _arrow_numbers(text)
+        if numbers is not None:
+            return numbers
+    return pd.to_numeric(text)
+
+
 def _typed(raw: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
     """Text columns read from CSV as numbers where the contract declares numbers (and for the
     target), as the pandas path's typed reader gives them; a column with any text that is no
@@ -42,7 +73,7 @@ def _typed(raw: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
         if raw[column].dtype != object and not pd.api.types.is_string_dtype(raw[column]):
             continue
         try:
-            converted[column] = pd.to_numeric(raw[column])
+            converted[column] = _to_number(raw[column])
         except (ValueError, TypeError):
             continue
     return raw.assign(**converted)

@@ -1,11 +1,15 @@
-"""Training on a Dask cluster with LightGBM's own `lightgbm.dask`, early stopping included.
+"""Training on a Dask cluster with LightGBM's own distributed training, early stopping included.
 
-`lightgbm.dask` leaves early stopping out (LightGBM issues 3712 and 6351): each worker judges
-its own share of the validation rows, so workers can decide to stop at different rounds, and
-the others then wait on them forever. Here every worker holds the same, whole validation set
-beside its own share of the fitting rows, so each computes the same metrics on the same model
-and all stop at the same round: LightGBM's own early stopping, on every metric the pandas path
-watches. The model is saved at its best round in LightGBM's text format, like the pandas path's.
+Each worker runs the pandas path's `lgb.train` on the fitting rows it holds, joined to the
+others by LightGBM's network (`machines`, data-parallel trees). `lightgbm.dask` would do the
+same, but leaves early stopping out (LightGBM issues 3712 and 6351): each worker judges its own
+share of the validation rows, so workers can decide to stop at different rounds, and the others
+then wait on them forever. Here every worker holds the same, whole validation set beside its own
+fitting rows, so each computes the same metrics on the same model and all stop at the same
+round: LightGBM's own early stopping, on every metric the pandas path watches. As on the pandas
+path, the fitting and validation rows' scores at the best round are the ones LightGBM kept while
+it trained (`best_iteration_scores`), not predicted again. The model is saved at its best round
+in LightGBM's text format, like the pandas path's.
 """
 
 from __future__ import annotations
@@ -13,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
-import threading
-import warnings
 from typing import Any
 from urllib.parse import urlparse
 
@@ -26,7 +28,7 @@ import pandas as pd
 from cirrus.dask.frames import hashed_share_rows, map_rows, on_a_worker, rows_before, rows_from
 from cirrus.errors import CirrusError
 from cirrus.feature_spec import FeatureSpec
-from cirrus.modeling import load_booster, model_matrix
+from cirrus.modeling import labels, load_booster, model_matrix
 from cirrus.parameters import TRAINING_FILE, ConfigError, TrainingParams
 from cirrus.results import TrainingMetrics
 from cirrus.runs.pause import pause_if
@@ -34,6 +36,7 @@ from cirrus.runs.pause import pause_if
 from .nodes import (
     _best_scores,
     _leaf_setting_source,
+    best_iteration_scores,
     check_has_split,
     feature_importance,
     fitting_row_scores,
@@ -133,18 +136,6 @@ def _early_stopping_split(
 NETWORK_TIME_OUT = 10
 
 
-def _sklearn_params(params: dict[str, Any], settings: TrainingParams) -> dict[str, Any]:
-    """LightGBM parameters for the Dask estimators: the rounds and early stopping of the pandas
-    path's `lgb.train`; threads are the workers' own, classes counted from the labels."""
-    kept = {k: v for k, v in params.items() if k not in ("num_threads", "num_class")}
-    return {
-        **kept,
-        "n_estimators": settings.num_boost_round,
-        "early_stopping_round": settings.early_stopping_rounds,
-        "time_out": NETWORK_TIME_OUT,
-    }
-
-
 class WorkerLostError(CirrusError, RuntimeError):
     """A worker left the cluster while LightGBM trained on it."""
 
@@ -159,43 +150,28 @@ def _workers(client: Any) -> set[str]:
     return set(client.scheduler_info(n_workers=-1)["workers"])
 
 
-def fit_watched(model: Any, *args: Any, **kwargs: Any) -> None:
-    """`model.fit(*args, **kwargs)`, failing at once if a worker leaves meanwhile: LightGBM's
-    other workers would otherwise wait for it, and Dask would wait for them."""
-    from distributed import get_client
+def wait_watched(client: Any, futures: list[Any]) -> None:
+    """Wait for the futures, failing at once if a worker leaves meanwhile: LightGBM's other
+    workers would otherwise wait for it, and Dask would wait for them. A task's own error is
+    raised as it is."""
+    from distributed import wait
 
-    client = get_client()
     before = _workers(client)
-    outcome: dict[str, BaseException | None] = {}
-
-    def fit() -> None:
+    while True:
         try:
-            model.fit(*args, **kwargs)
-            outcome["error"] = None
-        except BaseException as error:  # handed to the waiting thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=fit, name="lightgbm-dask-fit", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(timeout=0.5)
-        lost = before - _workers(client)
-        if thread.is_alive() and lost:
-            raise WorkerLostError(
-                f"Worker(s) {sorted(lost)} left the Dask cluster while LightGBM trained on them; "
-                "nothing was published."
-            )
-    if outcome.get("error") is not None:
-        raise outcome["error"]
-
-
-def _estimator(spec: FeatureSpec) -> Any:
-    """LightGBM's Dask estimator for the task."""
-    import lightgbm.dask as lgb_dask
-
-    if spec.task == "regression":
-        return lgb_dask.DaskLGBMRegressor
-    return lgb_dask.DaskLGBMClassifier
+            wait(futures, timeout=0.5)
+            break
+        except TimeoutError:
+            lost = before - _workers(client)
+            if lost:
+                client.cancel(futures)
+                raise WorkerLostError(
+                    f"Worker(s) {sorted(lost)} left the Dask cluster while LightGBM trained on "
+                    "them; nothing was published."
+                ) from None
+    for future in futures:
+        if future.status == "error":
+            future.result()
 
 
 LABEL = "__label__"  # the encoded target beside the model matrix, so both split alike
@@ -207,7 +183,7 @@ def _matrix_and_label(rows: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     matrix = model_matrix(rows, spec)
     wide = [c for c in matrix.columns if matrix[c].dtype == "float64"]
     matrix = matrix.astype(dict.fromkeys(wide, "float32"))
-    return matrix.assign(**{LABEL: rows[spec.target].to_numpy("float64")})
+    return matrix.assign(**{LABEL: labels(rows, spec)})
 
 
 def _workers_in_order(client: Any) -> list[str]:
@@ -216,32 +192,18 @@ def _workers_in_order(client: Any) -> list[str]:
     return sorted(workers, key=lambda address: (str(workers[address].get("name")), address))
 
 
-def _without_label(part: pd.DataFrame) -> pd.DataFrame:
-    """A partition's model matrix."""
-    return part.drop(columns=[LABEL])
-
-
-def _label_of(part: pd.DataFrame) -> pd.Series:
-    """A partition's encoded target."""
-    return part[LABEL]
-
-
-def _joined(parts: list[pd.DataFrame], with_label: bool) -> pd.DataFrame | pd.Series:
-    """Partitions as one: the model matrix, or the label alone."""
-    whole = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    return whole.drop(columns=[LABEL]) if with_label is False else whole[LABEL]
+def _joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Partitions as one frame."""
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def placed(
     frame: dd.DataFrame, workers: list[str], whole_on_each: bool = False
-) -> tuple[dd.DataFrame, dd.Series, list[str]]:
-    """The model matrix and label of `_matrix_and_label` rows, computed into the workers'
-    memory as one partition per worker (partitions i, i + n, ... on worker i of `workers`;
-    empty ones left out), and the workers that hold rows. `whole_on_each`: every row on every
-    worker (the validation set each worker judges).
-
-    `lightgbm.dask` gives each worker's partitions, and the validation partition paired with
-    each, to that worker: one training partition and one whole validation set per worker."""
+) -> tuple[list[Any], list[str]]:
+    """The `_matrix_and_label` rows of `frame` computed into the workers' memory, as one frame
+    per worker (partitions i, i + n, ... on worker i of `workers`; empty ones left out), and the
+    workers that hold rows. `whole_on_each`: every row on every worker (the validation set each
+    worker judges)."""
     from distributed import get_client, wait
 
     client = get_client()
@@ -251,25 +213,16 @@ def placed(
     ]
     sizes = client.gather([client.submit(len, part) for part in computed])
     kept = [(i, part) for i, (part, size) in enumerate(zip(computed, sizes, strict=True)) if size]
-    matrices, labels, holders = [], [], []
+    joined, holders = [], []
     for j, worker in enumerate(workers):
         mine = [part for i, part in kept if whole_on_each or i % len(workers) == j]
         if not mine:
             continue
         # A preference: if that worker dies, Dask computes the partition again elsewhere.
-        where = {"workers": [worker], "allow_other_workers": True}
-        matrices.append(client.submit(_joined, mine, False, **where))
-        labels.append(client.submit(_joined, mine, True, **where))
+        joined.append(client.submit(_joined, mine, workers=[worker], allow_other_workers=True))
         holders.append(worker)
-    # In memory before LightGBM looks for them: it trains each worker on the parts Dask reports
-    # there, and parts still being computed would be reported wherever their task ends up.
-    wait([*matrices, *labels])
-    meta = frame._meta
-    return (
-        dd.from_delayed(matrices, meta=_joined([meta], False), verify_meta=False),
-        dd.from_delayed(labels, meta=_joined([meta], True), verify_meta=False),
-        holders,
-    )
+    wait(joined)
+    return joined, holders
 
 
 def _free_port() -> int:
@@ -279,71 +232,132 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _machines(workers: list[str]) -> str:
-    """LightGBM's `machines`, one free port per worker, in the workers' name order: each worker's
-    rank is its place in this list, so the same workers train the same trees from run to run
-    (left to `lightgbm.dask`, the ranks follow the order Dask reports the data in)."""
+def _network(workers: list[str]) -> dict[str, dict[str, Any]]:
+    """Each worker's LightGBM network parameters, one free port per worker, `machines` in the
+    workers' name order: each worker's rank is its place in that list, so the same workers
+    train the same trees from run to run."""
     from distributed import get_client
 
     ports = get_client().run(_free_port, workers=workers)
-    return ",".join(f"{urlparse(w).hostname}:{ports[w]}" for w in workers)
+    machines = ",".join(f"{urlparse(w).hostname}:{ports[w]}" for w in workers)
+    shared = {"machines": machines, "num_machines": len(workers), "time_out": NETWORK_TIME_OUT}
+    return {w: {**shared, "local_listen_port": ports[w], "tree_learner": "data"} for w in workers}
+
+
+def _worker_threads() -> int:
+    """The threads of the Dask worker this runs on."""
+    from distributed import get_worker
+
+    return int(get_worker().state.nthreads)
+
+
+def _train_here(
+    fit: pd.DataFrame,
+    valid: pd.DataFrame,
+    params: dict[str, Any],
+    spec: FeatureSpec,
+    settings: TrainingParams,
+    first: bool,
+) -> dict[str, Any]:
+    """LightGBM's own `lgb.train` on this worker's fitting rows, in step with the other workers
+    (the network of `params`), with the pandas path's early stopping on the whole validation
+    set. The fitting rows' scores at the best round as LightGBM kept them; from the first
+    worker also the model, its curve and the validation scores."""
+    import lightgbm as lgb
+
+    fit_set = lgb.Dataset(
+        fit.drop(columns=[LABEL]),
+        label=fit[LABEL].to_numpy(),
+        categorical_feature=spec.categorical_features or "auto",
+    )
+    valid_set = lgb.Dataset(
+        valid.drop(columns=[LABEL]), label=valid[LABEL].to_numpy(), reference=fit_set
+    )
+    history: dict[str, Any] = {}
+    booster = lgb.train(
+        {**params, "num_threads": _worker_threads()},
+        fit_set,
+        num_boost_round=settings.num_boost_round,
+        valid_sets=[valid_set],
+        valid_names=["valid"],
+        callbacks=[
+            lgb.early_stopping(settings.early_stopping_rounds, verbose=False),
+            lgb.record_evaluation(history),
+        ],
+        keep_training_booster=True,
+    )
+    try:
+        rounds = booster.current_iteration()
+        best = booster.best_iteration or rounds
+        booster.best_iteration = best
+        fit_scores, valid_scores = best_iteration_scores(booster)
+    finally:
+        booster.free_network()
+    result: dict[str, Any] = {"fit_scores": fit_scores, "fit_labels": fit[LABEL].to_numpy()}
+    if first:
+        result.update(
+            model=booster.model_to_string(num_iteration=best),
+            history=history,
+            best=best,
+            rounds=rounds,
+            valid_scores=valid_scores,
+            valid_labels=valid[LABEL].to_numpy(),
+        )
+    return result
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The first worker's result without its score arrays."""
+    return {k: v for k, v in result.items() if k not in ("fit_scores", "fit_labels")} | {
+        "n_valid": len(result["valid_labels"])
+    }
+
+
+def _fit_metrics(results: list[dict[str, Any]], spec: FeatureSpec) -> dict[str, Any]:
+    """`fitting_row_scores` of every worker's fitting rows (on a worker), and their count."""
+    scores = np.concatenate([r["fit_scores"] for r in results])
+    rows = pd.DataFrame({spec.target: np.concatenate([r["fit_labels"] for r in results])})
+    return {"n_fit": len(rows), **fitting_row_scores(scores, rows, spec)}
+
+
+def _thresholds(result: dict[str, Any], spec: FeatureSpec) -> Any:
+    """`threshold_candidates` of the first worker's validation scores (on a worker)."""
+    rows = pd.DataFrame({spec.target: result["valid_labels"]})
+    return threshold_candidates(result["valid_scores"], rows, spec)
 
 
 def _fit(
-    matrix: dd.DataFrame,
-    y: dd.Series,
-    valid_matrix: dd.DataFrame,
-    valid_y: dd.Series,
+    fits: list[Any],
+    valids: list[Any],
+    workers: list[str],
     spec: FeatureSpec,
     settings: TrainingParams,
     params: dict[str, Any],
-    workers: list[str],
-) -> tuple[Any, dict[str, Any]]:
-    """Train with early stopping on the validation rows: the booster and its metric history."""
-    model = _estimator(spec)(**_sklearn_params(params, settings), machines=_machines(workers))
+) -> list[Any]:
+    """Train on every worker at once (`_train_here`); the futures of their results."""
+    from distributed import get_client
+
+    client = get_client()
+    network = _network(workers)
     pause_if("fit", "lightgbm")
-    with warnings.catch_warnings():
-        # lightgbm.dask sets each worker's threads itself, and says so on every fit.
-        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-        fit_watched(
-            model,
-            matrix,
-            y,
-            eval_X=(valid_matrix,),
-            eval_y=(valid_y,),
-            eval_names=["valid"],
-            categorical_feature=spec.categorical_features,
+    kept = {k: v for k, v in params.items() if k != "num_threads"}
+    futures = [
+        client.submit(
+            _train_here,
+            fit,
+            valid,
+            {**kept, **network[worker]},
+            spec,
+            settings,
+            rank == 0,
+            workers=[worker],
+            allow_other_workers=False,
+            pure=False,  # each call is one member of a training that runs once
         )
-    local = model.to_local()
-    booster = local.booster_
-    booster.best_iteration = local.best_iteration_ or booster.current_iteration()
-    logger.info(
-        "Trained %d round(s) on the cluster; the best is round %d",
-        booster.current_iteration(),
-        booster.best_iteration,
-    )
-    return booster, local.evals_result_
-
-
-def _scores(matrix: pd.DataFrame, model: str, best: int) -> pd.DataFrame:
-    """A partition's model outputs at the best round, one column per output."""
-    if len(matrix) == 0:
-        return pd.DataFrame({"s0": np.empty(0)})
-    predicted = np.asarray(load_booster(model).predict(matrix, num_iteration=best))
-    if predicted.ndim == 1:
-        return pd.DataFrame({"s0": predicted})
-    return pd.DataFrame({f"s{i}": predicted[:, i] for i in range(predicted.shape[1])})
-
-
-def _row_metrics(scores: pd.DataFrame, rows: pd.DataFrame, spec: FeatureSpec) -> dict[str, Any]:
-    """`fitting_row_scores` of concatenated scores (on a worker)."""
-    values = scores.to_numpy()
-    return fitting_row_scores(values[:, 0] if values.shape[1] == 1 else values, rows, spec)
-
-
-def _thresholds(scores: pd.DataFrame, rows: pd.DataFrame, spec: FeatureSpec) -> Any:
-    """`threshold_candidates` of concatenated validation scores (on a worker)."""
-    return threshold_candidates(scores["s0"].to_numpy(), rows, spec)
+        for rank, (worker, fit, valid) in enumerate(zip(workers, fits, valids, strict=True))
+    ]
+    wait_watched(client, futures)
+    return futures
 
 
 def train_model(
@@ -367,34 +381,31 @@ def train_model(
     fit_rows, valid_rows, chosen = _early_stopping_split(train, spec, settings, by_time)
     from distributed import get_client
 
-    workers = _workers_in_order(get_client())
-    matrix, y, holders = placed(map_rows(fit_rows, _matrix_and_label, spec), workers)
-    valid_matrix, valid_y, _ = placed(map_rows(valid_rows, _matrix_and_label, spec), holders, True)
-    booster, history = _fit(matrix, y, valid_matrix, valid_y, spec, settings, params, holders)
-    best = booster.best_iteration
-    model_text = booster.model_to_string(num_iteration=best)
-    n_fit, n_valid = dask.compute(y.shape[0], valid_y.partitions[0].shape[0])
-    check_has_split(booster, int(n_fit), params, source)
-    fit_scores = map_rows(matrix, _scores, model_text, best)
-    valid_scores = map_rows(valid_matrix.partitions[0], _scores, model_text, best)
-    # The labels beside the scores, in the placed rows' order (not the tables').
-    fit_labels = y.to_frame(name=spec.target)
-    valid_labels = valid_y.partitions[0].to_frame(name=spec.target)
-    train_scores = on_a_worker(_row_metrics, fit_scores, fit_labels, spec)
-    validation_split = chosen if chosen == "time" else "random"
+    client = get_client()
+    fits, holders = placed(map_rows(fit_rows, _matrix_and_label, spec), _workers_in_order(client))
+    valids, _ = placed(map_rows(valid_rows, _matrix_and_label, spec), holders, True)
+    results = _fit(fits, valids, holders, spec, settings, params)
+    first = client.submit(_summary, results[0]).result()
+    fitted = client.submit(_fit_metrics, results, spec).result()
+    best = int(first["best"])
+    logger.info("Trained %d round(s) on the cluster; the best is round %d", first["rounds"], best)
+    model_text = first["model"]
+    booster = load_booster(model_text)
+    n_fit, n_valid = int(fitted.pop("n_fit")), int(first["n_valid"])
+    check_has_split(booster, n_fit, params, source)
     metrics: dict[str, Any] = {
         "task": spec.task,
-        "best_iteration": int(best),
-        "n_training_rows": int(n_fit + n_valid),
+        "best_iteration": best,
+        "n_training_rows": n_fit + n_valid,
         "n_features": booster.num_feature(),
-        **train_scores,
-        **_best_scores(history, best),
-        "n_fitting_rows": int(n_fit),
-        "n_validation_rows": int(n_valid),
-        "validation_split": validation_split,
+        **fitted,
+        **_best_scores(first["history"], best),
+        "n_fitting_rows": n_fit,
+        "n_validation_rows": n_valid,
+        "validation_split": chosen,
         "resolved_params": resolved_params(settings, params),
     }
     if spec.task == "binary":
-        metrics["thresholds"] = on_a_worker(_thresholds, valid_scores, valid_labels, spec)
-    importance = feature_importance(load_booster(model_text))
+        metrics["thresholds"] = client.submit(_thresholds, results[0], spec).result()
+    importance = feature_importance(booster)
     return model_text, TrainingMetrics.model_validate(metrics), importance
