@@ -21,7 +21,9 @@ writes JSON and a plot of seconds and peak memory against rows for both paths.
     python benchmarks/bench_dask.py --rows 30000000 --pandas-up-to 0 --merge
 
 `--merge` keeps the sizes already in the JSON that this run does not measure, so a long size can
-be run on its own; every size records the commit and the load average it was measured at.
+be run on its own (a size measured on the Dask path alone keeps the pandas side measured
+before, with that run's commit as `pandas_commit`); every size records the commit and the load
+average it was measured at.
 """
 
 from __future__ import annotations
@@ -312,9 +314,13 @@ def merged(sizes: list[dict[str, Any]], previous: Path) -> list[dict[str, Any]]:
     """`sizes`, plus the sizes of `previous` (a JSON of this script) that were not rerun."""
     if not previous.exists():
         return sizes
-    rerun = {size["rows"] for size in sizes}
-    kept = [s for s in json.loads(previous.read_text())["sizes"] if s["rows"] not in rerun]
-    return sorted([*kept, *sizes], key=lambda size: size["rows"])
+    earlier = {size["rows"]: size for size in json.loads(previous.read_text())["sizes"]}
+    for size in sizes:
+        before = earlier.pop(size["rows"], {})
+        if "pandas" not in size and "pandas" in before:  # the pandas side of an earlier run
+            size["pandas"] = before["pandas"]
+            size["pandas_commit"] = before.get("pandas_commit", before.get("commit"))
+    return sorted([*earlier.values(), *sizes], key=lambda size: size["rows"])
 
 
 def main(argv: list[str] | None = None) -> None:

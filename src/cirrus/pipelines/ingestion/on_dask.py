@@ -38,11 +38,9 @@ def _arrow_numbers(text: pd.Series) -> pd.Series | None:
     reader does; None when pyarrow refuses a value (pandas then decides)."""
     values = pa.array(text.array, from_pandas=True)
     try:
-        # pyarrow's integer cast also reads hexadecimal ('0x10'), which no CSV reader does.
-        if not pc.any(pc.match_substring_regex(values, "[xX]")).as_py():
-            whole = pc.cast(values, pa.int64())
-            if whole.null_count == 0:
-                return pd.Series(whole.to_numpy(), index=text.index, name=text.name)
+        whole = pc.cast(values, pa.int64())
+        if whole.null_count == 0:
+            return pd.Series(whole.to_numpy(), index=text.index, name=text.name)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     try:

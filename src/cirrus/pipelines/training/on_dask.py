@@ -96,6 +96,15 @@ def _hashed_split(
     )
 
 
+def latest_cut(times: pd.Series, n_valid: int) -> Any:
+    """The earliest of the `n_valid` latest times: `times.nlargest(n_valid).min()` by a partial
+    sort of the times' integers (pandas' `nlargest` holds about 260 bytes a row for times, which
+    at 24M rows is more than a worker's memory)."""
+    values = times.array.asi8 if hasattr(times.array, "asi8") else times.to_numpy()
+    k = len(values) - n_valid
+    return times.iloc[int(np.argpartition(values, k)[k])]
+
+
 def _latest_share(
     train: dd.DataFrame, spec: FeatureSpec, settings: TrainingParams
 ) -> tuple[dd.DataFrame, dd.DataFrame] | None:
@@ -103,7 +112,7 @@ def _latest_share(
     column = str(spec.event_time_column)
     times = train[column].dropna()
     n_valid = n_validation_rows(int(times.shape[0].compute()), float(settings.validation_fraction))
-    cut = on_a_worker(lambda t: t.nlargest(n_valid).min(), times)
+    cut = on_a_worker(latest_cut, times, n_valid)
     fit_rows = train.map_partitions(rows_before, column, cut)
     valid_rows = train.map_partitions(rows_from, column, cut)
     if spec.task != "regression":
