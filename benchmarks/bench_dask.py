@@ -184,8 +184,12 @@ def run(project: Path, args: list[str], log: Path) -> dict[str, Any]:
         peaks = sampler.stop()
     seconds = time.perf_counter() - started
     if code != 0:
+        # Kept: the run's folder is deleted with the benchmark's, and the cause is rarely in
+        # the last lines (a worker's own log, a memory warning, the first traceback).
+        kept = Path(tempfile.mkdtemp(prefix="cirrus-bench-dask-failed-")) / log.name
+        kept.write_text(log.read_text())
         tail = "\n".join(log.read_text().splitlines()[-30:])
-        raise SystemExit(f"kedro run {' '.join(args)} failed ({code}):\n{tail}")
+        raise SystemExit(f"kedro run {' '.join(args)} failed ({code}), whole log {kept}:\n{tail}")
     data = project / "data"
     evaluation = json.loads((data / "08_reporting" / "evaluation_metrics.json").read_text())
     drift = json.loads((data / "08_reporting" / "drift_summary.json").read_text())
