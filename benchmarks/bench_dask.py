@@ -249,11 +249,12 @@ def report(sizes: list[dict[str, Any]], load: tuple[float, float, float]) -> Non
             if not found:
                 continue
             per_m = found["seconds"] / (size["rows"] / 1e6)
+            commit = size.get(f"{path}_commit", size.get("commit", "-"))
             workers = "/".join(f"{gb:.1f}" for gb in found["worker_gb"]) or "-"
             print(
                 f"{size['rows']:>11,} {path:6} {found['seconds']:>8.0f} {per_m:>8.1f} "
                 f"{found['driver_gb']:>9.2f} {workers:>13} {found['tree_gb']:>7.2f} "
-                f"{found['roc_auc']:>7.4f} {size.get('commit', '-'):>8} "
+                f"{found['roc_auc']:>7.4f} {commit:>8} "
                 f"{','.join(found['drifted'])}"
             )
     for size in sizes:
