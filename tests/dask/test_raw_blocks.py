@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("dask")
 
-from cirrus.dask.datasets import PartitionedCSVDataset  # noqa: E402
-from cirrus.datasets import CheckedCSVDataset  # noqa: E402
-from cirrus.pipelines.ingestion.on_dask import _to_number  # noqa: E402
+from cirrus.dask.datasets import PartitionedCSVDataset
+from cirrus.datasets import CheckedCSVDataset
+from cirrus.pipelines.ingestion.on_dask import _to_number
 
 ROWS = 3000
 
