@@ -244,11 +244,26 @@ def fit_with_early_stopping(
     anyway); the fitting rows' metrics are computed once, at the best iteration
     (`fitting_row_scores`).
     """
-    import lightgbm as lgb
 
     fit_rows, valid_rows = early_stopping_split(train, spec, settings, by_time)
     fit_set = _dataset(fit_rows, spec)
     valid_set = _dataset(valid_rows, spec, reference=fit_set)
+    booster, history = train_early_stopped(
+        params, fit_set, valid_set, settings, round_progress(logger.info)
+    )
+    return booster, history, fit_rows, valid_rows
+
+
+def train_early_stopped(
+    params: dict[str, Any],
+    fit_set: lgb.Dataset,
+    valid_set: lgb.Dataset,
+    settings: TrainingParams,
+    *callbacks: Callable[[Any], None],
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """`lgb.train` stopped early on the validation set (every metric), and its metric curve."""
+    import lightgbm as lgb
+
     history: dict[str, Any] = {}
     booster = lgb.train(
         params,
@@ -259,12 +274,12 @@ def fit_with_early_stopping(
         callbacks=[
             lgb.early_stopping(settings.early_stopping_rounds, verbose=False),
             lgb.record_evaluation(history),
-            round_progress(logger.info),
+            *callbacks,
         ],
         # Keeps the rows' scores that LightGBM updated while it trained (see best_iteration_scores).
         keep_training_booster=True,
     )
-    return booster, history, fit_rows, valid_rows
+    return booster, history
 
 
 def best_iteration_scores(booster: lgb.Booster) -> tuple[np.ndarray, np.ndarray]:

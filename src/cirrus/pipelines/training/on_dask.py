@@ -45,6 +45,7 @@ from .nodes import (
     resolve_for_rows,
     resolved_params,
     threshold_candidates,
+    train_early_stopped,
     validates_by_time,
 )
 from .nodes import tune_hyperparameters as tune_hyperparameters_pandas
@@ -282,19 +283,8 @@ def _train_here(
     valid_set = lgb.Dataset(
         valid.drop(columns=[LABEL]), label=valid[LABEL].to_numpy(), reference=fit_set
     )
-    history: dict[str, Any] = {}
-    booster = lgb.train(
-        {**params, "num_threads": _worker_threads()},
-        fit_set,
-        num_boost_round=settings.num_boost_round,
-        valid_sets=[valid_set],
-        valid_names=["valid"],
-        callbacks=[
-            lgb.early_stopping(settings.early_stopping_rounds, verbose=False),
-            lgb.record_evaluation(history),
-        ],
-        keep_training_booster=True,
-    )
+    threads = {"num_threads": _worker_threads()}
+    booster, history = train_early_stopped({**params, **threads}, fit_set, valid_set, settings)
     try:
         rounds = booster.current_iteration()
         best = booster.best_iteration or rounds
