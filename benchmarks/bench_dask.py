@@ -9,8 +9,9 @@ chunks so the generator never holds the whole table), in one temporary project:
   (8 GiB: 16 GiB in all), one thread each.
 
 Every process of each run is sampled every half second (psutil): the driver's peak resident
-memory, each worker's, and the whole tree's. A worker that died and was restarted shows as a
-third worker process. It prints, per N, wall time, time per row against the smallest N, peak
+memory, each worker's, and the whole tree's (every 5 s also to a timeline beside the run's log,
+kept with the log when a run fails). A worker that died and was restarted shows as a third
+worker process. It prints, per N, wall time, time per row against the smallest N, peak
 memory per process, held-out ROC AUC and the drifted columns of both paths, with the ratios the
 goals are stated in (Dask/pandas time at equal N, AUC gap, per-row growth from 10M to 30M); it
 writes JSON and a plot of seconds and peak memory against rows for both paths.
@@ -32,6 +33,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,14 +112,16 @@ def use_cluster(project: Path, worker_memory: str) -> None:
 class TreeSampler:
     """Peak resident memory of a process and each of its descendants, sampled in a thread."""
 
-    def __init__(self, pid: int, every: float = 0.5) -> None:
+    def __init__(self, pid: int, timeline: Path, every: float = 0.5) -> None:
         self.root = psutil.Process(pid)
         self.every = every
+        self.timeline = timeline  # every 10th sample: seconds, then kind:pid=GiB per process
         self.peaks: dict[int, float] = {}
         self.kinds: dict[int, str] = {}
         self.tree_peak = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._count = itertools.count()
 
     def _kind(self, process: psutil.Process) -> str:
         """driver, worker (a spawned Dask worker) or helper."""
@@ -135,16 +139,20 @@ class TreeSampler:
                 processes = [self.root, *self.root.children(recursive=True)]
             except psutil.Error:
                 break
-            total = 0.0
+            total, line = 0.0, []
             for process in processes:
                 try:
                     rss = process.memory_info().rss / 2**30
                 except psutil.Error:
                     continue
                 total += rss
-                self.kinds.setdefault(process.pid, self._kind(process))
+                kind = self.kinds.setdefault(process.pid, self._kind(process))
                 self.peaks[process.pid] = max(self.peaks.get(process.pid, 0.0), rss)
+                line.append(f"{kind}:{process.pid}={rss:.2f}")
             self.tree_peak = max(self.tree_peak, total)
+            if next(self._count) % 10 == 0:
+                with self.timeline.open("a") as out:
+                    out.write(f"{time.strftime('%H:%M:%S')} {' '.join(line)}\n")
             self._stop.wait(self.every)
 
     def start(self) -> TreeSampler:
@@ -179,7 +187,7 @@ def run(project: Path, args: list[str], log: Path) -> dict[str, Any]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        sampler = TreeSampler(process.pid).start()
+        sampler = TreeSampler(process.pid, log.with_suffix(".memory")).start()
         code = process.wait()
         peaks = sampler.stop()
     seconds = time.perf_counter() - started
@@ -188,6 +196,9 @@ def run(project: Path, args: list[str], log: Path) -> dict[str, Any]:
         # the last lines (a worker's own log, a memory warning, the first traceback).
         kept = Path(tempfile.mkdtemp(prefix="cirrus-bench-dask-failed-")) / log.name
         kept.write_text(log.read_text())
+        timeline = log.with_suffix(".memory")
+        if timeline.exists():
+            kept.with_suffix(".memory").write_text(timeline.read_text())
         tail = "\n".join(log.read_text().splitlines()[-30:])
         raise SystemExit(f"kedro run {' '.join(args)} failed ({code}), whole log {kept}:\n{tail}")
     data = project / "data"
@@ -312,6 +323,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--merge", action="store_true", help="keep other sizes in --json")
+    parser.add_argument("--logs", type=Path, help="copy every run's log and memory timeline here")
     return parser.parse_args(argv)
 
 
@@ -335,6 +347,10 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="cirrus-bench-dask-") as tmp:
         for rows in sorted(args.rows):
             sizes.append(bench_size(rows, Path(tmp), args.pandas_up_to, args.worker_memory))
+            if args.logs:
+                shutil.copytree(
+                    Path(tmp) / f"n{rows}-logs", args.logs / f"n{rows}", dirs_exist_ok=True
+                )
     if args.merge:
         sizes = merged(sizes, args.json)
     report(sizes, load)
