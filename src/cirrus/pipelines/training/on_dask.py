@@ -25,6 +25,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
+from cirrus.dask.cluster import workers_now
 from cirrus.dask.frames import hashed_share_rows, map_rows, on_a_worker, rows_before, rows_from
 from cirrus.errors import CirrusError
 from cirrus.feature_spec import FeatureSpec
@@ -157,7 +158,7 @@ class WorkerLostError(CirrusError, RuntimeError):
 
 def _workers(client: Any) -> set[str]:
     """The addresses of the cluster's workers now."""
-    return set(client.scheduler_info(n_workers=-1)["workers"])
+    return set(workers_now(client))
 
 
 def wait_watched(client: Any, futures: list[Any]) -> None:
@@ -198,7 +199,7 @@ def _matrix_and_label(rows: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
 
 def _workers_in_order(client: Any) -> list[str]:
     """The cluster's worker addresses, ordered by worker name (stable from run to run)."""
-    workers = client.scheduler_info(n_workers=-1)["workers"]
+    workers = workers_now(client)
     return sorted(workers, key=lambda address: (str(workers[address].get("name")), address))
 
 
